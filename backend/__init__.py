@@ -1,0 +1,1 @@
+"""The reference store backend: catalogue, prices, stock, carts, orders and alerts over MQTT."""

@@ -1,0 +1,172 @@
+"""Catalogue queries and writes: products, names, GTINs and per-store prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from backend.db import Store
+from mqtt.payloads import Money, Product, utcnow
+
+
+class NotFound(LookupError):
+    """No such store or product."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """A store or warehouse of the chain."""
+
+    id: str
+    name: str
+    kind: str
+    currency: str
+    locale: str
+    locales: tuple[str, ...]
+    lat: float | None
+    lon: float | None
+    address: str
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A product as the importer writes it (store-independent part)."""
+
+    sku: str
+    names: dict[str, str]
+    gtins: tuple[str, ...] = ()
+    brand: str = ""
+    category: str = ""
+    unit: str = "each"
+    image: str = ""
+    vision_label: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def stores(store: Store) -> list[StoreInfo]:
+    """Every store and warehouse."""
+    with store.lock:
+        rows = list(store.db["stores"].rows_where(order_by="id"))
+    return [_store_info(r) for r in rows]
+
+
+def get_store(store: Store, store_id: str) -> StoreInfo:
+    """One store, or NotFound."""
+    with store.lock:
+        rows = list(store.db["stores"].rows_where("id = ?", [store_id]))
+    if not rows:
+        raise NotFound(f"unknown store {store_id!r}")
+    return _store_info(rows[0])
+
+
+def _store_info(row: dict) -> StoreInfo:
+    return StoreInfo(row["id"], row["name"], row["kind"], row["currency"], row["locale"],
+                     tuple(row["locales"].split()), row["lat"], row["lon"], row["address"])
+
+
+def upsert_store(db: Store, info: StoreInfo) -> None:
+    """Create or update a store (inside the caller's transaction)."""
+    db.db["stores"].upsert(
+        {"id": info.id, "name": info.name, "kind": info.kind, "currency": info.currency, "locale": info.locale,
+         "locales": " ".join(info.locales), "lat": info.lat, "lon": info.lon, "address": info.address},
+        pk="id",
+    )
+
+
+def upsert_product(db: Store, record: ProductRecord, now: datetime) -> bool:
+    """Create or update a product with its names and GTINs; return True when anything changed."""
+    existing = list(db.db["products"].rows_where("sku = ?", [record.sku]))
+    row = {"sku": record.sku, "brand": record.brand, "category": record.category, "unit": record.unit,
+           "image": record.image, "vision_label": record.vision_label}
+    old_names = {r["locale"]: r["name"] for r in db.db["product_names"].rows_where("sku = ?", [record.sku])}
+    old_gtins = {r["gtin"] for r in db.db["gtins"].rows_where("sku = ?", [record.sku])}
+    changed = (
+        not existing
+        or any(existing[0][k] != v for k, v in row.items())
+        or old_names != record.names
+        or old_gtins != set(record.gtins)
+    )
+    if not changed:
+        return False
+    db.db["products"].upsert({**row, "updated_at": now.isoformat()}, pk="sku")
+    db.conn.execute("DELETE FROM product_names WHERE sku = ?", [record.sku])
+    db.db["product_names"].insert_all(
+        [{"sku": record.sku, "locale": loc, "name": name} for loc, name in record.names.items()]
+    )
+    db.conn.execute("DELETE FROM gtins WHERE sku = ?", [record.sku])
+    for gtin in record.gtins:
+        owner = db.conn.execute("SELECT sku FROM gtins WHERE gtin = ?", [gtin]).fetchone()
+        if owner is not None:
+            raise DuplicateGtin(f"GTIN {gtin} already belongs to {owner[0]}")
+        db.db["gtins"].insert({"gtin": gtin, "sku": record.sku})
+    # Every store's catalogue entry of this product changes with it.
+    db.conn.execute("UPDATE store_products SET seq = seq + 1, updated_at = ? WHERE sku = ?",
+                    [now.isoformat(), record.sku])
+    return True
+
+
+class DuplicateGtin(ValueError):
+    """A GTIN is already assigned to another product."""
+
+
+def set_store_product(db: Store, store_id: str, sku: str, price: Decimal, shelf_location: str | None,
+                      reorder_threshold: int | None, now: datetime) -> bool:
+    """Set a product's price and placement in one store; return True when anything changed."""
+    rows = list(db.db["store_products"].rows_where("store = ? AND sku = ?", [store_id, sku]))
+    price_text = format(price, "f")
+    if rows:
+        row = rows[0]
+        new = {"price": price_text,
+               "shelf_location": row["shelf_location"] if shelf_location is None else shelf_location,
+               "reorder_threshold": row["reorder_threshold"] if reorder_threshold is None else reorder_threshold}
+        if all(row[k] == v for k, v in new.items()):
+            return False
+        db.conn.execute(
+            "UPDATE store_products SET price = ?, shelf_location = ?, reorder_threshold = ?, seq = seq + 1,"
+            " updated_at = ? WHERE store = ? AND sku = ?",
+            [new["price"], new["shelf_location"], new["reorder_threshold"], now.isoformat(), store_id, sku],
+        )
+        return True
+    db.db["store_products"].insert({
+        "store": store_id, "sku": sku, "price": price_text, "shelf_location": shelf_location or "",
+        "reorder_threshold": 5 if reorder_threshold is None else reorder_threshold, "seq": 1,
+        "updated_at": now.isoformat(),
+    })
+    return True
+
+
+def product_payload(store: Store, store_id: str, sku: str) -> Product:
+    """The retained catalogue message of one product in one store."""
+    with store.lock:
+        row = store.conn.execute(
+            "SELECT p.sku, p.brand, p.category, p.unit, p.image, p.vision_label, sp.price, sp.shelf_location,"
+            " sp.seq, max(sp.updated_at, p.updated_at), s.currency FROM store_products sp"
+            " JOIN products p ON p.sku = sp.sku JOIN stores s ON s.id = sp.store"
+            " WHERE sp.store = ? AND sp.sku = ?",
+            [store_id, sku],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"{sku} is not in the catalogue of {store_id}")
+        names = dict(store.conn.execute(
+            "SELECT locale, name FROM product_names WHERE sku = ? ORDER BY locale", [sku]).fetchall())
+        gtins = [r[0] for r in store.conn.execute("SELECT gtin FROM gtins WHERE sku = ? ORDER BY gtin", [sku])]
+    return Product(
+        sku=row[0], store=store_id, gtins=gtins, names=names, brand=row[1], category=row[2], unit=row[3],
+        image=row[4], vision_label=row[5], shelf_location=row[7],
+        price=Money(amount=Decimal(row[6]), currency=row[10]), seq=row[8],
+        updated_at=datetime.fromisoformat(row[9]) if row[9] else utcnow(),
+    )
+
+
+def catalog_versions(store: Store) -> dict[tuple[str, str], int]:
+    """(store, sku) -> catalogue seq of every published catalogue entry."""
+    with store.lock:
+        return {(r[0], r[1]): r[2] for r in store.conn.execute("SELECT store, sku, seq FROM store_products")}
+
+
+def find_sku_by_gtin(store: Store, gtin14: str) -> str | None:
+    """The SKU a GTIN-14 belongs to, if any."""
+    with store.lock:
+        row = store.conn.execute("SELECT sku FROM gtins WHERE gtin = ?", [gtin14]).fetchone()
+    return row[0] if row else None

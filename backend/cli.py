@@ -1,0 +1,160 @@
+"""Command line of the backend: serve, stock adjust/show, import-catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from backend.db import Store
+from mqtt.brokers import BrokerError, EmbeddedBroker
+from mqtt.client import ConnectError, MqttClient
+from mqtt.rpc import RemoteError, RpcClient, RpcTimeout
+from mqtt.url import EMBEDDED, BrokerUrl, BrokerUrlError, parse_broker_url
+
+log = logging.getLogger("backend")
+
+DEFAULT_DB = "var/backend.db"
+DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m backend``."""
+    parser = argparse.ArgumentParser(prog="python -m backend", description="Aisle store backend")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the backend service")
+    serve.add_argument("--broker", default=EMBEDDED, help="mqtt://host:port, mqtts://host:port or 'embedded'")
+    serve.add_argument("--db", default=DEFAULT_DB, type=Path, help="SQLite database file")
+    serve.add_argument("--demo", action="store_true", help="load the demo stores and products on first start")
+    serve.add_argument("--embedded-port", type=int, default=1883, help="port of the embedded broker")
+
+    stock = sub.add_parser("stock", help="stock operations through the running service")
+    stock_sub = stock.add_subparsers(dest="stock_command", required=True)
+    adjust = stock_sub.add_parser("adjust", help="add or remove units")
+    _client_args(adjust)
+    adjust.add_argument("--sku", required=True)
+    adjust.add_argument("--delta", required=True, type=int, help="units to add (negative to remove)")
+    adjust.add_argument("--reason", required=True, help="why, written to the stock ledger")
+    adjust.add_argument("--location", default="shelf", choices=["shelf", "backroom", "warehouse"])
+    show = stock_sub.add_parser("show", help="print the current stock of a product")
+    _client_args(show)
+    show.add_argument("--sku", required=True)
+
+    imp = sub.add_parser("import-catalog", help="import a stores, catalogue, inventory or Shopify CSV file")
+    imp.add_argument("--db", default=DEFAULT_DB, type=Path)
+    imp.add_argument("--store", help="store that a Shopify file's prices and stock belong to")
+    imp.add_argument("--locale", default="en", help="language of a Shopify file's titles")
+    imp.add_argument("files", nargs="+", type=Path)
+    return parser
+
+
+def _client_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", default=DEFAULT_BROKER)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--device", default="admin-cli", help="device id the request is sent as")
+    parser.add_argument("--timeout", type=float, default=5.0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "stock":
+            return stock_command(args)
+        return import_command(args)
+    except (BrokerUrlError, ConnectError, BrokerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the service until SIGINT/SIGTERM."""
+    from backend.demo import load_demo
+    from backend.service import BackendService
+
+    broker = None
+    if args.broker == EMBEDDED:
+        broker = EmbeddedBroker("127.0.0.1", args.embedded_port).start()
+        url: BrokerUrl = broker.url
+        log.info("embedded broker listening on %s", url)
+    else:
+        url = parse_broker_url(args.broker)
+    store = Store(args.db)
+    if args.demo:
+        load_demo(store)
+    service = BackendService(store, url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        service.start()
+        print(f"backend ready on {url} (database {args.db}); Ctrl-C to stop", file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        service.stop()
+        store.close()
+        if broker is not None:
+            broker.stop()
+    return 0
+
+
+def stock_command(args: argparse.Namespace) -> int:
+    """Send a stock request to the running service and print the answer."""
+    url = parse_broker_url(args.broker)
+    client = MqttClient(url, f"{args.device}-{secrets.token_hex(4)}")
+    client.connect(args.timeout)
+    rpc = RpcClient(client, args.store, args.device)
+    try:
+        if args.stock_command == "adjust":
+            result = rpc.call("stock.adjust", {"sku": args.sku, "delta": args.delta, "reason": args.reason,
+                                               "location": args.location}, timeout=args.timeout)
+        else:
+            result = rpc.call("stock.get", {"sku": args.sku}, timeout=args.timeout)
+    except RemoteError as exc:
+        print(f"error: {exc.message} ({exc.code.value})", file=sys.stderr)
+        return 1
+    except RpcTimeout as exc:
+        print(f"error: {exc}; is `python -m backend serve` running on {url}?", file=sys.stderr)
+        return 3
+    finally:
+        rpc.close()
+        client.close()
+    print(json.dumps(result["stock"], ensure_ascii=False))
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """Import CSV files into the database; exit 1 when any row was rejected."""
+    from backend.importer import ImportFileError, import_file
+
+    store = Store(args.db)
+    status = 0
+    try:
+        for path in args.files:
+            try:
+                report = import_file(store, path, target_store=args.store, locale=args.locale,
+                                     progress=sys.stderr.isatty())
+            except ImportFileError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            for line, reason in report.errors:
+                print(f"{path}:{line}: {reason}", file=sys.stderr)
+            print(report.summary())
+            if report.errors:
+                status = 1
+    finally:
+        store.close()
+    return status

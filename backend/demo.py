@@ -1,0 +1,36 @@
+"""Loading the demo stores, catalogue and inventory shipped in ``assets/demo``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from backend.db import Store
+from backend.importer import ImportReport, import_file
+
+log = logging.getLogger(__name__)
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "assets" / "demo"
+DEMO_FILES = ("stores.csv", "products.csv", "inventory.csv")
+
+
+class DemoDataMissing(FileNotFoundError):
+    """The demo CSV files are not where they should be."""
+
+
+def load_demo(store: Store, directory: Path = DEMO_DIR, *, only_if_empty: bool = True) -> list[ImportReport]:
+    """Import the demo data (on first start only, unless told otherwise)."""
+    if only_if_empty and store.db["stores"].count:
+        log.info("database already has stores; demo data not reloaded")
+        return []
+    reports = []
+    for name in DEMO_FILES:
+        path = directory / name
+        if not path.is_file():
+            raise DemoDataMissing(f"demo data file {path} is missing")
+        report = import_file(store, path, progress=False)
+        for line, reason in report.errors:
+            log.error("%s line %d: %s", name, line, reason)
+        log.info(report.summary())
+        reports.append(report)
+    return reports

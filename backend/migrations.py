@@ -1,0 +1,134 @@
+"""Schema migrations of the backend database, applied in order and recorded in ``_migrations``."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+log = logging.getLogger(__name__)
+
+M001_CATALOG_AND_STOCK = """
+CREATE TABLE stores (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'store' CHECK (kind IN ('store', 'warehouse')),
+    currency TEXT NOT NULL,
+    locale TEXT NOT NULL,
+    locales TEXT NOT NULL DEFAULT 'en',
+    lat REAL,
+    lon REAL,
+    address TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE products (
+    sku TEXT PRIMARY KEY,
+    brand TEXT NOT NULL DEFAULT '',
+    category TEXT NOT NULL DEFAULT '',
+    unit TEXT NOT NULL DEFAULT 'each',
+    image TEXT NOT NULL DEFAULT '',
+    vision_label TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE product_names (
+    sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE,
+    locale TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (sku, locale)
+);
+CREATE TABLE gtins (
+    gtin TEXT PRIMARY KEY CHECK (length(gtin) = 14),
+    sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE
+);
+CREATE INDEX gtins_sku ON gtins(sku);
+-- A product is in a store's catalogue when it has a price there.
+CREATE TABLE store_products (
+    store TEXT NOT NULL REFERENCES stores(id),
+    sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE,
+    price TEXT NOT NULL,
+    shelf_location TEXT NOT NULL DEFAULT '',
+    reorder_threshold INTEGER NOT NULL DEFAULT 5 CHECK (reorder_threshold >= 0),
+    seq INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (store, sku)
+);
+CREATE TABLE stock (
+    store TEXT NOT NULL REFERENCES stores(id),
+    sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE,
+    location TEXT NOT NULL CHECK (location IN ('shelf', 'backroom', 'warehouse')),
+    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+    PRIMARY KEY (store, sku, location)
+);
+-- seq lives in the database so it keeps increasing across backend restarts.
+CREATE TABLE stock_state (
+    store TEXT NOT NULL REFERENCES stores(id),
+    sku TEXT NOT NULL REFERENCES products(sku) ON DELETE CASCADE,
+    reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (store, sku)
+);
+CREATE TABLE stock_ledger (
+    id INTEGER PRIMARY KEY,
+    store TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    location TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    quantity_after INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    device TEXT NOT NULL DEFAULT '',
+    idempotency_key TEXT UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX stock_ledger_item ON stock_ledger(store, sku, created_at);
+"""
+
+# (version, name, SQL script); append only, never edit a released migration.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "catalog and stock", M001_CATALOG_AND_STOCK),
+]
+
+
+class MigrationError(RuntimeError):
+    """The database is newer than this code or a migration failed."""
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration not yet applied, each in its own transaction; return the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
+    )
+    applied = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
+    known = {version for version, _, _ in MIGRATIONS}
+    if applied - known:
+        raise MigrationError(f"database has schema versions {sorted(applied - known)} unknown to this backend")
+    for version, name, script in MIGRATIONS:
+        if version in applied:
+            continue
+        log.info("applying migration %d: %s", version, name)
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Statement by statement: executescript() would commit and break the migration's atomicity.
+            for statement in _statements(script):
+                db.conn.execute(statement)
+            db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC).isoformat()])
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+    return max(known)
+
+
+def _statements(script: str) -> list[str]:
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

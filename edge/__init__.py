@@ -1,0 +1,1 @@
+"""Aisle edge package."""

@@ -1,0 +1,1 @@
+"""Aisle kiosk package."""

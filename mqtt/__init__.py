@@ -1,0 +1,1 @@
+"""The Aisle store protocol over MQTT: topics, payloads, client, request/response, brokers."""

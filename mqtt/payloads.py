@@ -1,0 +1,280 @@
+"""Payload models of the store protocol, validated on the way in and on the way out."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from babel.numbers import list_currencies
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mqtt import ids
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+_CURRENCIES = frozenset(list_currencies())
+
+
+class PayloadError(ValueError):
+    """A payload is not valid JSON or does not match its model; the message says why."""
+
+
+def _currency(value: str) -> str:
+    if value not in _CURRENCIES:
+        raise ValueError(f"unknown ISO 4217 currency {value!r}")
+    return value
+
+
+def _amount_input(value: Any) -> Any:
+    # A JSON number would pass through a binary float on some clients: only text carries money.
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        raise ValueError("amount must be a decimal string such as \"16.90\", not a JSON number")
+    if isinstance(value, str) and not re.fullmatch(r"-?\d{1,8}(\.\d{1,4})?", value):
+        raise ValueError(f"amount {value[:20]!r} is not a decimal string such as \"16.90\"")
+    return value
+
+
+def _decimal_text(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("amount must be finite")
+    return value
+
+
+def _gtin(value: str) -> str:
+    try:
+        return ids.gtin14(value)
+    except ids.InvalidIdentifier as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _check_id(check: Any) -> Any:
+    def validate(value: str) -> str:
+        try:
+            return check(value)
+        except ids.InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
+
+    return AfterValidator(validate)
+
+
+StoreId = Annotated[str, Field(max_length=32), _check_id(ids.store_id)]
+Sku = Annotated[str, Field(max_length=64), _check_id(ids.sku)]
+DeviceId = Annotated[str, Field(max_length=64), _check_id(ids.device_id)]
+Gtin = Annotated[str, Field(min_length=8, max_length=14, description="GTIN, normalised to 14 digits"),
+                 AfterValidator(_gtin)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"), AfterValidator(_currency)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount_input),
+    Field(max_digits=12, decimal_places=4, description="decimal string, never a float", examples=["16.90"]),
+    AfterValidator(_decimal_text),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601 with time zone")]
+Quantity = Annotated[int, Field(ge=0, le=10_000_000)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+LocaleName = Annotated[str, Field(pattern=ids.LOCALE_RE.pattern, max_length=6)]
+
+
+def utcnow() -> datetime:
+    """Current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class Payload(BaseModel):
+    """Base of every payload: strict, immutable, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, str_strip_whitespace=False)
+
+
+class Money(Payload):
+    """An amount in one currency; the amount travels as a decimal string."""
+
+    amount: Amount
+    currency: Currency
+
+
+class Product(Payload):
+    """Retained catalogue entry: ``aisle/v1/{store}/catalog/{sku}``."""
+
+    sku: Sku
+    store: StoreId
+    gtins: list[Gtin] = Field(default_factory=list, max_length=20)
+    names: dict[LocaleName, Text] = Field(min_length=1, max_length=40, description="product name per locale")
+    brand: str = Field(default="", max_length=100)
+    category: str = Field(default="", max_length=60)
+    unit: str = Field(default="each", max_length=30)
+    shelf_location: str = Field(default="", max_length=30)
+    price: Money
+    image: str = Field(default="", max_length=300, description="image reference relative to the asset base")
+    vision_label: str = Field(default="", max_length=100, description="recognition class of the product")
+    seq: int = Field(ge=1, description="increases with every change of this entry")
+    updated_at: Timestamp
+
+
+class StockLevel(Payload):
+    """Retained stock of one product in one store: ``aisle/v1/{store}/stock/{sku}``."""
+
+    sku: Sku
+    store: StoreId
+    available: Quantity = Field(description="on_hand minus reserved, never negative")
+    on_hand: Quantity = Field(description="units in the store (shelf and backroom)")
+    reserved: Quantity = Field(description="units held for orders")
+    shelf: Quantity = Field(default=0, description="units on the shop floor")
+    backroom: Quantity = 0
+    seq: int = Field(ge=1, description="strictly increasing per store and sku, across backend restarts")
+    updated_at: Timestamp
+
+
+class DeviceRole(StrEnum):
+    """What kind of client a device is."""
+
+    KIOSK = "kiosk"
+    PHONE = "phone"
+    STAFF = "staff"
+    TOOL = "tool"
+    BACKEND = "backend"
+
+
+class DeviceStatus(Payload):
+    """Retained presence of a device; its Last Will sets ``state`` to offline."""
+
+    device: DeviceId
+    store: StoreId | None = None
+    role: DeviceRole
+    state: Literal["online", "offline"]
+    since: Timestamp | None = None
+    version: str = Field(default="", max_length=40)
+
+
+class Request(Payload):
+    """A device's request: ``aisle/v1/{store}/device/{device}/req``."""
+
+    v: Literal[1] = 1
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="correlation id, echoed in the reply")
+    op: str = Field(pattern=r"^[a-z][a-z_]*(\.[a-z][a-z_]*){1,3}$", max_length=64)
+    reply_to: str = Field(max_length=200, description="the requesting device's own reply topic")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorCode(StrEnum):
+    """Why a request failed."""
+
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_OP = "unknown_op"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class ErrorInfo(Payload):
+    """Machine-readable code and human-readable reason of a failed request."""
+
+    code: ErrorCode
+    message: str = Field(max_length=500)
+
+
+class Reply(Payload):
+    """The backend's answer to one request, on the request's ``reply_to`` topic."""
+
+    v: Literal[1] = 1
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+
+    @model_validator(mode="after")
+    def _error_matches_ok(self) -> Reply:
+        if not self.ok and self.error is None:
+            raise ValueError("a failed reply needs an error")
+        return self
+
+
+class StockLocation(StrEnum):
+    """Where stock is kept inside a store or warehouse."""
+
+    SHELF = "shelf"
+    BACKROOM = "backroom"
+    WAREHOUSE = "warehouse"
+
+
+class StockAdjustArgs(Payload):
+    """Arguments of ``stock.adjust``: the store comes from the request topic."""
+
+    sku: Sku
+    delta: int = Field(ge=-1_000_000, le=1_000_000)
+    location: StockLocation = StockLocation.SHELF
+    reason: Text
+
+    @field_validator("delta")
+    @classmethod
+    def _nonzero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("delta must not be zero")
+        return value
+
+
+class StockGetArgs(Payload):
+    """Arguments of ``stock.get``."""
+
+    sku: Sku
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def encode(payload: BaseModel) -> bytes:
+    """Serialise a payload to compact JSON bytes, refusing anything over the size limit."""
+    data = payload.model_dump_json(exclude_none=False).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    return data
+
+
+def decode(model: type[M], data: bytes | bytearray | str | dict[str, Any]) -> M:
+    """Parse and validate a payload, raising PayloadError with a short reason."""
+    if isinstance(data, dict):
+        obj: Any = data
+    else:
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise PayloadError(f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        try:
+            obj = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PayloadError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise PayloadError("not JSON: nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise PayloadError(f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise PayloadError(describe(exc)) from None
+    except RecursionError:
+        raise PayloadError("payload nested too deeply") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Condense a pydantic error into one line naming each bad field."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

@@ -1,0 +1,205 @@
+"""Request/response over MQTT 3.1.1 and 5: correlation id and reply topic travel in the payload."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mqtt import topics
+from mqtt.client import Message, MqttClient
+from mqtt.payloads import (
+    ErrorCode,
+    ErrorInfo,
+    PayloadError,
+    Reply,
+    Request,
+    decode,
+    describe,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RpcError(Exception):
+    """Base of request/response failures."""
+
+
+class RpcTimeout(RpcError, TimeoutError):
+    """No reply arrived in time; the request may or may not have been applied."""
+
+
+class RemoteError(RpcError):
+    """The backend answered with an error."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+
+
+class OpError(Exception):
+    """Raised by an operation handler to answer with a specific error code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def new_request_id() -> str:
+    """A fresh correlation id (also usable as an idempotency key)."""
+    return secrets.token_urlsafe(16)
+
+
+class RpcClient:
+    """Sends requests on a device's request topic and matches replies by correlation id."""
+
+    def __init__(self, client: MqttClient, store: str, device: str) -> None:
+        self._client = client
+        self.store = store
+        self.device = device
+        self.request_topic = topics.request(store, device)
+        self.reply_topic = topics.reply(store, device, secrets.token_hex(8))
+        self._pending: dict[str, Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._unsubscribe = client.subscribe(self.reply_topic, self._on_reply, qos=1)
+
+    def close(self) -> None:
+        """Stop listening for replies and fail every pending call."""
+        self._unsubscribe()
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set_exception(RpcError("client closed"))
+
+    def call_async(self, op: str, args: dict[str, Any] | BaseModel | None = None,
+                   request_id: str | None = None) -> Future[dict[str, Any]]:
+        """Send a request and return a future of its result (a dict)."""
+        if isinstance(args, BaseModel):
+            args = args.model_dump(mode="json")
+        request = Request(id=request_id or new_request_id(), op=op, reply_to=self.reply_topic, args=args or {})
+        future: Future[dict[str, Any]] = Future()
+        with self._lock:
+            self._pending[request.id] = future
+        self._client.publish(self.request_topic, encode(request), qos=1,
+                             response_topic=self.reply_topic, correlation_data=request.id.encode())
+        return future
+
+    def call(self, op: str, args: dict[str, Any] | BaseModel | None = None, *, timeout: float = 5.0,
+             request_id: str | None = None) -> dict[str, Any]:
+        """Send a request and wait for its result; raises RemoteError or RpcTimeout."""
+        self._client.wait_subscribed(self.reply_topic, timeout)
+        future = self.call_async(op, args, request_id)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            with self._lock:
+                self._pending = {k: v for k, v in self._pending.items() if v is not future}
+            raise RpcTimeout(f"no reply to {op} within {timeout:g} s") from None
+
+    def _on_reply(self, message: Message) -> None:
+        try:
+            reply = decode(Reply, message.payload)
+        except PayloadError as exc:
+            log.warning("dropped malformed reply on %s: %s", message.topic, exc)
+            return
+        with self._lock:
+            future = self._pending.pop(reply.id, None)
+        if future is None:
+            log.debug("reply %s matches no pending request", reply.id)
+            return
+        if reply.ok:
+            future.set_result(reply.result or {})
+        else:
+            error = reply.error or ErrorInfo(code=ErrorCode.INTERNAL, message="no reason given")
+            future.set_exception(RemoteError(error.code, error.message))
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asked: the store and device named by the request topic."""
+
+    store: str
+    device: str
+    request_id: str
+    op: str
+
+
+OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseModel]
+
+
+class RpcServer:
+    """Receives every device's requests, runs the matching operation, and replies."""
+
+    def __init__(self, client: MqttClient, operations: dict[str, OpHandler]) -> None:
+        self._client = client
+        self._operations = dict(operations)
+        self._unsubscribe: Callable[[], None] | None = None
+        self.rejected = 0
+
+    def start(self) -> None:
+        """Subscribe to the request topics of every device in every store."""
+        self._unsubscribe = self._client.subscribe(topics.request_filter(), self.handle, qos=1)
+
+    def stop(self) -> None:
+        """Stop answering requests."""
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def handle(self, message: Message) -> None:
+        """Answer one request message; never raises."""
+        try:
+            where = topics.parse(message.topic)
+        except topics.TopicError as exc:
+            self._reject(message, str(exc))
+            return
+        try:
+            request = decode(Request, message.payload)
+        except PayloadError as exc:
+            self._reject(message, str(exc))
+            return
+        device_branch = topics.device_base(where.store, where.key) + "/reply/"
+        if not request.reply_to.startswith(device_branch) or "+" in request.reply_to or "#" in request.reply_to:
+            # Replies go only to the requester's own branch, so no device can make us publish elsewhere.
+            self._reject(message, f"reply_to {request.reply_to!r:.100} is outside {device_branch}")
+            return
+        context = RequestContext(where.store, where.key, request.id, request.op)
+        reply = self._run(context, request)
+        self._client.publish(request.reply_to, encode(reply), qos=1,
+                             correlation_data=request.id.encode())
+
+    def _run(self, context: RequestContext, request: Request) -> Reply:
+        operation = self._operations.get(request.op)
+        if operation is None:
+            return _error(request.id, ErrorCode.UNKNOWN_OP, f"unknown operation {request.op!r}")
+        try:
+            result = operation(context, request.args)
+        except OpError as exc:
+            return _error(request.id, exc.code, exc.message)
+        except PayloadError as exc:
+            return _error(request.id, ErrorCode.BAD_REQUEST, str(exc))
+        except ValidationError as exc:
+            return _error(request.id, ErrorCode.BAD_REQUEST, describe(exc))
+        except Exception:
+            log.exception("operation %s from %s/%s failed", request.op, context.store, context.device)
+            return _error(request.id, ErrorCode.INTERNAL, "internal error; the request was not applied")
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return Reply(id=request.id, ok=True, result=result)
+
+    def _reject(self, message: Message, reason: str) -> None:
+        self.rejected += 1
+        log.warning("rejected request on %s: %s", message.topic[:200], reason)
+
+
+def _error(request_id: str, code: ErrorCode, message: str) -> Reply:
+    return Reply(id=request_id, ok=False, error=ErrorInfo(code=code, message=message[:500]))

@@ -1,0 +1,126 @@
+"""Every MQTT topic of the store protocol, built and parsed in one place.
+
+Layout (``aisle/v1`` is the protocol version prefix)::
+
+    aisle/v1/{store}/catalog/{sku}                      retained product
+    aisle/v1/{store}/stock/{sku}                        retained stock level
+    aisle/v1/{store}/device/{device}/req                device -> backend requests
+    aisle/v1/{store}/device/{device}/reply/{nonce}      backend -> device replies
+    aisle/v1/{store}/device/{device}/event              backend -> device pushes
+    aisle/v1/{store}/device/{device}/status             retained presence (Last Will)
+    aisle/v1/_backend/{backend}/status                  retained backend presence
+
+Everything a device may write lives under its own ``device/{device}/`` branch, so a broker
+ACL pattern such as ``aisle/v1/+/device/%u/#`` can pin a device's identity to its login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mqtt import ids
+
+PREFIX = "aisle/v1"
+BACKEND_BRANCH = "_backend"
+
+
+class TopicError(ValueError):
+    """A topic does not belong to the protocol or is malformed."""
+
+
+def catalog(store: str, sku: str) -> str:
+    """Retained catalogue entry of one product in one store."""
+    return f"{PREFIX}/{ids.store_id(store)}/catalog/{ids.sku(sku)}"
+
+
+def stock(store: str, sku: str) -> str:
+    """Retained stock level of one product in one store."""
+    return f"{PREFIX}/{ids.store_id(store)}/stock/{ids.sku(sku)}"
+
+
+def catalog_filter(store: str = "+") -> str:
+    """Subscription filter for a store's catalogue (``+`` for every store)."""
+    return f"{PREFIX}/{_store_or_wildcard(store)}/catalog/+"
+
+
+def stock_filter(store: str = "+") -> str:
+    """Subscription filter for a store's stock (``+`` for every store)."""
+    return f"{PREFIX}/{_store_or_wildcard(store)}/stock/+"
+
+
+def device_base(store: str, device: str) -> str:
+    """Branch a device owns: everything it may publish lives below it."""
+    return f"{PREFIX}/{ids.store_id(store)}/device/{ids.device_id(device)}"
+
+
+def request(store: str, device: str) -> str:
+    """Topic a device publishes its requests on."""
+    return f"{device_base(store, device)}/req"
+
+
+def request_filter() -> str:
+    """Subscription filter the backend uses for every device's requests."""
+    return f"{PREFIX}/+/device/+/req"
+
+
+def reply(store: str, device: str, nonce: str) -> str:
+    """Topic a device receives replies on; the nonce separates concurrent clients of one device."""
+    if not nonce or not nonce.isalnum() or len(nonce) > 32:
+        raise TopicError(f"invalid reply nonce {nonce!r:.40}")
+    return f"{device_base(store, device)}/reply/{nonce}"
+
+
+def reply_filter(store: str, device: str, nonce: str) -> str:
+    """Subscription filter for one client's replies."""
+    return reply(store, device, nonce)
+
+
+def event(store: str, device: str) -> str:
+    """Topic the backend pushes events to one device on."""
+    return f"{device_base(store, device)}/event"
+
+
+def device_status(store: str, device: str) -> str:
+    """Retained presence of a device, cleared to offline by its Last Will."""
+    return f"{device_base(store, device)}/status"
+
+
+def backend_status(backend: str) -> str:
+    """Retained presence of a backend instance."""
+    return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/status"
+
+
+def _store_or_wildcard(store: str) -> str:
+    return store if store == "+" else ids.store_id(store)
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    """A protocol topic split into its parts."""
+
+    kind: str  # catalog | stock | req | reply | event | status
+    store: str
+    key: str  # sku for catalog/stock, device id otherwise
+    nonce: str | None = None
+
+
+def parse(topic: str) -> ParsedTopic:
+    """Split a protocol topic, raising TopicError for anything outside the protocol."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:2]) != PREFIX:
+        raise TopicError(f"not an Aisle v1 topic: {topic!r:.120}")
+    store, branch = parts[2], parts[3]
+    try:
+        ids.store_id(store)
+        if branch in ("catalog", "stock") and len(parts) == 5:
+            return ParsedTopic(branch, store, ids.sku(parts[4]))
+        if branch == "device" and len(parts) >= 6:
+            device = ids.device_id(parts[4])
+            leaf = parts[5]
+            if leaf in ("req", "event", "status") and len(parts) == 6:
+                return ParsedTopic(leaf, store, device)
+            if leaf == "reply" and len(parts) == 7:
+                return ParsedTopic("reply", store, device, parts[6])
+    except ids.InvalidIdentifier as exc:
+        raise TopicError(f"{exc} in topic {topic!r:.120}") from None
+    raise TopicError(f"unknown Aisle topic: {topic!r:.120}")

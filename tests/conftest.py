@@ -1,0 +1,104 @@
+"""Shared fixtures: a real Mosquitto per test session, backend databases, message collectors."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mqtt.brokers import MosquittoBroker
+from mqtt.client import Message, MqttClient
+from mqtt.url import BrokerUrl
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto broker on a free loopback port for the whole test session."""
+    broker = MosquittoBroker(workdir=tmp_path_factory.mktemp("mosquitto")).start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def broker_url(mosquitto: MosquittoBroker) -> BrokerUrl:
+    """Address of the session's Mosquitto."""
+    return mosquitto.url
+
+
+def unique(prefix: str) -> str:
+    """A device or store-safe id no other test uses."""
+    return f"{prefix}-{next(_ids)}-{int(time.time() * 1000) % 100000}"
+
+
+@pytest.fixture
+def make_client(broker_url: BrokerUrl) -> Iterator[Callable[..., MqttClient]]:
+    """Factory of connected clients, closed after the test."""
+    clients: list[MqttClient] = []
+
+    def make(client_id: str | None = None, url: BrokerUrl | None = None, **kwargs: object) -> MqttClient:
+        client = MqttClient(url or broker_url, client_id or unique("test"), **kwargs)  # type: ignore[arg-type]
+        client.connect(10)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+class Collector:
+    """Collects messages from a subscription and waits for conditions on them."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, message: Message) -> None:
+        with self._cond:
+            self.messages.append(message)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Message]], bool], timeout: float = 5.0) -> bool:
+        """Wait until predicate(messages) holds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.messages):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def topics(self) -> set[str]:
+        """Distinct topics seen so far."""
+        with self._cond:
+            return {m.topic for m in self.messages}
+
+
+@pytest.fixture
+def collector() -> Callable[[], Collector]:
+    """Factory of message collectors."""
+    return Collector
+
+
+def clear_retained(url: BrokerUrl, topic_filter: str = "aisle/v1/#", settle: float = 0.3) -> int:
+    """Delete every retained message under ``topic_filter`` so tests do not see each other's state."""
+    client = MqttClient(url, unique("cleaner"))
+    client.connect()
+    found: set[str] = set()
+    client.subscribe(topic_filter, lambda m: found.add(m.topic) if m.retain and m.payload else None)
+    client.wait_subscribed(topic_filter)
+    time.sleep(settle)
+    for topic in found:
+        client.publish(topic, b"", retain=True).wait_for_publish(5)
+    client.close()
+    return len(found)

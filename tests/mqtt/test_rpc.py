@@ -1,0 +1,118 @@
+"""Request/response on MQTT 3.1.1 and MQTT 5, and on the embedded broker."""
+
+import dataclasses
+import json
+import time
+
+import pytest
+
+from mqtt import topics
+from mqtt.brokers import EmbeddedBroker
+from mqtt.client import MqttClient
+from mqtt.payloads import ErrorCode
+from mqtt.rpc import OpError, RemoteError, RpcClient, RpcServer, RpcTimeout
+from tests.conftest import unique
+
+
+def _operations() -> dict:
+    def echo(ctx, args):
+        return {"args": args, "store": ctx.store, "device": ctx.device}
+
+    def fail(ctx, args):
+        raise OpError(ErrorCode.CONFLICT, "nope")
+
+    def crash(ctx, args):
+        raise RuntimeError("bug")
+
+    return {"test.echo": echo, "test.fail": fail, "test.crash": crash}
+
+
+@pytest.fixture
+def server(make_client):
+    client = make_client(unique("srv"))
+    rpc = RpcServer(client, _operations())
+    rpc.start()
+    assert client.wait_subscribed(topics.request_filter())
+    yield rpc
+    rpc.stop()
+
+
+@pytest.mark.parametrize("protocol", [4, 5], ids=["mqtt311", "mqtt5"])
+def test_call_round_trip_on_both_protocol_versions(server, broker_url, make_client, protocol) -> None:
+    url = dataclasses.replace(broker_url, protocol=protocol)
+    client = make_client(unique("k"), url=url)
+    rpc = RpcClient(client, "s1", "kiosk-1")
+    assert rpc.call("test.echo", {"x": 1}) == {"args": {"x": 1}, "store": "s1", "device": "kiosk-1"}
+    with pytest.raises(RemoteError) as err:
+        rpc.call("test.fail")
+    assert err.value.code == ErrorCode.CONFLICT
+    with pytest.raises(RemoteError) as err:
+        rpc.call("test.crash")
+    assert err.value.code == ErrorCode.INTERNAL
+    with pytest.raises(RemoteError) as err:
+        rpc.call("test.unknown")
+    assert err.value.code == ErrorCode.UNKNOWN_OP
+    # the server survived all of that
+    assert rpc.call("test.echo", {"y": 2})["args"] == {"y": 2}
+
+
+def test_concurrent_calls_get_their_own_replies(server, make_client) -> None:
+    rpc = RpcClient(make_client(), "s1", "kiosk-2")
+    futures = [rpc.call_async("test.echo", {"i": i}) for i in range(50)]
+    assert [f.result(5)["args"]["i"] for f in futures] == list(range(50))
+
+
+def test_reply_to_outside_the_device_branch_is_refused(server, make_client, collector) -> None:
+    client = make_client()
+    spy = collector()
+    client.subscribe("aisle/v1/s1/catalog/#", spy)
+    assert client.wait_subscribed("aisle/v1/s1/catalog/#")
+    forged = {"id": "abcdefgh12", "op": "test.echo", "reply_to": "aisle/v1/s1/catalog/SKU1", "args": {}}
+    before = server.rejected
+    client.publish(topics.request("s1", "kiosk-3"), json.dumps(forged).encode())
+    deadline = time.monotonic() + 3
+    while server.rejected == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.rejected == before + 1
+    assert not spy.wait_for(lambda m: bool(m), timeout=0.3)
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"{}", b'{"id":"short","op":"x","reply_to":"r"}', b"\x00" * 70000])
+def test_malformed_requests_are_rejected_and_server_keeps_running(server, make_client, payload) -> None:
+    client = make_client()
+    before = server.rejected
+    client.publish(topics.request("s1", "kiosk-4"), payload)
+    deadline = time.monotonic() + 3
+    while server.rejected == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.rejected == before + 1
+    assert RpcClient(client, "s1", "kiosk-4").call("test.echo")["device"] == "kiosk-4"
+
+
+def test_timeout_when_nobody_answers(make_client) -> None:
+    rpc = RpcClient(make_client(), "nobody-home", "kiosk-5")
+    with pytest.raises(RpcTimeout):
+        rpc.call("test.echo", timeout=0.5)
+
+
+def test_embedded_broker_serves_rpc_and_retained_messages() -> None:
+    broker = EmbeddedBroker().start()
+    try:
+        server_client = MqttClient(broker.url, "srv-embedded")
+        server_client.connect()
+        RpcServer(server_client, _operations()).start()
+        assert server_client.wait_subscribed(topics.request_filter())
+        server_client.publish("aisle/v1/s1/stock/A1", b"{}", retain=True).wait_for_publish(5)
+        device = MqttClient(broker.url, "dev-embedded")
+        device.connect()
+        assert RpcClient(device, "s1", "kiosk-6").call("test.echo", {"e": 1})["args"] == {"e": 1}
+        got = []
+        device.subscribe("aisle/v1/s1/stock/#", got.append)
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got and got[0].retain and got[0].topic == "aisle/v1/s1/stock/A1"
+        device.close()
+        server_client.close()
+    finally:
+        broker.stop()

@@ -1,0 +1,58 @@
+"""Topic builders and parser."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mqtt import ids, topics
+
+
+def test_builders_produce_documented_layout() -> None:
+    assert topics.catalog("sthlm-city", "DAI-MILK-1L") == "aisle/v1/sthlm-city/catalog/DAI-MILK-1L"
+    assert topics.stock("sthlm-city", "DAI-MILK-1L") == "aisle/v1/sthlm-city/stock/DAI-MILK-1L"
+    assert topics.request("s1", "kiosk-7") == "aisle/v1/s1/device/kiosk-7/req"
+    assert topics.reply("s1", "kiosk-7", "ab12") == "aisle/v1/s1/device/kiosk-7/reply/ab12"
+    assert topics.device_status("s1", "kiosk-7") == "aisle/v1/s1/device/kiosk-7/status"
+    assert topics.stock_filter() == "aisle/v1/+/stock/+"
+
+
+@pytest.mark.parametrize("topic,kind,store,key", [
+    ("aisle/v1/s1/catalog/SKU-1", "catalog", "s1", "SKU-1"),
+    ("aisle/v1/s1/stock/SKU-1", "stock", "s1", "SKU-1"),
+    ("aisle/v1/s1/device/kiosk-1/req", "req", "s1", "kiosk-1"),
+    ("aisle/v1/s1/device/kiosk-1/status", "status", "s1", "kiosk-1"),
+])
+def test_parse_round_trip(topic: str, kind: str, store: str, key: str) -> None:
+    parsed = topics.parse(topic)
+    assert (parsed.kind, parsed.store, parsed.key) == (kind, store, key)
+
+
+@pytest.mark.parametrize("bad", [
+    "aisle/v1/s1/stock/sku-lower", "aisle/v2/s1/stock/SKU", "aisle/v1/S1/stock/SKU", "aisle/v1/s1/stock/SKU/x",
+    "aisle/v1/s1/device/k1/reply", "aisle/v1/s1/device/k1/other", "", "aisle/v1/s1/stock/+", "aisle/v1/s1/stock/#",
+])
+def test_parse_rejects_foreign_topics(bad: str) -> None:
+    with pytest.raises(topics.TopicError):
+        topics.parse(bad)
+
+
+@pytest.mark.parametrize("store", ["", "A", "a/b", "a+", "#", "x" * 40, "-x"])
+def test_builders_refuse_ids_that_would_break_topics(store: str) -> None:
+    with pytest.raises(ids.InvalidIdentifier):
+        topics.stock(store, "SKU")
+
+
+@given(st.text(max_size=200))
+def test_parse_never_raises_anything_but_topic_error(text: str) -> None:
+    try:
+        topics.parse(text)
+    except topics.TopicError:
+        pass
+
+
+def test_gtin_forms_of_one_item_normalise_alike() -> None:
+    assert ids.gtin14("036000291452") == ids.gtin14("0036000291452") == ids.gtin14("00036000291452")
+    assert ids.gtin_display("00036000291452") == "036000291452"
+    assert ids.gtin14("20123451") == "00000020123451"
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.gtin14("036000291453")

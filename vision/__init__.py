@@ -1,0 +1,1 @@
+"""Aisle vision package."""
