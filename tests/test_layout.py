@@ -34,7 +34,11 @@ def modules() -> list[tuple[str, Path]]:
     return [(pkg, path) for pkg in PACKAGES for path in sorted((ROOT / pkg).rglob("*.py"))]
 
 
-@pytest.mark.parametrize("package,path", modules(), ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else v)
+def _id(value: object) -> str:
+    return str(value.relative_to(ROOT)) if isinstance(value, Path) else str(value)
+
+
+@pytest.mark.parametrize("package,path", modules(), ids=_id)
 def test_imports_point_one_way(package: str, path: Path) -> None:
     roots = imported_roots(path)
     forbidden = (roots & set(PACKAGES)) - ALLOWED[package] - {package}
