@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from backend.db import Store
-from mqtt.payloads import Money, Product, utcnow
+from mqtt.payloads import Money, Product, StoreDetails, utcnow
 
 
 class NotFound(LookupError):
@@ -63,6 +63,13 @@ def get_store(store: Store, store_id: str) -> StoreInfo:
 def _store_info(row: dict) -> StoreInfo:
     return StoreInfo(row["id"], row["name"], row["kind"], row["currency"], row["locale"],
                      tuple(row["locales"].split()), row["lat"], row["lon"], row["address"])
+
+
+def store_payload(info: StoreInfo, now: datetime) -> StoreDetails:
+    """The retained details message of a store."""
+    return StoreDetails(store=info.id, name=info.name, kind=info.kind, currency=info.currency, locale=info.locale,
+                        locales=list(info.locales) or ["en"], lat=info.lat, lon=info.lon, address=info.address,
+                        updated_at=now)
 
 
 def upsert_store(db: Store, info: StoreInfo) -> None:

@@ -33,6 +33,7 @@ class BackendService:
             "stock.get": self._op_stock_get,
             "catalog.get": self._op_catalog_get,
         })
+        self._published_stores: dict[str, catalog.StoreInfo] = {}
         self._published_stock: dict[tuple[str, str], int] = {}
         self._published_catalog: dict[tuple[str, str], int] = {}
         self._publish_lock = threading.Lock()
@@ -73,6 +74,12 @@ class BackendService:
         """Publish every catalogue and stock entry whose seq moved past what was last published."""
         with self._publish_lock:
             count = 0
+            for info in catalog.stores(self.store):
+                if self._published_stores.get(info.id) != info:
+                    details = catalog.store_payload(info, payloads.utcnow())
+                    self.client.publish(topics.store_info(info.id), encode(details), qos=1, retain=True)
+                    self._published_stores[info.id] = info
+                    count += 1
             for key, seq in catalog.catalog_versions(self.store).items():
                 if self._published_catalog.get(key, 0) < seq:
                     count += self._publish_catalog(*key)

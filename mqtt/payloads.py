@@ -108,6 +108,21 @@ class Money(Payload):
     currency: Currency
 
 
+class StoreDetails(Payload):
+    """Retained details of a store or warehouse: ``aisle/v1/{store}/info``."""
+
+    store: StoreId
+    name: Text
+    kind: Literal["store", "warehouse"]
+    currency: Currency
+    locale: LocaleName
+    locales: list[LocaleName] = Field(min_length=1, max_length=20, description="languages the store offers")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    address: str = Field(default="", max_length=300)
+    updated_at: Timestamp
+
+
 class Product(Payload):
     """Retained catalogue entry: ``aisle/v1/{store}/catalog/{sku}``."""
 

@@ -2,6 +2,7 @@
 
 Layout (``aisle/v1`` is the protocol version prefix)::
 
+    aisle/v1/{store}/info                               retained store details (currency, location)
     aisle/v1/{store}/catalog/{sku}                      retained product
     aisle/v1/{store}/stock/{sku}                        retained stock level
     aisle/v1/{store}/device/{device}/req                device -> backend requests
@@ -26,6 +27,16 @@ BACKEND_BRANCH = "_backend"
 
 class TopicError(ValueError):
     """A topic does not belong to the protocol or is malformed."""
+
+
+def store_info(store: str) -> str:
+    """Retained details of one store: name, currency, languages, location."""
+    return f"{PREFIX}/{ids.store_id(store)}/info"
+
+
+def store_info_filter() -> str:
+    """Subscription filter for every store's details."""
+    return f"{PREFIX}/+/info"
 
 
 def catalog(store: str, sku: str) -> str:
@@ -98,7 +109,7 @@ def _store_or_wildcard(store: str) -> str:
 class ParsedTopic:
     """A protocol topic split into its parts."""
 
-    kind: str  # catalog | stock | req | reply | event | status
+    kind: str  # info | catalog | stock | req | reply | event | status
     store: str
     key: str  # sku for catalog/stock, device id otherwise
     nonce: str | None = None
@@ -107,11 +118,13 @@ class ParsedTopic:
 def parse(topic: str) -> ParsedTopic:
     """Split a protocol topic, raising TopicError for anything outside the protocol."""
     parts = topic.split("/")
-    if len(parts) < 5 or "/".join(parts[:2]) != PREFIX:
+    if len(parts) < 4 or "/".join(parts[:2]) != PREFIX:
         raise TopicError(f"not an Aisle v1 topic: {topic!r:.120}")
     store, branch = parts[2], parts[3]
     try:
         ids.store_id(store)
+        if branch == "info" and len(parts) == 4:
+            return ParsedTopic("info", store, store)
         if branch in ("catalog", "stock") and len(parts) == 5:
             return ParsedTopic(branch, store, ids.sku(parts[4]))
         if branch == "device" and len(parts) >= 6:

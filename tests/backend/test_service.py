@@ -161,3 +161,14 @@ def test_stock_payload_published_matches_database(service, make_client, collecto
     make_client().subscribe(topics.stock("test-b", "FRU-APL-GOLDEN"), got)
     assert got.wait_for(lambda m: bool(m))
     assert decode(StockLevel, got.messages[-1].payload) == stock.level(service.store, "test-b", "FRU-APL-GOLDEN")
+
+
+def test_store_details_are_retained_for_every_store(service, make_client, collector) -> None:
+    from mqtt.payloads import StoreDetails
+
+    got = collector()
+    make_client().subscribe(topics.store_info_filter(), got)
+    assert got.wait_for(lambda m: len({x.topic for x in m}) == 3)
+    details = {d.store: d for d in (decode(StoreDetails, m.payload) for m in got.messages)}
+    assert details["test-b"].currency == "DKK" and details["test-wh"].kind == "warehouse"
+    assert details["test-a"].lat == pytest.approx(59.3326)

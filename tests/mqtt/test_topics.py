@@ -17,6 +17,7 @@ def test_builders_produce_documented_layout() -> None:
 
 
 @pytest.mark.parametrize("topic,kind,store,key", [
+    ("aisle/v1/s1/info", "info", "s1", "s1"),
     ("aisle/v1/s1/catalog/SKU-1", "catalog", "s1", "SKU-1"),
     ("aisle/v1/s1/stock/SKU-1", "stock", "s1", "SKU-1"),
     ("aisle/v1/s1/device/kiosk-1/req", "req", "s1", "kiosk-1"),
