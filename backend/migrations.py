@@ -84,9 +84,68 @@ CREATE TABLE stock_ledger (
 CREATE INDEX stock_ledger_item ON stock_ledger(store, sku, created_at);
 """
 
+M002_CARTS_AND_ORDERS = """
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE carts (
+    cart_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL REFERENCES stores(id),
+    owner TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- unit_price is the price when the line was last set; the current catalogue price is compared on read.
+CREATE TABLE cart_lines (
+    cart_id TEXT NOT NULL REFERENCES carts(cart_id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+    unit_price TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (cart_id, sku)
+);
+CREATE TABLE handoffs (
+    nonce TEXT PRIMARY KEY,
+    cart_id TEXT NOT NULL REFERENCES carts(cart_id) ON DELETE CASCADE,
+    store TEXT NOT NULL,
+    issued_by TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    redeemed_at TEXT,
+    redeemed_by TEXT
+);
+CREATE TABLE orders (
+    order_id TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    store TEXT NOT NULL REFERENCES stores(id),
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('pickup', 'delivery')),
+    source_store TEXT NOT NULL REFERENCES stores(id),
+    pickup_store TEXT,
+    fee TEXT NOT NULL,
+    total TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    lead_time_hours INTEGER NOT NULL,
+    address TEXT,
+    cart_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE order_lines (
+    order_id TEXT NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+    unit_price TEXT NOT NULL,
+    PRIMARY KEY (order_id, sku)
+);
+"""
+
 # (version, name, SQL script); append only, never edit a released migration.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "catalog and stock", M001_CATALOG_AND_STOCK),
+    (2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
 ]
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from backend import catalog, stock
+from backend.carts import DEFAULT_PUBLIC_URL
 from backend.db import Store
+from backend.operations import Operations
 from mqtt import payloads, topics
 from mqtt.client import MqttClient, Will
-from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, StockAdjustArgs, StockGetArgs, decode, encode
-from mqtt.rpc import OpError, RequestContext, RpcServer
+from mqtt.commerce import Event
+from mqtt.payloads import DeviceRole, DeviceStatus, encode
+from mqtt.rpc import RpcServer
 from mqtt.url import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -23,16 +25,13 @@ class BackendService:
     """Owns the database and one MQTT connection; the truth every device mirrors."""
 
     def __init__(self, store: Store, url: BrokerUrl, *, backend_id: str = BACKEND_ID,
-                 watch_interval: float = 1.0) -> None:
+                 watch_interval: float = 1.0, public_url: str = DEFAULT_PUBLIC_URL) -> None:
         self.store = store
         self.backend_id = backend_id
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
         self.client = MqttClient(url, backend_id, will=Will(topics.backend_status(backend_id), encode(offline)))
-        self.rpc = RpcServer(self.client, {
-            "stock.adjust": self._op_stock_adjust,
-            "stock.get": self._op_stock_get,
-            "catalog.get": self._op_catalog_get,
-        })
+        self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url)
+        self.rpc = RpcServer(self.client, self.operations.table())
         self._published_stores: dict[str, catalog.StoreInfo] = {}
         self._published_stock: dict[tuple[str, str], int] = {}
         self._published_catalog: dict[tuple[str, str], int] = {}
@@ -116,32 +115,10 @@ class BackendService:
             except Exception:
                 log.exception("database watch failed; retrying")
 
-    # -- operations (run on the MQTT dispatcher thread) ---------------------
+    def _publish_stock_locked(self, level: payloads.StockLevel) -> None:
+        with self._publish_lock:
+            self._publish_stock(level)
 
-    def _op_stock_adjust(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
-        request = decode(StockAdjustArgs, args)
-        try:
-            with self._publish_lock:
-                result = stock.adjust(self.store, ctx.store, request.sku, request.location.value, request.delta,
-                                      request.reason, device=ctx.device,
-                                      idempotency_key=f"{ctx.device}:{ctx.request_id}")
-                self._publish_stock(result.level)
-        except stock.UnknownItem as exc:
-            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
-        except stock.InsufficientStock as exc:
-            raise OpError(ErrorCode.CONFLICT, str(exc)) from None
-        return {"stock": result.level.model_dump(mode="json"), "duplicate": result.duplicate}
-
-    def _op_stock_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
-        request = decode(StockGetArgs, args)
-        try:
-            return {"stock": stock.level(self.store, ctx.store, request.sku).model_dump(mode="json")}
-        except stock.StockError as exc:
-            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
-
-    def _op_catalog_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
-        request = decode(StockGetArgs, args)
-        try:
-            return {"product": catalog.product_payload(self.store, ctx.store, request.sku).model_dump(mode="json")}
-        except catalog.NotFound as exc:
-            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+    def send_event(self, store_id: str, device: str, event: Event) -> None:
+        """Push an event to one device (QoS 1, not retained)."""
+        self.client.publish(topics.event(store_id, device), encode(event), qos=1)

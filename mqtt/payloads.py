@@ -193,6 +193,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_OP = "unknown_op"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    EXPIRED = "expired"
+    USED = "used"
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"

@@ -1,0 +1,187 @@
+"""The operations devices may request, each validating its arguments and naming its errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from backend import carts, catalog, orders, stock
+from backend.db import Store
+from mqtt.commerce import (
+    CartCreateArgs,
+    CartRef,
+    CartSetLineArgs,
+    Event,
+    OptionsArgs,
+    OrderStatusArgs,
+    PlaceOrderArgs,
+    RedeemArgs,
+)
+from mqtt.payloads import ErrorCode, StockAdjustArgs, StockGetArgs, StockLevel, decode, utcnow
+from mqtt.rpc import OpError, OpHandler, RequestContext
+
+log = logging.getLogger(__name__)
+
+PublishStock = Callable[[StockLevel], None]
+SendEvent = Callable[[str, str, Event], None]
+
+
+class Operations:
+    """Maps operation names to handlers over one backend database."""
+
+    def __init__(self, store: Store, publish_stock: PublishStock, send_event: SendEvent,
+                 public_url: str = carts.DEFAULT_PUBLIC_URL) -> None:
+        self.store = store
+        self._publish_stock = publish_stock
+        self._send_event = send_event
+        self.public_url = public_url
+
+    def table(self) -> dict[str, OpHandler]:
+        """Operation name -> handler, for the RPC server."""
+        return {
+            "stock.adjust": self.stock_adjust,
+            "stock.get": self.stock_get,
+            "catalog.get": self.catalog_get,
+            "cart.create": self.cart_create,
+            "cart.get": self.cart_get,
+            "cart.set_line": self.cart_set_line,
+            "cart.handoff": self.cart_handoff,
+            "cart.redeem": self.cart_redeem,
+            "order.options": self.order_options,
+            "order.place": self.order_place,
+            "order.get": self.order_get,
+            "order.set_status": self.order_set_status,
+        }
+
+    # -- stock and catalogue -------------------------------------------------
+
+    def stock_adjust(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Add or remove units through the ledger, once per request id."""
+        request = decode(StockAdjustArgs, args)
+        try:
+            result = stock.adjust(self.store, ctx.store, request.sku, request.location.value, request.delta,
+                                  request.reason, device=ctx.device, idempotency_key=f"{ctx.device}:{ctx.request_id}")
+        except stock.UnknownItem as exc:
+            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+        except stock.InsufficientStock as exc:
+            raise OpError(ErrorCode.CONFLICT, str(exc)) from None
+        self._publish_stock(result.level)
+        return {"stock": result.level.model_dump(mode="json"), "duplicate": result.duplicate}
+
+    def stock_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Current stock of one product."""
+        request = decode(StockGetArgs, args)
+        try:
+            return {"stock": stock.level(self.store, ctx.store, request.sku).model_dump(mode="json")}
+        except stock.StockError as exc:
+            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+
+    def catalog_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """One catalogue entry."""
+        request = decode(StockGetArgs, args)
+        try:
+            return {"product": catalog.product_payload(self.store, ctx.store, request.sku).model_dump(mode="json")}
+        except catalog.NotFound as exc:
+            raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+
+    # -- carts ---------------------------------------------------------------
+
+    def cart_create(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """A new cart owned by the requesting device (a web shop, a kiosk exporting its cart, a phone)."""
+        request = decode(CartCreateArgs, args)
+        with _cart_errors():
+            cart = carts.create(self.store, ctx.store, ctx.device, request.lines, utcnow())
+        return {"cart": cart.model_dump(mode="json")}
+
+    def cart_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """A cart at today's prices."""
+        request = decode(CartRef, args)
+        with _cart_errors():
+            return {"cart": carts.get(self.store, ctx.store, request.cart_id).model_dump(mode="json")}
+
+    def cart_set_line(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Set or remove one line."""
+        request = decode(CartSetLineArgs, args)
+        with _cart_errors():
+            cart = carts.set_line(self.store, ctx.store, request.cart_id, request.sku, request.quantity,
+                                  request.expected_version, utcnow())
+        return {"cart": cart.model_dump(mode="json")}
+
+    def cart_handoff(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """A single-use code (and its URL for a QR code) that opens the cart elsewhere."""
+        request = decode(CartRef, args)
+        with _cart_errors():
+            handoff = carts.issue_handoff(self.store, ctx.store, request.cart_id, ctx.device, utcnow(),
+                                          self.public_url)
+        return {"handoff": handoff.model_dump(mode="json")}
+
+    def cart_redeem(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Open the cart behind a code; its owner is told which device opened it."""
+        request = decode(RedeemArgs, args)
+        with _cart_errors():
+            cart, owner = carts.redeem(self.store, ctx.store, ctx.device, request.token, utcnow())
+        if owner != ctx.device:
+            event = Event(type="cart.opened", at=utcnow(),
+                          data={"cart_id": cart.cart_id, "store": ctx.store, "device": ctx.device})
+            self._send_event(ctx.store, owner, event)
+        return {"cart": cart.model_dump(mode="json")}
+
+    # -- orders --------------------------------------------------------------
+
+    def order_options(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Pickup and delivery options with source, lead time and price."""
+        request = decode(OptionsArgs, args)
+        with _cart_errors():
+            found = orders.options(self.store, ctx.store, request.lines)
+        return {"options": [o.model_dump(mode="json") for o in found]}
+
+    def order_place(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Write the order, reserve its stock, and confirm it with a reference."""
+        request = decode(PlaceOrderArgs, args)
+        with _cart_errors():
+            order, duplicate, changed = orders.place(self.store, ctx.store, ctx.device, request.order_id,
+                                                     request.option_id, request.lines, request.address,
+                                                     request.cart_id, utcnow())
+        for store_id in changed:
+            for line in order.lines:
+                self._publish_stock(stock.level(self.store, store_id, line.sku))
+        if not duplicate:
+            self._send_event(ctx.store, ctx.device, Event(type="order.status", at=utcnow(), data={
+                "order_id": order.order_id, "reference": order.reference, "status": order.status.value}))
+        return {"order": order.model_dump(mode="json"), "duplicate": duplicate}
+
+    def order_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """One order."""
+        order_id = args.get("order_id") if isinstance(args, dict) else None
+        if not isinstance(order_id, str):
+            raise OpError(ErrorCode.BAD_REQUEST, "order_id: field required")
+        with _cart_errors():
+            order = orders.get(self.store, order_id)
+        if order.store != ctx.store:
+            raise OpError(ErrorCode.NOT_FOUND, "no such order")
+        return {"order": order.model_dump(mode="json")}
+
+    def order_set_status(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Move an order on (paid, ready, shipped, collected, cancelled) and tell the ordering device."""
+        request = decode(OrderStatusArgs, args)
+        with _cart_errors():
+            order, device, changed = orders.set_status(self.store, request.order_id, request.status, utcnow())
+        for store_id in changed:
+            for line in order.lines:
+                self._publish_stock(stock.level(self.store, store_id, line.sku))
+        self._send_event(order.store, device, Event(type="order.status", at=utcnow(), data={
+            "order_id": order.order_id, "reference": order.reference, "status": order.status.value}))
+        return {"order": order.model_dump(mode="json")}
+
+
+class _cart_errors:  # noqa: N801 - used as a context manager, reads like a statement
+    """Translate CartError into the protocol's OpError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, carts.CartError):
+            raise OpError(exc.code, exc.message) from None
+        return False

@@ -1,0 +1,210 @@
+"""Delivery and pickup options, and orders that reserve stock, applied once per order id."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from backend.carts import CartError, current_price, store_currency
+from backend.db import Store
+from mqtt.commerce import (
+    Address,
+    CartLine,
+    DeliveryOption,
+    Fulfilment,
+    LineRequest,
+    Order,
+    OrderStatus,
+    line_total,
+    total,
+)
+from mqtt.payloads import ErrorCode, Money
+
+REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"  # no look-alikes (0/O, 1/I, 5/S, 8/B) for reading aloud at a till
+
+
+@dataclass(frozen=True)
+class FeeRule:
+    """Delivery fees in one currency."""
+
+    home: Decimal
+    courier: Decimal
+    free_from: Decimal
+
+
+FEES = {
+    "SEK": FeeRule(Decimal("49.00"), Decimal("79.00"), Decimal("500.00")),
+    "DKK": FeeRule(Decimal("39.00"), Decimal("59.00"), Decimal("350.00")),
+    "EUR": FeeRule(Decimal("4.90"), Decimal("7.90"), Decimal("50.00")),
+}
+DEFAULT_FEES = FeeRule(Decimal("5.00"), Decimal("8.00"), Decimal("60.00"))
+LEAD_HOURS = {"pickup-here": 1, "pickup-transfer": 24, "pickup-other": 1, "delivery-warehouse": 48,
+              "delivery-store": 4}
+
+
+def _priced_lines(store: Store, store_id: str, lines: list[LineRequest]) -> tuple[str, list[CartLine]]:
+    currency = store_currency(store, store_id)
+    priced = []
+    for line in lines:
+        price = current_price(store, store_id, line.sku)
+        if price is None:
+            raise CartError(ErrorCode.NOT_FOUND, f"{line.sku} is not sold in this store")
+        unit = Money(amount=price, currency=currency)
+        priced.append(CartLine(sku=line.sku, quantity=line.quantity, unit_price=unit,
+                               line_total=line_total(unit, line.quantity)))
+    return currency, priced
+
+
+def _sources(store: Store, lines: list[LineRequest]) -> list[tuple[str, str, str, float | None, float | None]]:
+    """Stores and warehouses that can supply every line now: (id, kind, currency, lat, lon)."""
+    found = []
+    for sid, kind, currency, lat, lon in store.conn.execute("SELECT id, kind, currency, lat, lon FROM stores"):
+        if all(_available(store, sid, line.sku) >= line.quantity for line in lines):
+            found.append((sid, kind, currency, lat, lon))
+    return found
+
+
+def _available(store: Store, store_id: str, sku: str) -> int:
+    row = store.conn.execute(
+        "SELECT coalesce((SELECT sum(quantity) FROM stock WHERE store = ?1 AND sku = ?2), 0)"
+        " - coalesce((SELECT reserved FROM stock_state WHERE store = ?1 AND sku = ?2), 0)", [store_id, sku]
+    ).fetchone()
+    return int(row[0])
+
+
+def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[DeliveryOption]:
+    """Every way to get these lines: pickup here, here after a transfer, in another store, or delivered home."""
+    with store.lock:
+        currency, priced = _priced_lines(store, store_id, lines)
+        goods = total((line.line_total for line in priced), currency)
+        fees = FEES.get(currency, DEFAULT_FEES)
+        free = goods.amount >= fees.free_from
+        result: list[DeliveryOption] = []
+
+        def add(option_id: str, kind: Fulfilment, source: str, pickup: str | None, lead: str, fee: Decimal) -> None:
+            fee_money = Money(amount=Decimal(0) if free or kind == Fulfilment.PICKUP else fee, currency=currency)
+            result.append(DeliveryOption(option_id=option_id, kind=kind, source_store=source, pickup_store=pickup,
+                                         lead_time_hours=LEAD_HOURS[lead], fee=fee_money, goods=goods,
+                                         total=total([goods, fee_money], currency)))
+
+        sources = _sources(store, lines)
+        here = any(s[0] == store_id for s in sources)
+        if here:
+            add(f"pickup:{store_id}", Fulfilment.PICKUP, store_id, store_id, "pickup-here", Decimal(0))
+        for sid, kind, _, _, _ in sources:
+            if sid == store_id:
+                continue
+            if not here:
+                add(f"pickup:{store_id}:{sid}", Fulfilment.PICKUP, sid, store_id, "pickup-transfer", Decimal(0))
+            if kind == "store" and store_currency(store, sid) == currency:
+                add(f"pickup:{sid}", Fulfilment.PICKUP, sid, sid, "pickup-other", Decimal(0))
+            lead = "delivery-warehouse" if kind == "warehouse" else "delivery-store"
+            add(f"delivery:{sid}", Fulfilment.DELIVERY, sid, None, lead,
+                fees.home if kind == "warehouse" else fees.courier)
+        if here:
+            add(f"delivery:{store_id}", Fulfilment.DELIVERY, store_id, None, "delivery-store", fees.courier)
+    return sorted(result, key=lambda o: (o.kind != Fulfilment.PICKUP, o.lead_time_hours, o.total.amount))
+
+
+def place(store: Store, store_id: str, device: str, order_id: str, option_id: str, lines: list[LineRequest],
+          address: Address | None, cart_id: str | None, now: datetime) -> tuple[Order, bool, list[str]]:
+    """Write the order and reserve its stock; the same order id returns the first result.
+
+    Returns (order, duplicate, source store ids whose stock changed).
+    """
+    with store.transaction():
+        existing = store.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
+        if existing is not None:
+            if existing[0] != device:
+                raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
+            return get(store, order_id), True, []
+        option = next((o for o in options(store, store_id, lines) if o.option_id == option_id), None)
+        if option is None:
+            raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
+        if option.kind == Fulfilment.DELIVERY and address is None:
+            raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
+        _, priced = _priced_lines(store, store_id, lines)
+        reference = _new_reference(store)
+        store.conn.execute(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [order_id, reference, store_id, device, option.kind.value, option.source_store, option.pickup_store,
+             format(option.fee.amount, "f"), format(option.total.amount, "f"), option.total.currency,
+             OrderStatus.AWAITING_PAYMENT.value, option.lead_time_hours,
+             address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat()],
+        )
+        for line in priced:
+            store.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
+                               [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
+            _reserve(store, option.source_store, line.sku, line.quantity, now)
+    return get(store, order_id), False, [option.source_store]
+
+
+def _reserve(store: Store, store_id: str, sku: str, quantity: int, now: datetime) -> None:
+    if _available(store, store_id, sku) < quantity:
+        raise CartError(ErrorCode.CONFLICT, f"{sku} sold out at {store_id} meanwhile")
+    store.conn.execute(
+        "INSERT INTO stock_state (store, sku, reserved, seq, updated_at) VALUES (?, ?, ?, 1, ?)"
+        " ON CONFLICT (store, sku) DO UPDATE SET reserved = reserved + excluded.reserved, seq = seq + 1,"
+        " updated_at = excluded.updated_at",
+        [store_id, sku, quantity, now.isoformat()],
+    )
+
+
+def _new_reference(store: Store) -> str:
+    while True:
+        text = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        reference = f"{text[:3]}-{text[3:]}"
+        if store.conn.execute("SELECT 1 FROM orders WHERE reference = ?", [reference]).fetchone() is None:
+            return reference
+
+
+def get(store: Store, order_id: str) -> Order:
+    """One order as confirmed to the shopper."""
+    with store.lock:
+        row = store.conn.execute(
+            "SELECT order_id, reference, store, kind, source_store, pickup_store, fee, total, currency, status,"
+            " lead_time_hours, created_at FROM orders WHERE order_id = ?", [order_id]).fetchone()
+        if row is None:
+            raise CartError(ErrorCode.NOT_FOUND, "no such order")
+        currency = row[8]
+        lines = []
+        for sku, quantity, unit in store.conn.execute(
+                "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY rowid", [order_id]):
+            price = Money(amount=Decimal(unit), currency=currency)
+            lines.append(CartLine(sku=sku, quantity=quantity, unit_price=price, line_total=line_total(price, quantity)))
+    return Order(order_id=row[0], reference=row[1], store=row[2], kind=Fulfilment(row[3]), source_store=row[4],
+                 pickup_store=row[5], lines=lines, fee=Money(amount=Decimal(row[6]), currency=currency),
+                 total=Money(amount=Decimal(row[7]), currency=currency), status=OrderStatus(row[9]),
+                 lead_time_hours=row[10], created_at=datetime.fromisoformat(row[11]))
+
+
+def set_status(store: Store, order_id: str, status: OrderStatus, now: datetime) -> tuple[Order, str, list[str]]:
+    """Move an order on; cancelling releases its reservation. Returns (order, device, stores whose stock changed)."""
+    with store.transaction():
+        row = store.conn.execute("SELECT device, status, source_store FROM orders WHERE order_id = ?",
+                                 [order_id]).fetchone()
+        if row is None:
+            raise CartError(ErrorCode.NOT_FOUND, "no such order")
+        if row[1] == OrderStatus.CANCELLED.value:
+            raise CartError(ErrorCode.CONFLICT, "the order is cancelled")
+        changed: list[str] = []
+        if status == OrderStatus.CANCELLED:
+            for sku, quantity in store.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?",
+                                                    [order_id]).fetchall():
+                store.conn.execute(
+                    "UPDATE stock_state SET reserved = max(0, reserved - ?), seq = seq + 1, updated_at = ?"
+                    " WHERE store = ? AND sku = ?", [quantity, now.isoformat(), row[2], sku])
+            changed.append(row[2])
+        store.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?",
+                           [status.value, now.isoformat(), order_id])
+    return get(store, order_id), str(row[0]), changed
+
+
+def address_of(store: Store, order_id: str) -> Address | None:
+    """The delivery address of an order (backend only: devices forget it once the order is sent)."""
+    with store.lock:
+        row = store.conn.execute("SELECT address FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    return Address(**json.loads(row[0])) if row and row[0] else None
