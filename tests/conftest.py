@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from backend.db import Store
+from backend.importer import import_file
+from backend.service import BackendService
 from mqtt.brokers import MosquittoBroker
 from mqtt.client import Message, MqttClient
 from mqtt.url import BrokerUrl
@@ -102,3 +105,35 @@ def clear_retained(url: BrokerUrl, topic_filter: str = "aisle/v1/#", settle: flo
         client.publish(topic, b"", retain=True).wait_for_publish(5)
     client.close()
     return len(found)
+
+
+def load_fixture_catalog(store: Store) -> None:
+    """Import the three fixture CSVs (stores test-a SEK, test-b DKK, test-wh); fails on any rejected row."""
+    for name in ("stores.csv", "products.csv", "inventory.csv"):
+        report = import_file(store, FIXTURES / name, progress=False)
+        assert not report.errors, report.errors
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where this test's backend database lives."""
+    return tmp_path / "backend.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """A backend database holding the small fixture catalogue."""
+    s = Store(db_path)
+    load_fixture_catalog(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def service(store: Store, broker_url: BrokerUrl) -> Iterator[BackendService]:
+    """The backend service on the fixture catalogue, on the session Mosquitto, with no retained leftovers."""
+    clear_retained(broker_url)
+    svc = BackendService(store, broker_url, backend_id=unique("backend"), watch_interval=0.1)
+    svc.start()
+    yield svc
+    svc.stop()

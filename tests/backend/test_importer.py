@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from backend import catalog, stock
 from backend.db import Store
 from backend.importer import ImportFileError, import_file
-from tests.backend.conftest import load_fixture_catalog
+from tests.conftest import load_fixture_catalog
 
 SHOPIFY_HEADER = ("Handle,Title,Body (HTML),Vendor,Type,Tags,Published,Option1 Name,Option1 Value,Variant SKU,"
                   "Variant Grams,Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy,"

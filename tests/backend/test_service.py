@@ -13,8 +13,7 @@ from mqtt import topics
 from mqtt.mirror import StoreMirror
 from mqtt.payloads import ErrorCode, StockLevel, decode
 from mqtt.rpc import RemoteError, RpcClient
-from tests.backend.conftest import load_fixture_catalog
-from tests.conftest import FIXTURES, clear_retained, unique
+from tests.conftest import FIXTURES, clear_retained, load_fixture_catalog, unique
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:

@@ -14,8 +14,7 @@ from mqtt.brokers import MosquittoBroker
 from mqtt.client import MqttClient
 from mqtt.commerce import Address, LineRequest, PlaceOrderArgs
 from mqtt.rpc import RpcClient
-from tests.backend.conftest import load_fixture_catalog
-from tests.conftest import ROOT, clear_retained, unique
+from tests.conftest import ROOT, clear_retained, load_fixture_catalog, unique
 
 ADDRESS = Address(name="Nguyễn Thị Hoa", street="Zanzibarvägen 7", postcode="11122", city="Stockholm",
                   country="SE", email="hoa.nguyen@example.org")
@@ -45,26 +44,26 @@ def test_order_waits_for_the_backend_and_arrives_once(outbox, broker_url, db_pat
     outbox.start()
     time.sleep(1.5)  # no backend yet: retries, nothing lost
     assert outbox.pending() == 1
-    store = Store(db_path)
-    load_fixture_catalog(store)
-    service = BackendService(store, broker_url, backend_id=unique("backend"))
-    service.start()
+    backend_db = Store(db_path)
+    load_fixture_catalog(backend_db)
+    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"))
+    backend.start()
     try:
         assert outbox.flush(15)
         confirmed = outbox.get(local.order_id)
         assert confirmed.status == "awaiting_payment" and confirmed.reference
-        assert backend_orders(store) == [local.order_id]
+        assert backend_orders(backend_db) == [local.order_id]
     finally:
-        service.stop()
-        store.close()
+        backend.stop()
+        backend_db.close()
 
 
 def test_broker_killed_during_a_stream_of_orders(tmp_path: Path, db_path) -> None:
     broker = MosquittoBroker(workdir=tmp_path / "broker").start()
-    store = Store(db_path)
-    load_fixture_catalog(store)
-    service = BackendService(store, broker.url, backend_id=unique("backend"))
-    service.start()
+    backend_db = Store(db_path)
+    load_fixture_catalog(backend_db)
+    backend = BackendService(backend_db, broker.url, backend_id=unique("backend"))
+    backend.start()
     client = MqttClient(broker.url, unique("kiosk"))
     client.connect()
     box = OrderOutbox(tmp_path / "device.db", "test-a", RpcClient(client, "test-a", "kiosk-8"),
@@ -80,16 +79,16 @@ def test_broker_killed_during_a_stream_of_orders(tmp_path: Path, db_path) -> Non
                 broker.start()
             time.sleep(0.03)
         assert box.flush(40), f"{box.pending()} orders still pending"
-        assert backend_orders(store) == sorted(placed)  # every order exactly once
-        reserved = store.conn.execute("SELECT reserved FROM stock_state WHERE store = 'test-a'"
+        assert backend_orders(backend_db) == sorted(placed)  # every order exactly once
+        reserved = backend_db.conn.execute("SELECT reserved FROM stock_state WHERE store = 'test-a'"
                                       " AND sku = 'FRU-APL-GOLDEN'").fetchone()[0]
         assert reserved == 30
-        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert backend_db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         box.close()
         client.close()
-        service.stop()
-        store.close()
+        backend.stop()
+        backend_db.close()
         broker.close()
 
 
@@ -128,18 +127,18 @@ def test_device_killed_after_placing_delivers_every_order_once_after_restart(tmp
     placed = [first.stdout.readline().strip() for _ in range(5)]
     first.kill()  # SIGKILL: no clean-up, maybe mid-send (there is no backend yet)
     first.wait()
-    store = Store(db_path)
-    load_fixture_catalog(store)
-    service = BackendService(store, broker_url, backend_id=unique("backend"))
-    service.start()
+    backend_db = Store(db_path)
+    load_fixture_catalog(backend_db)
+    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"))
+    backend.start()
     try:
         second = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT, url, str(device_db), "resume"],
                                 capture_output=True, text=True, cwd=ROOT, timeout=60)
         assert second.stdout.strip() == "flushed", second.stderr[-2000:]
-        assert backend_orders(store) == sorted(placed)
+        assert backend_orders(backend_db) == sorted(placed)
     finally:
-        service.stop()
-        store.close()
+        backend.stop()
+        backend_db.close()
 
 
 def test_personal_data_leaves_no_trace_after_the_session(service, outbox, tmp_path) -> None:
