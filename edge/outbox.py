@@ -228,7 +228,8 @@ class OrderOutbox:
             self._conn.execute("DELETE FROM device_orders WHERE order_id = ? AND session_ended = 1", [order_id])
             self._conn.execute("COMMIT")
             remaining = self._conn.execute("SELECT 1 FROM device_orders WHERE order_id = ?", [order_id]).fetchone()
-        self._scrub()
+            # Scrub under the same lock: nobody sees the order as sent while its address is still in the WAL.
+            self._scrub()
         if remaining:
             self._notify(self.get(order_id))
 
@@ -259,7 +260,7 @@ class OrderOutbox:
             self._conn.execute("DELETE FROM device_orders WHERE session_id = ? AND order_id NOT IN"
                                " (SELECT order_id FROM outbox)", [session_id])
             self._conn.execute("COMMIT")
-        self._scrub()
+            self._scrub()
 
     def _scrub(self) -> None:
         # Old page images with deleted rows linger in the WAL until it is checkpointed and truncated.
