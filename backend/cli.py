@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     _client_args(show)
     show.add_argument("--sku", required=True)
 
+    report = sub.add_parser("report", help="reports from the backend database")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    alerts_report = report_sub.add_parser("alerts", help="time to claim and resolve restock alerts")
+    alerts_report.add_argument("--db", default=DEFAULT_DB, type=Path)
+    alerts_report.add_argument("--days", type=int, default=14)
+    alerts_report.add_argument("--chart", type=Path, default=Path("alerts-report.png"), help="PNG to write")
+
     imp = sub.add_parser("import-catalog", help="import a stores, catalogue, inventory or Shopify CSV file")
     imp.add_argument("--db", default=DEFAULT_DB, type=Path)
     imp.add_argument("--store", help="store that a Shopify file's prices and stock belong to")
@@ -73,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "stock":
             return stock_command(args)
+        if args.command == "report":
+            return report_command(args)
         return import_command(args)
     except (BrokerUrlError, ConnectError, BrokerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -132,6 +141,29 @@ def stock_command(args: argparse.Namespace) -> int:
         rpc.close()
         client.close()
     print(json.dumps(result["stock"], ensure_ascii=False))
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Print the alerts report and write its chart."""
+    from backend.report import alert_rows, format_table, write_chart
+
+    if not args.db.exists():
+        print(f"error: no database at {args.db}", file=sys.stderr)
+        return 1
+    if args.days < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 1
+    store = Store(args.db)
+    try:
+        per_day, per_category = alert_rows(store, args.days)
+    finally:
+        store.close()
+    print(format_table("Per day", per_day))
+    print()
+    print(format_table("Per category", per_category))
+    write_chart(args.chart, per_day, per_category, args.days)
+    print(f"\nchart written to {args.chart}")
     return 0
 
 

@@ -142,10 +142,36 @@ CREATE TABLE order_lines (
 );
 """
 
+M003_ALERTS = """
+CREATE TABLE alerts (
+    alert_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL REFERENCES stores(id),
+    sku TEXT NOT NULL REFERENCES products(sku),
+    location TEXT NOT NULL DEFAULT 'shelf',
+    state TEXT NOT NULL CHECK (state IN ('open', 'claimed', 'resolved', 'dismissed')),
+    reason TEXT NOT NULL CHECK (reason IN ('threshold', 'scan_out_of_stock', 'staff_report')),
+    opened_by TEXT NOT NULL DEFAULT '',
+    opened_at TEXT NOT NULL,
+    claimed_by TEXT,
+    claimed_at TEXT,
+    closed_by TEXT,
+    closed_at TEXT,
+    resolved_quantity INTEGER,
+    dismiss_reason TEXT,
+    escalated_at TEXT,
+    seq INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL
+);
+-- At most one live alert per product and location: the database enforces it, not the code path.
+CREATE UNIQUE INDEX alerts_one_live ON alerts(store, sku, location) WHERE state IN ('open', 'claimed');
+CREATE INDEX alerts_state ON alerts(store, state);
+"""
+
 # (version, name, SQL script); append only, never edit a released migration.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "catalog and stock", M001_CATALOG_AND_STOCK),
     (2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
+    (3, "restock alerts", M003_ALERTS),
 ]
 
 

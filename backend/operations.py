@@ -31,8 +31,10 @@ class Operations:
     """Maps operation names to handlers over one backend database."""
 
     def __init__(self, store: Store, publish_stock: PublishStock, send_event: SendEvent,
-                 public_url: str = carts.DEFAULT_PUBLIC_URL) -> None:
+                 public_url: str = carts.DEFAULT_PUBLIC_URL,
+                 after_stock_change: Callable[[str, str], None] | None = None) -> None:
         self.store = store
+        self._after_stock_change = after_stock_change or (lambda store_id, sku: None)
         self._publish_stock = publish_stock
         self._send_event = send_event
         self.public_url = public_url
@@ -67,6 +69,8 @@ class Operations:
         except stock.InsufficientStock as exc:
             raise OpError(ErrorCode.CONFLICT, str(exc)) from None
         self._publish_stock(result.level)
+        if not result.duplicate:
+            self._after_stock_change(ctx.store, request.sku)
         return {"stock": result.level.model_dump(mode="json"), "duplicate": result.duplicate}
 
     def stock_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from backend import catalog, stock
+from backend import alerts, catalog, stock
+from backend.alert_ops import AlertOperations
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.db import Store
 from backend.operations import Operations
@@ -25,13 +29,21 @@ class BackendService:
     """Owns the database and one MQTT connection; the truth every device mirrors."""
 
     def __init__(self, store: Store, url: BrokerUrl, *, backend_id: str = BACKEND_ID,
-                 watch_interval: float = 1.0, public_url: str = DEFAULT_PUBLIC_URL) -> None:
+                 watch_interval: float = 1.0, public_url: str = DEFAULT_PUBLIC_URL,
+                 clock: Callable[[], datetime] = payloads.utcnow,
+                 escalate_after: timedelta = alerts.DEFAULT_ESCALATE_AFTER, alert_tick: float = 5.0) -> None:
         self.store = store
         self.backend_id = backend_id
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
         self.client = MqttClient(url, backend_id, will=Will(topics.backend_status(backend_id), encode(offline)))
-        self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url)
-        self.rpc = RpcServer(self.client, self.operations.table())
+        self.clock = clock
+        self.escalate_after = escalate_after
+        self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
+        self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
+                                     after_stock_change=self.alert_ops.after_stock_change)
+        self.rpc = RpcServer(self.client, {**self.operations.table(), **self.alert_ops.table()})
+        self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
+        self._alert_tick = alert_tick
         self._published_stores: dict[str, catalog.StoreInfo] = {}
         self._published_stock: dict[tuple[str, str], int] = {}
         self._published_catalog: dict[tuple[str, str], int] = {}
@@ -86,7 +98,35 @@ class BackendService:
                 if self._published_stock.get(key, 0) < seq:
                     self._publish_stock(stock.level(self.store, *key))
                     count += 1
+            for (store_id, alert_id), seq in alerts.versions(self.store).items():
+                if self._published_alerts.get((store_id, alert_id), (0, 0))[0] < seq:
+                    self._publish_alert_unlocked(alert_id)
+                    count += 1
             return count
+
+    def publish_alert(self, alert_id: str) -> None:
+        """Publish the retained state of one alert."""
+        with self._publish_lock:
+            self._publish_alert_unlocked(alert_id)
+
+    def _publish_alert_unlocked(self, alert_id: str) -> None:
+        alert = alerts.payload(self.store, alert_id, self.clock())
+        self.client.publish(topics.alert(alert.store, alert.alert_id), encode(alert), qos=1, retain=True)
+        self._published_alerts[(alert.store, alert.alert_id)] = (alert.seq, alert.priority)
+
+    def tick_alerts(self) -> None:
+        """Escalate alerts left unclaimed too long and republish live alerts whose priority moved."""
+        now = self.clock()
+        for alert_id in alerts.escalate_due(self.store, now, self.escalate_after):
+            log.info("alert %s escalated", alert_id)
+        with self._publish_lock:
+            for store_id, alert_id in alerts.live(self.store):
+                current = alerts.payload(self.store, alert_id, now)
+                seq, prio = self._published_alerts.get((store_id, alert_id), (0, -1))
+                if current.seq > seq or current.priority != prio:
+                    if current.seq <= seq:  # same state, new priority: a new seq so devices take it
+                        alerts.bump(self.store, alert_id, now)
+                    self._publish_alert_unlocked(alert_id)
 
     def _publish_catalog(self, store_id: str, sku: str) -> int:
         product = catalog.product_payload(self.store, store_id, sku)
@@ -104,8 +144,12 @@ class BackendService:
 
     def _watch(self) -> None:
         # Another process (an import, an admin tool) may commit to the database: publish what it changed.
+        last_tick = 0.0
         while not self._stop.wait(self._watch_interval):
             try:
+                if time.monotonic() - last_tick >= self._alert_tick:
+                    last_tick = time.monotonic()
+                    self.tick_alerts()
                 version = self.store.data_version()
                 if version != self._data_version:
                     self._data_version = version

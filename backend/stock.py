@@ -67,6 +67,12 @@ def adjust(store: Store, store_id: str, sku: str, location: str, delta: int, rea
     return Adjustment(level(store, store_id, sku), False, ledger_id)
 
 
+def apply_in_transaction(store: Store, store_id: str, sku: str, location: str, delta: int, reason: str,
+                         device: str, idempotency_key: str | None, now: datetime) -> int:
+    """One ledger change inside the caller's open transaction; returns the ledger row id."""
+    return _apply(store, store_id, sku, location, delta, reason, device, idempotency_key, now)
+
+
 def set_quantity(store: Store, store_id: str, sku: str, location: str, quantity: int, reason: str,
                  now: datetime) -> bool:
     """Bring a location to an absolute quantity through a ledger row (inside the caller's transaction)."""

@@ -5,6 +5,7 @@ Layout (``aisle/v1`` is the protocol version prefix)::
     aisle/v1/{store}/info                               retained store details (currency, location)
     aisle/v1/{store}/catalog/{sku}                      retained product
     aisle/v1/{store}/stock/{sku}                        retained stock level
+    aisle/v1/{store}/alerts/{alert}                     retained restock alert
     aisle/v1/{store}/device/{device}/req                device -> backend requests
     aisle/v1/{store}/device/{device}/reply/{nonce}      backend -> device replies
     aisle/v1/{store}/device/{device}/event              backend -> device pushes
@@ -17,11 +18,13 @@ ACL pattern such as ``aisle/v1/+/device/%u/#`` can pin a device's identity to it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mqtt import ids
 
 PREFIX = "aisle/v1"
+ALERT_ID_RE = re.compile(r"^a_[A-Za-z0-9_-]{8,40}$")
 BACKEND_BRANCH = "_backend"
 
 
@@ -32,6 +35,18 @@ class TopicError(ValueError):
 def store_info(store: str) -> str:
     """Retained details of one store: name, currency, languages, location."""
     return f"{PREFIX}/{ids.store_id(store)}/info"
+
+
+def alert(store: str, alert_id: str) -> str:
+    """Retained state of one restock alert."""
+    if not ALERT_ID_RE.fullmatch(alert_id):
+        raise TopicError(f"invalid alert id {alert_id!r:.60}")
+    return f"{PREFIX}/{ids.store_id(store)}/alerts/{alert_id}"
+
+
+def alerts_filter(store: str = "+") -> str:
+    """Subscription filter for a store's alerts."""
+    return f"{PREFIX}/{_store_or_wildcard(store)}/alerts/+"
 
 
 def store_info_filter() -> str:
@@ -109,7 +124,7 @@ def _store_or_wildcard(store: str) -> str:
 class ParsedTopic:
     """A protocol topic split into its parts."""
 
-    kind: str  # info | catalog | stock | req | reply | event | status
+    kind: str  # info | catalog | stock | alert | req | reply | event | status
     store: str
     key: str  # sku for catalog/stock, device id otherwise
     nonce: str | None = None
@@ -127,6 +142,8 @@ def parse(topic: str) -> ParsedTopic:
             return ParsedTopic("info", store, store)
         if branch in ("catalog", "stock") and len(parts) == 5:
             return ParsedTopic(branch, store, ids.sku(parts[4]))
+        if branch == "alerts" and len(parts) == 5 and ALERT_ID_RE.fullmatch(parts[4]):
+            return ParsedTopic("alert", store, parts[4])
         if branch == "device" and len(parts) >= 6:
             device = ids.device_id(parts[4])
             leaf = parts[5]

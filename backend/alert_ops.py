@@ -1,0 +1,87 @@
+"""Alert operations for devices: report an empty shelf, claim, resolve, dismiss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from backend import alerts, stock
+from backend.db import Store
+from mqtt.alerts import AlertDismissArgs, AlertRef, AlertReportArgs, AlertResolveArgs
+from mqtt.payloads import StockLevel, decode
+from mqtt.rpc import OpError, OpHandler, RequestContext
+
+Clock = Callable[[], datetime]
+
+
+class AlertOperations:
+    """Handlers of ``alert.*``; every change is published through the given callbacks."""
+
+    def __init__(self, store: Store, clock: Clock, publish_alert: Callable[[str], None],
+                 publish_stock: Callable[[StockLevel], None]) -> None:
+        self.store = store
+        self.clock = clock
+        self._publish_alert = publish_alert
+        self._publish_stock = publish_stock
+
+    def table(self) -> dict[str, OpHandler]:
+        """Operation name -> handler."""
+        return {"alert.report": self.report, "alert.claim": self.claim, "alert.resolve": self.resolve,
+                "alert.dismiss": self.dismiss}
+
+    def after_stock_change(self, store_id: str, sku: str) -> None:
+        """Apply the threshold rule after any stock change of one item."""
+        alert_id = alerts.evaluate(self.store, store_id, sku, self.clock())
+        if alert_id:
+            self._publish_alert(alert_id)
+
+    def report(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """A scan found the shelf empty, or staff saw it: open an alert (or join the live one)."""
+        request = decode(AlertReportArgs, args)
+        with _alert_errors():
+            alert_id, created = alerts.open_alert(self.store, ctx.store, request.sku, request.reason, ctx.device,
+                                                  self.clock())
+        if created:
+            self._publish_alert(alert_id)
+        return {"alert_id": alert_id, "created": created}
+
+    def claim(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Take an alert on."""
+        request = decode(AlertRef, args)
+        with _alert_errors():
+            alerts.claim(self.store, ctx.store, request.alert_id, ctx.device, self.clock())
+        return self._answer(request.alert_id)
+
+    def resolve(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Close an alert with the units moved from backroom to shelf."""
+        request = decode(AlertResolveArgs, args)
+        with _alert_errors():
+            moved = alerts.resolve(self.store, ctx.store, request.alert_id, ctx.device, request.quantity, self.clock())
+        answer = self._answer(request.alert_id)
+        if moved:
+            self._publish_stock(stock.level(self.store, ctx.store, answer["alert"]["sku"]))
+        return answer
+
+    def dismiss(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Close an alert without restocking."""
+        request = decode(AlertDismissArgs, args)
+        with _alert_errors():
+            alerts.dismiss(self.store, ctx.store, request.alert_id, ctx.device, request.reason, self.clock())
+        return self._answer(request.alert_id)
+
+    def _answer(self, alert_id: str) -> dict[str, Any]:
+        self._publish_alert(alert_id)
+        return {"alert": alerts.payload(self.store, alert_id, self.clock()).model_dump(mode="json")}
+
+
+class _alert_errors:  # noqa: N801 - used as a context manager, reads like a statement
+    """Translate AlertError into the protocol's OpError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, alerts.AlertError):
+            raise OpError(exc.code, exc.message) from None
+        return False

@@ -1,0 +1,202 @@
+"""Restock alerts: opened by rules, claimed by one staff member, resolved through the stock ledger."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from backend import stock
+from backend.db import Store
+from mqtt.alerts import Alert, AlertReason, AlertState
+from mqtt.payloads import ErrorCode
+
+DEFAULT_ESCALATE_AFTER = timedelta(minutes=10)
+VELOCITY_DAYS = 7
+BASE_PRIORITY = {AlertReason.THRESHOLD: 30, AlertReason.STAFF_REPORT: 40, AlertReason.SCAN_OUT_OF_STOCK: 50}
+LIVE = (AlertState.OPEN.value, AlertState.CLAIMED.value)
+
+
+class AlertError(Exception):
+    """An alert operation cannot be done; ``code`` says why in protocol terms."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _shelf_backroom_threshold(store: Store, store_id: str, sku: str) -> tuple[int, int, int]:
+    quantities = dict(store.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
+                                         [store_id, sku]).fetchall())
+    row = store.conn.execute("SELECT reorder_threshold FROM store_products WHERE store = ? AND sku = ?",
+                             [store_id, sku]).fetchone()
+    return quantities.get("shelf", 0), quantities.get("backroom", 0), row[0] if row else 0
+
+
+def velocity(store: Store, store_id: str, sku: str, now: datetime, days: int = VELOCITY_DAYS) -> float:
+    """Units taken off the shelf per day over the last ``days`` days, from the stock ledger."""
+    since = (now - timedelta(days=days)).isoformat()
+    row = store.conn.execute(
+        "SELECT coalesce(-sum(delta), 0) FROM stock_ledger WHERE store = ? AND sku = ? AND location = 'shelf'"
+        " AND delta < 0 AND reason NOT IN ('import', 'restock') AND created_at >= ?", [store_id, sku, since]
+    ).fetchone()
+    return float(row[0]) / days
+
+
+def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: timedelta, escalated: bool) -> int:
+    """Urgency 0-100: what opened it, an empty shelf, how fast it sells, how long it has waited."""
+    score = BASE_PRIORITY[reason]
+    score += 20 if shelf == 0 else 0
+    score += min(30, int(units_per_day * 5))
+    score += min(20, int(waited.total_seconds() // 180))
+    score += 10 if escalated else 0
+    return max(0, min(100, score))
+
+
+def _live_alert(store: Store, store_id: str, sku: str, location: str) -> str | None:
+    row = store.conn.execute("SELECT alert_id FROM alerts WHERE store = ? AND sku = ? AND location = ? AND state IN"
+                             " (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
+    return row[0] if row else None
+
+
+def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
+               location: str = "shelf") -> tuple[str, bool]:
+    """Open an alert unless one is live for this product and location; returns (alert id, newly opened)."""
+    with store.transaction():
+        if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
+                              [store_id, sku]).fetchone() is None:
+            raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
+        existing = _live_alert(store, store_id, sku, location)
+        if existing is not None:
+            return existing, False
+        alert_id = "a_" + secrets.token_urlsafe(12)
+        store.conn.execute(
+            "INSERT INTO alerts (alert_id, store, sku, location, state, reason, opened_by, opened_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+            [alert_id, store_id, sku, location, reason.value, device, now.isoformat(), now.isoformat()])
+    return alert_id, True
+
+
+def evaluate(store: Store, store_id: str, sku: str, now: datetime) -> str | None:
+    """Open a threshold alert when the shelf fell to its reorder threshold; returns the new alert id."""
+    with store.lock:
+        shelf, _, threshold = _shelf_backroom_threshold(store, store_id, sku)
+        is_shop = store.conn.execute("SELECT kind FROM stores WHERE id = ?", [store_id]).fetchone()
+    if is_shop is None or is_shop[0] != "store" or shelf > threshold:
+        return None
+    alert_id, created = open_alert(store, store_id, sku, AlertReason.THRESHOLD, "backend", now)
+    return alert_id if created else None
+
+
+def _row(store: Store, store_id: str, alert_id: str) -> tuple:
+    row = store.conn.execute("SELECT state, claimed_by, sku FROM alerts WHERE alert_id = ? AND store = ?",
+                             [alert_id, store_id]).fetchone()
+    if row is None:
+        raise AlertError(ErrorCode.NOT_FOUND, "no such alert in this store")
+    return row
+
+
+def claim(store: Store, store_id: str, alert_id: str, device: str, now: datetime) -> None:
+    """Take the alert on; of two simultaneous claims exactly one wins."""
+    with store.transaction():
+        cursor = store.conn.execute(
+            "UPDATE alerts SET state = 'claimed', claimed_by = ?, claimed_at = ?, seq = seq + 1, updated_at = ?"
+            " WHERE alert_id = ? AND store = ? AND state = 'open'",
+            [device, now.isoformat(), now.isoformat(), alert_id, store_id])
+        if cursor.rowcount == 1:
+            return
+        state, claimed_by, _ = _row(store, store_id, alert_id)
+    if state == AlertState.CLAIMED and claimed_by == device:
+        return  # a resent claim from the same device
+    who = f" by {claimed_by}" if claimed_by else ""
+    raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}{who}")
+
+
+def resolve(store: Store, store_id: str, alert_id: str, device: str, quantity: int, now: datetime) -> bool:
+    """Close the alert, moving ``quantity`` units from backroom to shelf through the ledger; True if stock moved."""
+    with store.transaction():
+        state, claimed_by, sku = _row(store, store_id, alert_id)
+        if state in (AlertState.RESOLVED, AlertState.DISMISSED):
+            raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
+        if state == AlertState.CLAIMED and claimed_by != device:
+            raise AlertError(ErrorCode.CONFLICT, f"this alert is claimed by {claimed_by}")
+        if quantity:
+            _, backroom, _ = _shelf_backroom_threshold(store, store_id, sku)
+            if quantity > backroom:
+                raise AlertError(ErrorCode.CONFLICT, f"only {backroom} in the backroom")
+            for location, delta in (("backroom", -quantity), ("shelf", quantity)):
+                stock.apply_in_transaction(store, store_id, sku, location, delta, "restock", device,
+                                           f"{alert_id}:resolve:{location}", now)
+        store.conn.execute(
+            "UPDATE alerts SET state = 'resolved', closed_by = ?, closed_at = ?, resolved_quantity = ?,"
+            " claimed_by = coalesce(claimed_by, ?), claimed_at = coalesce(claimed_at, ?), seq = seq + 1,"
+            " updated_at = ? WHERE alert_id = ?",
+            [device, now.isoformat(), quantity, device, now.isoformat(), now.isoformat(), alert_id])
+    return quantity > 0
+
+
+def dismiss(store: Store, store_id: str, alert_id: str, device: str, reason: str, now: datetime) -> None:
+    """Close the alert without restocking."""
+    with store.transaction():
+        state, _, _ = _row(store, store_id, alert_id)
+        if state in (AlertState.RESOLVED, AlertState.DISMISSED):
+            raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
+        store.conn.execute(
+            "UPDATE alerts SET state = 'dismissed', closed_by = ?, closed_at = ?, dismiss_reason = ?, seq = seq + 1,"
+            " updated_at = ? WHERE alert_id = ?", [device, now.isoformat(), reason, now.isoformat(), alert_id])
+
+
+def escalate_due(store: Store, now: datetime, after: timedelta = DEFAULT_ESCALATE_AFTER) -> list[str]:
+    """Escalate open alerts nobody claimed for ``after``; returns their ids."""
+    cutoff = (now - after).isoformat()
+    with store.transaction():
+        due = [r[0] for r in store.conn.execute(
+            "SELECT alert_id FROM alerts WHERE state = 'open' AND escalated_at IS NULL AND opened_at <= ?", [cutoff])]
+        for alert_id in due:
+            store.conn.execute("UPDATE alerts SET escalated_at = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+                               [now.isoformat(), now.isoformat(), alert_id])
+    return due
+
+
+def payload(store: Store, alert_id: str, now: datetime) -> Alert:
+    """The retained message of one alert, with its priority as of ``now``."""
+    with store.lock:
+        row = store.conn.execute(
+            "SELECT alert_id, store, sku, location, state, reason, opened_at, claimed_by, claimed_at, closed_at,"
+            " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at FROM alerts WHERE alert_id = ?",
+            [alert_id]).fetchone()
+        if row is None:
+            raise AlertError(ErrorCode.NOT_FOUND, "no such alert")
+        shelf, backroom, threshold = _shelf_backroom_threshold(store, row[1], row[2])
+        speed = velocity(store, row[1], row[2], now)
+    opened = datetime.fromisoformat(row[6])
+    state = AlertState(row[4])
+    closed = datetime.fromisoformat(row[9]) if row[9] else None
+    waited = (closed or now) - opened if state != AlertState.CLAIMED else datetime.fromisoformat(row[8]) - opened
+    return Alert(
+        alert_id=row[0], store=row[1], sku=row[2], location=row[3], state=state, reason=AlertReason(row[5]),
+        priority=priority(AlertReason(row[5]), shelf, speed, waited, row[12] is not None), opened_at=opened,
+        claimed_by=row[7], claimed_at=datetime.fromisoformat(row[8]) if row[8] else None, closed_at=closed,
+        resolved_quantity=row[10], dismiss_reason=row[11], escalated=row[12] is not None, shelf=shelf,
+        backroom=backroom, threshold=threshold, restock_now=backroom > 0 and shelf + backroom > threshold,
+        seq=row[13], updated_at=datetime.fromisoformat(row[14]))
+
+
+def bump(store: Store, alert_id: str, now: datetime) -> None:
+    """Give an alert a new seq (its priority moved with time)."""
+    with store.transaction():
+        store.conn.execute("UPDATE alerts SET seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+                           [now.isoformat(), alert_id])
+
+
+def versions(store: Store) -> dict[tuple[str, str], int]:
+    """(store, alert id) -> seq of every alert."""
+    with store.lock:
+        return {(r[0], r[1]): r[2] for r in store.conn.execute("SELECT store, alert_id, seq FROM alerts")}
+
+
+def live(store: Store) -> list[tuple[str, str]]:
+    """(store, alert id) of every open or claimed alert."""
+    with store.lock:
+        return [(r[0], r[1]) for r in store.conn.execute("SELECT store, alert_id FROM alerts WHERE state IN (?, ?)",
+                                                         LIVE)]
