@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from backend import alerts, stock
+from backend import alerts, roles, stock
 from backend.db import Store
-from mqtt.alerts import AlertDismissArgs, AlertRef, AlertReportArgs, AlertResolveArgs
-from mqtt.payloads import StockLevel, decode
+from mqtt.alerts import AlertDismissArgs, AlertReason, AlertRef, AlertReportArgs, AlertResolveArgs
+from mqtt.payloads import ErrorCode, StockLevel, decode
 from mqtt.rpc import OpError, OpHandler, RequestContext
 
 Clock = Callable[[], datetime]
@@ -39,6 +39,8 @@ class AlertOperations:
     def report(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """A scan found the shelf empty, or staff saw it: open an alert (or join the live one)."""
         request = decode(AlertReportArgs, args)
+        if request.reason != AlertReason.SCAN_OUT_OF_STOCK and not roles.may(ctx.role, "alert.claim"):
+            raise OpError(ErrorCode.FORBIDDEN, "only staff report empty shelves; shoppers' scans report themselves")
         with _alert_errors():
             alert_id, created = alerts.open_alert(self.store, ctx.store, request.sku, request.reason, ctx.device,
                                                   self.clock())

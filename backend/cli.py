@@ -48,6 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
     _client_args(show)
     show.add_argument("--sku", required=True)
 
+    broker = sub.add_parser("broker-config", help="write a production Mosquitto configuration for one store")
+    broker.add_argument("--out", required=True, type=Path)
+    broker.add_argument("--store", required=True)
+    broker.add_argument("--devices", type=int, default=4, help="shopper kiosks to create logins for")
+    broker.add_argument("--staff", type=int, default=2, help="staff phones to create logins for")
+    broker.add_argument("--host", action="append", help="broker host name or address for the certificate "
+                        "(repeatable; default localhost and 127.0.0.1)")
+    broker.add_argument("--port", type=int, default=8883)
+    broker.add_argument("--db", type=Path, help="backend database to register the devices' roles in")
+
+    devices = sub.add_parser("devices", help="device roles")
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True)
+    add = devices_sub.add_parser("add", help="give a device a role")
+    add.add_argument("--db", default=DEFAULT_DB, type=Path)
+    add.add_argument("--device", required=True)
+    add.add_argument("--store", required=True)
+    add.add_argument("--role", required=True, choices=["kiosk", "phone", "web", "staff", "admin"])
+
     report = sub.add_parser("report", help="reports from the backend database")
     report_sub = report.add_subparsers(dest="report_command", required=True)
     alerts_report = report_sub.add_parser("alerts", help="time to claim and resolve restock alerts")
@@ -82,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return stock_command(args)
         if args.command == "report":
             return report_command(args)
+        if args.command == "broker-config":
+            return broker_config_command(args)
+        if args.command == "devices":
+            return devices_command(args)
         return import_command(args)
     except (BrokerUrlError, ConnectError, BrokerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -141,6 +163,46 @@ def stock_command(args: argparse.Namespace) -> int:
         rpc.close()
         client.close()
     print(json.dumps(result["stock"], ensure_ascii=False))
+    return 0
+
+
+def broker_config_command(args: argparse.Namespace) -> int:
+    """Write the broker set-up and, if asked, register the devices' roles."""
+    from backend import roles
+    from backend.broker_config import BrokerConfigError, write_config
+
+    if args.devices < 0 or args.staff < 0:
+        print("error: --devices and --staff must not be negative", file=sys.stderr)
+        return 1
+    try:
+        logins = write_config(args.out, args.store, args.devices, args.staff,
+                              hosts=args.host or ["localhost", "127.0.0.1"], port=args.port)
+    except (BrokerConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.db:
+        store = Store(args.db)
+        try:
+            for login in logins:
+                roles.register(store, login.device, login.store, login.role)
+        finally:
+            store.close()
+    print(f"wrote {args.out}/mosquitto.conf, acl, passwd, ca.crt, server.crt and devices.csv "
+          f"({len(logins)} logins; devices.csv holds the passwords: hand them out, then delete it)")
+    print(f"run: mosquitto -c {args.out.resolve()}/mosquitto.conf")
+    return 0
+
+
+def devices_command(args: argparse.Namespace) -> int:
+    """Register a device's role."""
+    from backend import roles
+
+    store = Store(args.db)
+    try:
+        roles.register(store, args.device, args.store, args.role)
+    finally:
+        store.close()
+    print(f"{args.device} is now {args.role} in {args.store}")
     return 0
 
 

@@ -33,4 +33,16 @@ def load_demo(store: Store, directory: Path = DEMO_DIR, *, only_if_empty: bool =
             log.error("%s line %d: %s", name, line, reason)
         log.info(report.summary())
         reports.append(report)
+    register_demo_devices(store)
     return reports
+
+
+def register_demo_devices(store: Store) -> None:
+    """Roles for the demo's own tools and staff phones (production devices come from broker-config)."""
+    from backend import catalog, roles
+
+    roles.register(store, "admin-cli", "-", "admin")
+    for info in catalog.stores(store):
+        if info.kind == "store":
+            for i in (1, 2):
+                roles.register(store, f"{info.id}-staff-{i}", info.id, "staff")

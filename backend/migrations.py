@@ -167,11 +167,22 @@ CREATE UNIQUE INDEX alerts_one_live ON alerts(store, sku, location) WHERE state 
 CREATE INDEX alerts_state ON alerts(store, state);
 """
 
+M004_DEVICES = """
+-- Who a device is: the broker pins a device id to its credentials, this table gives that id a role.
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('kiosk', 'phone', 'web', 'staff', 'admin', 'backend')),
+    created_at TEXT NOT NULL
+);
+"""
+
 # (version, name, SQL script); append only, never edit a released migration.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "catalog and stock", M001_CATALOG_AND_STOCK),
     (2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
     (3, "restock alerts", M003_ALERTS),
+    (4, "device roles", M004_DEVICES),
 ]
 
 

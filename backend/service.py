@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from backend import alerts, catalog, stock
+from backend import alerts, catalog, roles, stock
 from backend.alert_ops import AlertOperations
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.db import Store
@@ -41,7 +41,9 @@ class BackendService:
         self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
         self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
                                      after_stock_change=self.alert_ops.after_stock_change)
-        self.rpc = RpcServer(self.client, {**self.operations.table(), **self.alert_ops.table()})
+        self.rpc = RpcServer(self.client, {**self.operations.table(), **self.alert_ops.table()},
+                             identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
+                             authorize=lambda ctx: roles.may(ctx.role, ctx.op))
         self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
         self._alert_tick = alert_tick
         self._published_stores: dict[str, catalog.StoreInfo] = {}

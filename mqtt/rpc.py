@@ -132,6 +132,7 @@ class RequestContext:
     device: str
     request_id: str
     op: str
+    role: str = ""
 
 
 OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseModel]
@@ -140,9 +141,13 @@ OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseMode
 class RpcServer:
     """Receives every device's requests, runs the matching operation, and replies."""
 
-    def __init__(self, client: MqttClient, operations: dict[str, OpHandler]) -> None:
+    def __init__(self, client: MqttClient, operations: dict[str, OpHandler], *,
+                 identify: Callable[[str, str], str] | None = None,
+                 authorize: Callable[[RequestContext], bool] | None = None) -> None:
         self._client = client
         self._operations = dict(operations)
+        self._identify = identify
+        self._authorize = authorize
         self._unsubscribe: Callable[[], None] | None = None
         self.rejected = 0
 
@@ -172,7 +177,8 @@ class RpcServer:
             # Replies go only to the requester's own branch, so no device can make us publish elsewhere.
             self._reject(message, f"reply_to {request.reply_to!r:.100} is outside {device_branch}")
             return
-        context = RequestContext(where.store, where.key, request.id, request.op)
+        role = self._identify(where.store, where.key) if self._identify else ""
+        context = RequestContext(where.store, where.key, request.id, request.op, role)
         reply = self._run(context, request)
         self._client.publish(request.reply_to, encode(reply), qos=1,
                              correlation_data=request.id.encode())
@@ -181,6 +187,9 @@ class RpcServer:
         operation = self._operations.get(request.op)
         if operation is None:
             return _error(request.id, ErrorCode.UNKNOWN_OP, f"unknown operation {request.op!r}")
+        if self._authorize is not None and not self._authorize(context):
+            who = f"a {context.role} device" if context.role else "this device"
+            return _error(request.id, ErrorCode.FORBIDDEN, f"{who} may not request {request.op}")
         try:
             result = operation(context, request.args)
         except OpError as exc:

@@ -45,7 +45,7 @@ def walkthrough(url, out: Path) -> None:
         raise SystemExit("demo data did not arrive on the kiosk mirror")
     say(f"{apple.names['en']} / {apple.names['fa']} / {apple.names['vi']}: {apple.price.amount} {apple.price.currency},"
         f" shelf {apple.shelf_location}, {before.shelf} on the shelf (seq {before.seq})")
-    rpc = RpcClient(device, "sthlm-city", "demo-kiosk-1")
+    rpc = RpcClient(device, "sthlm-city", "sthlm-city-staff-1")  # a staff phone changes stock
     started = time.monotonic()
     result = rpc.call("stock.adjust", {"sku": "FRU-APL-GOLDEN", "delta": -2, "reason": "demo sale"})
     while mirror.stock.get("sthlm-city", "FRU-APL-GOLDEN").seq < result["stock"]["seq"]:

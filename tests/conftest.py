@@ -112,6 +112,18 @@ def load_fixture_catalog(store: Store) -> None:
     for name in ("stores.csv", "products.csv", "inventory.csv"):
         report = import_file(store, FIXTURES / name, progress=False)
         assert not report.errors, report.errors
+    register_test_devices(store)
+
+
+def register_test_devices(store: Store) -> None:
+    """Tests name their devices by role: tool-N and till-N are admins, staff-N are staff of test-a."""
+    from backend import roles
+
+    for i in range(10):
+        roles.register(store, f"tool-{i}", "-", "admin")
+        roles.register(store, f"till-{i}", "-", "admin")
+        roles.register(store, f"staff-{i}", "test-a", "staff")
+    roles.register(store, "admin-cli", "-", "admin")
 
 
 @pytest.fixture
@@ -133,6 +145,7 @@ def store(db_path: Path) -> Iterator[Store]:
 def service(store: Store, broker_url: BrokerUrl) -> Iterator[BackendService]:
     """The backend service on the fixture catalogue, on the session Mosquitto, with no retained leftovers."""
     clear_retained(broker_url)
+    register_test_devices(store)
     svc = BackendService(store, broker_url, backend_id=unique("backend"), watch_interval=0.1)
     svc.start()
     yield svc

@@ -85,8 +85,11 @@ def test_shopper_scan_and_staff_report_open_alerts(alert_service, make_client) -
     alert = alerts.payload(alert_service.store, first["alert_id"], utcnow())
     assert alert.priority >= 70  # scan of an empty shelf: urgent
     with pytest.raises(RemoteError) as err:
-        kiosk.call("alert.report", {"sku": "NOPE-1", "reason": "staff_report"})
+        kiosk.call("alert.report", {"sku": "NOPE-1", "reason": "scan_out_of_stock"})
     assert err.value.code == ErrorCode.NOT_FOUND
+    with pytest.raises(RemoteError) as err:  # only staff say what a shelf looks like
+        kiosk.call("alert.report", {"sku": "DRY-PASTA-500", "reason": "staff_report"})
+    assert err.value.code == ErrorCode.FORBIDDEN
 
 
 def test_concurrent_claims_have_one_winner(alert_service, make_client, db_path) -> None:

@@ -1,0 +1,41 @@
+"""Device roles and which operations each role may request."""
+
+from __future__ import annotations
+
+from backend.db import Store
+from mqtt.payloads import utcnow
+
+ROLES = ("kiosk", "phone", "web", "staff", "admin", "backend")
+SHOPPER_OPS = frozenset({
+    "catalog.get", "stock.get", "cart.create", "cart.get", "cart.set_line", "cart.handoff", "cart.redeem",
+    "order.options", "order.place", "order.get", "alert.report",
+})
+STAFF_OPS = SHOPPER_OPS | {"stock.adjust", "alert.claim", "alert.resolve", "alert.dismiss", "order.set_status"}
+ALLOWED = {"kiosk": SHOPPER_OPS, "phone": SHOPPER_OPS, "web": SHOPPER_OPS, "staff": STAFF_OPS}
+DEFAULT_ROLE = "phone"  # an unknown device gets the least a shopper needs, never more
+
+
+def register(store: Store, device: str, store_id: str, role: str) -> None:
+    """Give a device a role (replacing any earlier one)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    with store.transaction():
+        store.conn.execute("INSERT INTO devices VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET"
+                           " store = excluded.store, role = excluded.role", [device, store_id, role,
+                                                                             utcnow().isoformat()])
+
+
+def role_of(store: Store, device: str, store_id: str) -> str:
+    """The role of a device in a store; unknown devices, or devices of another store, are plain shoppers."""
+    with store.lock:
+        row = store.conn.execute("SELECT role, store FROM devices WHERE device_id = ?", [device]).fetchone()
+    if row is None or (row[1] != store_id and row[0] not in ("admin", "backend")):
+        return DEFAULT_ROLE
+    return str(row[0])
+
+
+def may(role: str, op: str) -> bool:
+    """Whether a role may request an operation."""
+    if role in ("admin", "backend"):
+        return True
+    return op in ALLOWED.get(role, frozenset())
