@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from backend import carts, catalog, orders, stock
+from backend import carts, catalog, nearby, orders, stock
 from backend.db import Store
 from mqtt.commerce import (
     CartCreateArgs,
@@ -45,6 +45,7 @@ class Operations:
             "stock.adjust": self.stock_adjust,
             "stock.get": self.stock_get,
             "catalog.get": self.catalog_get,
+            "stock.nearby": self.stock_nearby,
             "cart.create": self.cart_create,
             "cart.get": self.cart_get,
             "cart.set_line": self.cart_set_line,
@@ -88,6 +89,11 @@ class Operations:
             return {"product": catalog.product_payload(self.store, ctx.store, request.sku).model_dump(mode="json")}
         except catalog.NotFound as exc:
             raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+
+    def stock_nearby(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """Stock and price of a product in the chain's other stores, nearest first (for ACL-restricted devices)."""
+        request = decode(StockGetArgs, args)
+        return {"stores": nearby.nearby_stock(self.store, ctx.store, request.sku)}
 
     # -- carts ---------------------------------------------------------------
 

@@ -171,3 +171,12 @@ def test_store_details_are_retained_for_every_store(service, make_client, collec
     details = {d.store: d for d in (decode(StoreDetails, m.payload) for m in got.messages)}
     assert details["test-b"].currency == "DKK" and details["test-wh"].kind == "warehouse"
     assert details["test-a"].lat == pytest.approx(59.3326)
+
+
+def test_nearby_stock_is_ordered_by_distance_with_each_stores_currency(service, make_client) -> None:
+    rpc = RpcClient(make_client(), "test-a", "kiosk-3")
+    stores = rpc.call("stock.nearby", {"sku": "DAI-MILK-1L"})["stores"]
+    assert [s["store"] for s in stores] == ["test-wh", "test-b"]  # Arlanda ~35 km, Copenhagen ~520 km
+    assert stores[1]["price"] == {"amount": "11.50", "currency": "DKK"} and stores[1]["available"] == 3
+    assert stores[0]["kind"] == "warehouse" and stores[0]["price"] is None and stores[0]["available"] == 120
+    assert 30 < stores[0]["distance_km"] < 40 and 500 < stores[1]["distance_km"] < 540
