@@ -45,7 +45,9 @@ class Store:
             try:
                 yield self.db
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             else:
                 self.conn.execute("COMMIT")

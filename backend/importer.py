@@ -89,6 +89,17 @@ def import_file(store: Store, path: str | Path, *, target_store: str | None = No
     apply = _row_handler(store, fmt, target_store, locale)
     total = text.count("\n")
     now = utcnow()
+    try:
+        _apply_rows(store, reader, header, report, apply, total, path, progress, now)
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise ImportFileError(f"the disk holding the database is full: nothing from {path} was imported") from None
+        raise
+    return report
+
+
+def _apply_rows(store: Store, reader: Iterator[list[str]], header: list[str], report: ImportReport,
+                apply: RowHandler, total: int, path: Path, progress: bool, now: datetime) -> None:
     with store.transaction():
         bar = tqdm(total=total, unit="row", desc=path.name, disable=not progress or total < PROGRESS_FROM_ROWS)
         for line, row in _rows(reader, header, report):
@@ -100,16 +111,16 @@ def import_file(store: Store, path: str | Path, *, target_store: str | None = No
             except (RowError, ids.InvalidIdentifier, catalog.DuplicateGtin, stock.StockError,
                     sqlite3.IntegrityError) as exc:
                 store.conn.execute("ROLLBACK TO row")
-                report.errors.append((line, str(exc)))
-            else:
-                if changed:
-                    report.changed += 1
-                else:
-                    report.unchanged += 1
-            finally:
                 store.conn.execute("RELEASE row")
+                report.errors.append((line, str(exc)))
+                continue
+            # Any other error (disk full) ends the whole import: the enclosing transaction rolls it all back.
+            store.conn.execute("RELEASE row")
+            if changed:
+                report.changed += 1
+            else:
+                report.unchanged += 1
         bar.close()
-    return report
 
 
 def _read_text(path: Path) -> str:

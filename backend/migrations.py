@@ -210,7 +210,8 @@ def migrate(db: sqlite_utils.Database) -> int:
                 db.conn.execute(statement)
             db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC).isoformat()])
         except BaseException:
-            db.conn.execute("ROLLBACK")
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
             raise
         db.conn.execute("COMMIT")
     return max(known)

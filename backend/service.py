@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from backend import alerts, catalog, roles, stock
 from backend.alert_ops import AlertOperations
@@ -16,8 +18,8 @@ from backend.operations import Operations
 from mqtt import payloads, topics
 from mqtt.client import MqttClient, Will
 from mqtt.commerce import Event
-from mqtt.payloads import DeviceRole, DeviceStatus, encode
-from mqtt.rpc import RpcServer
+from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, encode
+from mqtt.rpc import OpError, OpHandler, RequestContext, RpcServer
 from mqtt.url import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ class BackendService:
         self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
         self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
                                      after_stock_change=self.alert_ops.after_stock_change)
-        self.rpc = RpcServer(self.client, {**self.operations.table(), **self.alert_ops.table()},
+        table = {**self.operations.table(), **self.alert_ops.table()}
+        self.rpc = RpcServer(self.client, {name: _storage_guard(handler) for name, handler in table.items()},
                              identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
                              authorize=lambda ctx: roles.may(ctx.role, ctx.op))
         self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
@@ -168,3 +171,19 @@ class BackendService:
     def send_event(self, store_id: str, device: str, event: Event) -> None:
         """Push an event to one device (QoS 1, not retained)."""
         self.client.publish(topics.event(store_id, device), encode(event), qos=1)
+
+
+def _storage_guard(handler: OpHandler) -> OpHandler:
+    """Answer 'unavailable' when the database cannot be written (disk full), instead of an internal error."""
+
+    def guarded(ctx: RequestContext, args: dict[str, Any]) -> Any:
+        try:
+            return handler(ctx, args)
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc) or "readonly" in str(exc):
+                log.error("database cannot be written: %s", exc)
+                raise OpError(ErrorCode.UNAVAILABLE, "the store's database cannot be written right now (disk full);"
+                              " nothing was changed, try again later") from None
+            raise
+
+    return guarded

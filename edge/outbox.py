@@ -62,6 +62,10 @@ class LocalOrder:
     error: str | None
 
 
+class OutboxError(RuntimeError):
+    """The order could not be recorded on this device (e.g. its storage is full); nothing was written."""
+
+
 def new_order_id() -> str:
     """A fresh order id, made on the device so a resend can never create a second order."""
     return "o_" + secrets.token_urlsafe(18)
@@ -96,17 +100,21 @@ class OrderOutbox:
         """Record the order durably (order row and outbox row in one transaction) and wake the sender."""
         now = utcnow().isoformat()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "INSERT INTO device_orders (order_id, session_id, store, status, created_at, updated_at)"
-                    " VALUES (?, ?, ?, 'queued', ?, ?)", [args.order_id, session_id, self.store, now, now])
-                self._conn.execute("INSERT INTO outbox (order_id, payload) VALUES (?, ?)",
-                                   [args.order_id, args.model_dump_json()])
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute(
+                        "INSERT INTO device_orders (order_id, session_id, store, status, created_at, updated_at)"
+                        " VALUES (?, ?, ?, 'queued', ?, ?)", [args.order_id, session_id, self.store, now, now])
+                    self._conn.execute("INSERT INTO outbox (order_id, payload) VALUES (?, ?)",
+                                       [args.order_id, args.model_dump_json()])
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise OutboxError(f"the order could not be saved on this device: {exc}") from None
         self._wake.set()
         order = self.get(args.order_id)
         self._notify(order)

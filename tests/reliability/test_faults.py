@@ -1,0 +1,156 @@
+"""Fault injection: broker SIGKILLs, network cuts and device SIGKILLs while orders and stock changes flow."""
+
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+from backend import stock
+from backend.db import Store
+from backend.service import BackendService
+from edge.outbox import OrderOutbox, new_order_id
+from mqtt.brokers import MosquittoBroker
+from mqtt.client import MqttClient
+from mqtt.commerce import LineRequest, PlaceOrderArgs
+from mqtt.rpc import RemoteError, RpcClient, RpcError, new_request_id
+from tests.conftest import ROOT, load_fixture_catalog, unique
+from tests.reliability.proxy import CuttableProxy
+
+SKUS = ["FRU-APL-GOLDEN", "DAI-MILK-1L", "DRY-PASTA-500"]
+
+
+def adjust_until_answered(rpc: RpcClient, args: dict, deadline: float) -> dict:
+    """What a careful tool does: resend the same request id until the backend answers."""
+    request_id = new_request_id()
+    while time.monotonic() < deadline:
+        try:
+            return rpc.call("stock.adjust", args, timeout=1.0, request_id=request_id)
+        except RemoteError:
+            raise
+        except RpcError:
+            time.sleep(0.1)
+    raise AssertionError("stock adjustment never answered")
+
+
+def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path) -> None:
+    rng = random.Random(7)
+    broker = MosquittoBroker(workdir=tmp_path / "broker").start()
+    proxy = CuttableProxy(broker.port)
+    db = Store(tmp_path / "backend.db")
+    load_fixture_catalog(db)
+    service = BackendService(db, broker.url, backend_id=unique("backend"))
+    service.start()
+    device_url = replace(broker.url, port=proxy.port)  # the device reaches the broker over the flaky link
+    device = MqttClient(device_url, unique("kiosk"), keepalive=2)
+    device.connect()
+    tool = MqttClient(device_url, unique("till"), keepalive=2)
+    tool.connect()
+    box = OrderOutbox(tmp_path / "device.db", "test-a", RpcClient(device, "test-a", "kiosk-rel"),
+                      retry_min=0.1, retry_max=0.5, call_timeout=1.0)
+    box.start()
+    tool_rpc = RpcClient(tool, "test-a", "till-1")
+    placed: list[str] = []
+    expected_delta = {sku: 0 for sku in SKUS}
+    faults = 0
+    try:
+        for step in range(60):
+            placed.append(box.place(PlaceOrderArgs(order_id=new_order_id(), option_id="pickup:test-a",
+                                                   lines=[LineRequest(sku="FRU-APL-GOLDEN", quantity=1)]),
+                                    "s_rel").order_id)
+            sku, delta = rng.choice(SKUS), rng.choice([1, 2, 3])
+            adjust_until_answered(tool_rpc, {"sku": sku, "delta": delta, "location": "backroom",
+                                             "reason": "delivery"}, time.monotonic() + 30)
+            expected_delta[sku] += delta
+            if step in (10, 35):
+                broker.kill()  # SIGKILL: no clean shutdown
+                faults += 1
+                time.sleep(0.3)
+                broker.start()
+            if step in (20, 28, 50):
+                proxy.cut()
+                faults += 1
+                time.sleep(0.5)
+                proxy.restore()
+        assert box.flush(60), f"{box.pending()} orders never confirmed"
+    finally:
+        box.close()
+        device.close()
+        tool.close()
+        service.stop()
+        proxy.close()
+        broker.close()
+    try:
+        rows = [r[0] for r in db.conn.execute("SELECT order_id FROM orders ORDER BY order_id")]
+        assert rows == sorted(placed), "an order was lost or doubled"
+        reserved = db.conn.execute("SELECT reserved FROM stock_state WHERE store = 'test-a' AND sku = 'FRU-APL-GOLDEN'")
+        assert reserved.fetchone()[0] == len(placed)
+        backroom = {"FRU-APL-GOLDEN": 20, "DAI-MILK-1L": 24, "DRY-PASTA-500": 10}
+        for sku in SKUS:
+            assert stock.level(db, "test-a", sku).backroom == backroom[sku] + expected_delta[sku], sku
+        assert stock.ledger_balances(db) == []
+        assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert faults == 5
+    finally:
+        db.close()
+    conn = sqlite3.connect(tmp_path / "device.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+DEVICE = """
+import sys, time
+from edge.outbox import OrderOutbox, new_order_id
+from mqtt.client import MqttClient
+from mqtt.commerce import LineRequest, PlaceOrderArgs
+from mqtt.rpc import RpcClient
+from mqtt.url import parse_broker_url
+url, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client = MqttClient(parse_broker_url(url), "kiosk-kill-" + str(time.monotonic_ns()))
+client.connect()
+box = OrderOutbox(path, "test-a", RpcClient(client, "test-a", "kiosk-kill"), retry_min=0.05, retry_max=0.2,
+                  call_timeout=1.0)
+box.start()
+for _ in range(count):
+    order_id = new_order_id()
+    box.place(PlaceOrderArgs(order_id=order_id, option_id="pickup:test-a",
+                             lines=[LineRequest(sku="DAI-MILK-1L", quantity=1)]), "s_kill")
+    print(order_id, flush=True)
+    time.sleep(0.01)
+box.flush(30)
+print("done", flush=True)
+time.sleep(30)
+"""
+
+
+def test_device_sigkilled_at_random_points_while_sending(tmp_path, broker_url, store, service) -> None:
+    rng = random.Random(11)
+    url = f"mqtt://127.0.0.1:{broker_url.port}"
+    printed: list[str] = []
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", DEVICE, url, str(tmp_path / "device.db"), "4"],
+                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert proc.stdout is not None
+        deadline = time.monotonic() + rng.uniform(0.6, 1.6)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().strip()
+            if line.startswith("o_"):
+                printed.append(line)
+            if line == "done" or not line:
+                break
+        proc.kill()  # at a random point: placing, sending, or waiting for a reply
+        proc.wait()
+        printed += [x for x in proc.stdout.read().split() if x.startswith("o_")]
+    final = subprocess.run([sys.executable, "-c", DEVICE, url, str(tmp_path / "device.db"), "0"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "done" in final.stdout, final.stderr[-1500:]
+    # The device's own database says what it promised: a kill may land after the commit, before the print.
+    conn = sqlite3.connect(tmp_path / "device.db")
+    placed = [r[0] for r in conn.execute("SELECT order_id FROM device_orders")]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert set(printed) <= set(placed) and len(placed) >= 6
+    rows = [r[0] for r in store.conn.execute("SELECT order_id FROM orders WHERE device = 'kiosk-kill'")]
+    assert sorted(rows) == sorted(placed) and len(set(rows)) == len(rows)
+    assert stock.ledger_balances(store) == []
