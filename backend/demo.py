@@ -22,6 +22,7 @@ def load_demo(store: Store, directory: Path = DEMO_DIR, *, only_if_empty: bool =
     """Import the demo data (on first start only, unless told otherwise)."""
     if only_if_empty and store.db["stores"].count:
         log.info("database already has stores; demo data not reloaded")
+        register_demo_devices(store)
         return []
     reports = []
     for name in DEMO_FILES:
