@@ -1,0 +1,496 @@
+"""A device's local copy of catalogue, stock and store details in SQLite, guarded by ``seq``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import queue
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from pydantic import ValidationError
+
+from mqtt import ids, topics
+from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, StockLevel, StoreDetails, describe, utcnow
+
+log = logging.getLogger(__name__)
+
+Payload = Product | StockLevel | StoreDetails
+
+M001_CACHE = """
+CREATE TABLE stores (
+    store TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, currency TEXT NOT NULL, lat REAL, lon REAL,
+    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY, store TEXT NOT NULL, sku TEXT NOT NULL, seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, UNIQUE (store, sku)
+);
+CREATE TABLE product_gtins (
+    store TEXT NOT NULL, gtin TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (store, gtin, sku)
+) WITHOUT ROWID;
+CREATE INDEX product_gtins_sku ON product_gtins(store, sku);
+-- Words of every locale's name, folded (case, diacritics, Arabic/Persian letter variants) before indexing.
+CREATE VIRTUAL TABLE product_words USING fts5(
+    names, brand, category, sku, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+);
+-- Substrings, for compound words ("mjölk" inside "Standardmjölk") that a word prefix cannot find.
+CREATE VIRTUAL TABLE product_grams USING fts5(names, tokenize = 'trigram');
+CREATE TABLE stock (
+    store TEXT NOT NULL, sku TEXT NOT NULL, seq INTEGER NOT NULL, available INTEGER NOT NULL,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, shelf INTEGER NOT NULL, backroom INTEGER NOT NULL,
+    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (store, sku)
+) WITHOUT ROWID;
+"""
+
+# (version, name, SQL script); append only, never edit a released migration.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "catalogue, stock and stores", M001_CACHE),
+]
+
+
+class CacheError(RuntimeError):
+    """The cache file is unusable (newer schema than this code, or corrupt)."""
+
+
+class RejectedMessage(ValueError):
+    """A received message is not a valid payload for its topic; the message says why."""
+
+
+class Outcome(StrEnum):
+    """What applying one payload did."""
+
+    APPLIED = "applied"
+    SAME = "same"  # same seq as the cached copy: a retained message seen again
+    STALE = "stale"  # older than the cached copy
+
+
+@dataclass(frozen=True)
+class CachedProduct:
+    """A cached catalogue entry and when it arrived."""
+
+    product: Product
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class CachedStock:
+    """A cached stock level and when it arrived."""
+
+    level: StockLevel
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class CachedStore:
+    """Cached details of a store and when they arrived."""
+
+    details: StoreDetails
+    received_at: datetime
+
+
+# -- text folding -----------------------------------------------------------------
+
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_LETTERS = str.maketrans({
+    # Arabic and Persian keyboards type different code points for the same letter.
+    "\u064a": "\u06cc", "\u0649": "\u06cc", "\u0626": "\u06cc",  # ي ى ئ -> ی
+    "\u0643": "\u06a9",  # ك -> ک
+    "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",  # أ إ آ ٱ -> ا
+    "\u0624": "\u0648", "\u0629": "\u0647",  # ؤ -> و, ة -> ه
+    # Latin letters that are not a base letter plus a combining mark.
+    "đ": "d", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "ı": "i", "þ": "th",
+    **{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)},
+})
+_JOINERS = re.compile("[\u200c\u200d\u00ad]")
+_WORD_RE = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Case-, diacritic- and script-variant-insensitive form of text, used for indexing and for queries."""
+    if text.isascii():
+        return text.lower()
+    return " ".join(map(_fold_word, text.split()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_word(word: str) -> str:
+    # Catalogues repeat their words ("ekologisk", "mjölk") thousands of times: fold each one once.
+    word = unicodedata.normalize("NFKC", word).casefold()
+    word = _ARABIC_MARKS.sub("", word).translate(_LETTERS)
+    word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", word)
+
+
+def query_words(text: str) -> list[str]:
+    """Folded words of a search query (a Persian zero-width non-joiner joins, as most people type it)."""
+    return _WORD_RE.findall(fold(_JOINERS.sub("", text)))[:8]
+
+
+def _index_names(product: Product) -> str:
+    names = " ".join(dict.fromkeys(product.names.values()))
+    if _JOINERS.search(names):
+        # Index both "می‌خواهم" as one word and as two, so either way of typing it is found.
+        names = f"{_JOINERS.sub('', names)} {_JOINERS.sub(' ', names)}"
+    return fold(names)
+
+
+# -- received messages --------------------------------------------------------------
+
+_MODELS: dict[str, type[Payload]] = {"catalog": Product, "stock": StockLevel, "info": StoreDetails}
+
+
+def parse_message(topic: str, payload: bytes) -> Payload:
+    """Validate a retained message against its topic; raises RejectedMessage with the reason."""
+    try:
+        where = topics.parse(topic)
+    except topics.TopicError as exc:
+        raise RejectedMessage(str(exc)) from None
+    model = _MODELS.get(where.kind)
+    if model is None:
+        raise RejectedMessage(f"not a catalogue, stock or store topic: {where.kind}")
+    if not payload:
+        raise RejectedMessage("empty payload (retained message cleared); keeping the last known value")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise RejectedMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        item = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise RejectedMessage(describe(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise RejectedMessage(f"not a valid payload: {type(exc).__name__}") from None
+    named = (item.store, item.store if isinstance(item, StoreDetails) else item.sku)
+    if named != (where.store, where.key):
+        raise RejectedMessage(f"payload names {'/'.join(named)}, topic names {where.store}/{where.key}")
+    return item
+
+
+# -- the cache ----------------------------------------------------------------------
+
+
+class LocalCache:
+    """Catalogue, stock and store details of one or more stores in a local SQLite file (WAL); thread-safe."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        self._writer = self._connect()
+        try:
+            with self._write_lock:
+                self._writer.execute("PRAGMA journal_mode=WAL")
+                migrate(sqlite_utils.Database(self._writer))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise CacheError(f"cache {self.path} is unusable: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._closed:
+            raise CacheError(f"cache {self.path} is closed")
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            # NORMAL: a power cut may lose the last batch, which the broker's retained messages restore.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(f"cannot open cache {self.path}: {exc}") from exc
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        # Readers borrow their own connection: under WAL a look-up never waits for a batch being written.
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            self._idle.put(conn)
+
+    def close(self) -> None:
+        """Close every connection."""
+        self._closed = True
+        with self._write_lock, self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+    def __enter__(self) -> LocalCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- writing --------------------------------------------------------------
+
+    def apply_product(self, product: Product, received_at: datetime | None = None) -> bool:
+        """Store a catalogue entry unless its seq is not newer; True when applied."""
+        return self.apply_many([product], received_at)[0] is Outcome.APPLIED
+
+    def apply_stock(self, level: StockLevel, received_at: datetime | None = None) -> bool:
+        """Store a stock level unless its seq is not newer; True when applied."""
+        return self.apply_many([level], received_at)[0] is Outcome.APPLIED
+
+    def apply_store(self, details: StoreDetails, received_at: datetime | None = None) -> bool:
+        """Store a store's details unless they are not newer (by ``updated_at``); True when applied."""
+        return self.apply_many([details], received_at)[0] is Outcome.APPLIED
+
+    def apply_message(self, topic: str, payload: bytes, received_at: datetime | None = None) -> bool:
+        """Validate and apply one raw message; invalid ones are logged and ignored (False)."""
+        try:
+            item = parse_message(topic, payload)
+        except RejectedMessage as exc:
+            log.warning("ignored %s: %s", topic[:160], exc)
+            return False
+        return self.apply_many([item], received_at)[0] is Outcome.APPLIED
+
+    def apply_many(self, items: Sequence[Payload], received_at: datetime | None = None,
+                   raw: Sequence[bytes] | None = None) -> list[Outcome]:
+        """Apply a batch in one transaction; one outcome per item, in order.
+
+        ``raw`` may give each item's received JSON (already validated into the item), stored as is to save
+        serialising it again.
+        """
+        received = (received_at or utcnow()).isoformat()
+        outcomes: list[Outcome] = [Outcome.STALE] * len(items)
+        groups: dict[type, list[int]] = {Product: [], StockLevel: [], StoreDetails: []}
+        for index, item in enumerate(items):
+            groups[type(item)].append(index)
+        with self._transaction() as conn:
+            if groups[StoreDetails]:
+                self._apply_stores(conn, items, groups[StoreDetails], outcomes, received)
+            if groups[Product]:
+                self._apply_products(conn, items, groups[Product], outcomes, received, raw)
+            if groups[StockLevel]:
+                self._apply_stock(conn, items, groups[StockLevel], outcomes, received)
+        return outcomes
+
+    @staticmethod
+    def _winners(items: Sequence[Any], indexes: list[int], current: dict[tuple[str, str], Any],
+                 order: str, outcomes: list[Outcome]) -> dict[tuple[str, str], Any]:
+        """Decide each item against the cached version and earlier items of the batch; newest per key wins."""
+        winners: dict[tuple[str, str], Any] = {}
+        for index in indexes:
+            item = items[index]
+            key = (item.store, item.store if isinstance(item, StoreDetails) else item.sku)
+            version = getattr(item, order)
+            have = current.get(key)
+            if have is None or version > have:
+                current[key] = version
+                winners[key] = item
+                outcomes[index] = Outcome.APPLIED
+            else:
+                outcomes[index] = Outcome.SAME if version == have else Outcome.STALE
+        return winners
+
+    def _apply_stores(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
+                      outcomes: list[Outcome], received: str) -> None:
+        current = {(r[0], r[0]): datetime.fromisoformat(r[1])
+                   for r in conn.execute("SELECT store, updated_at FROM stores")}
+        winners = self._winners(items, indexes, current, "updated_at", outcomes)
+        conn.executemany(
+            "INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(d.store, d.kind, d.name, d.currency, d.lat, d.lon, d.updated_at.isoformat(), received,
+              d.model_dump_json()) for d in winners.values()])
+
+    def _apply_products(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
+                        outcomes: list[Outcome], received: str, raw: Sequence[bytes] | None) -> None:
+        existing = self._existing(conn, "products", "id, seq", [items[i] for i in indexes])
+        current = {key: row[1] for key, row in existing.items()}
+        winners: dict[tuple[str, str], Product] = self._winners(items, indexes, current, "seq", outcomes)
+        if not winners:
+            return
+        texts = {id(items[i]): raw[i].decode() for i in indexes} if raw is not None else {}
+        next_id = (conn.execute("SELECT max(id) FROM products").fetchone()[0] or 0) + 1
+        rows, old_ids = [], []
+        for key, product in winners.items():
+            if key in existing:
+                row_id = existing[key][0]
+                old_ids.append((row_id,))
+            else:
+                row_id, next_id = next_id, next_id + 1
+            rows.append((row_id, product))
+        if old_ids:
+            _bulk(conn, "DELETE FROM product_words WHERE rowid IN ({})", old_ids)
+            _bulk(conn, "DELETE FROM product_grams WHERE rowid IN ({})", old_ids)
+            _bulk(conn, "DELETE FROM product_gtins WHERE (store, sku) IN ({})",
+                  [key for key in winners if key in existing])
+        _bulk(conn, "INSERT OR REPLACE INTO products (id, store, sku, seq, updated_at, received_at, payload) {}",
+              [(i, p.store, p.sku, p.seq, p.updated_at.isoformat(), received, texts.get(id(p)) or p.model_dump_json())
+               for i, p in rows])
+        _bulk(conn, "INSERT OR IGNORE INTO product_gtins (store, gtin, sku) {}",
+              [(p.store, g, p.sku) for _, p in rows for g in p.gtins])
+        words, grams = [], []
+        for row_id, p in rows:
+            names = _index_names(p)
+            words.append((row_id, names, fold(p.brand), fold(p.category), p.sku.lower()))
+            grams.append((row_id, names))
+        _bulk(conn, "INSERT INTO product_words (rowid, names, brand, category, sku) {}", words)
+        _bulk(conn, "INSERT INTO product_grams (rowid, names) {}", grams)
+
+    def _apply_stock(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
+                     outcomes: list[Outcome], received: str) -> None:
+        existing = self._existing(conn, "stock", "seq", [items[i] for i in indexes])
+        current = {key: row[0] for key, row in existing.items()}
+        winners: dict[tuple[str, str], StockLevel] = self._winners(items, indexes, current, "seq", outcomes)
+        _bulk(conn, "INSERT OR REPLACE INTO stock {}",
+              [(s.store, s.sku, s.seq, s.available, s.on_hand, s.reserved, s.shelf, s.backroom,
+                s.updated_at.isoformat(), received) for s in winners.values()])
+
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, table: str, columns: str,
+                  items: list[Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
+        keys = list({(item.store, item.sku) for item in items})
+        select = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
+        rows = conn.execute(f"SELECT store, sku, {columns} FROM {table} WHERE (store, sku) IN ({select})",
+                            [json.dumps(keys)])
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+    # -- reading --------------------------------------------------------------
+
+    def product_by_sku(self, store: str, sku: str) -> CachedProduct | None:
+        """The cached catalogue entry of a SKU (any case) in a store."""
+        rows = self._rows("SELECT payload, received_at FROM products WHERE store = ? AND sku = ?", [store, sku.upper()])
+        return _product(rows[0]) if rows else None
+
+    def product_by_gtin(self, store: str, gtin: str) -> CachedProduct | None:
+        """The product with this GTIN in any form (EAN-8, UPC-A, EAN-13, GTIN-14), or None."""
+        try:
+            normalised = ids.gtin14(gtin)
+        except ids.InvalidIdentifier:
+            return None
+        rows = self._rows(
+            "SELECT p.payload, p.received_at FROM product_gtins g JOIN products p ON p.store = g.store"
+            " AND p.sku = g.sku WHERE g.store = ? AND g.gtin = ? ORDER BY g.sku LIMIT 1", [store, normalised])
+        return _product(rows[0]) if rows else None
+
+    def search(self, store: str, text: str, limit: int = 20) -> list[CachedProduct]:
+        """Products whose names (any locale), brand, category or SKU match every word of text, best first."""
+        words = query_words(text)
+        if not words or limit <= 0:
+            return []
+        rows = self._rows(
+            "SELECT p.id, p.payload, p.received_at FROM product_words JOIN products p ON p.id = product_words.rowid"
+            " WHERE product_words MATCH ? AND p.store = ?"
+            " ORDER BY bm25(product_words, 10.0, 4.0, 2.0, 3.0), p.sku LIMIT ?",
+            [" AND ".join(f'"{w}"*' for w in words), store, limit])
+        if len(rows) < limit and all(len(w) >= 3 for w in words):
+            seen = {r[0] for r in rows}
+            more = self._rows(
+                "SELECT p.id, p.payload, p.received_at FROM product_grams JOIN products p"
+                " ON p.id = product_grams.rowid WHERE product_grams MATCH ? AND p.store = ?"
+                " ORDER BY bm25(product_grams), p.sku LIMIT ?",
+                [" AND ".join(f'"{w}"' for w in words), store, limit + len(seen)])
+            rows += [r for r in more if r[0] not in seen][: limit - len(rows)]
+        return [_product(r[1:]) for r in rows]
+
+    def stock(self, store: str, sku: str) -> CachedStock | None:
+        """The cached stock level of a SKU in a store."""
+        rows = self._rows(
+            "SELECT sku, store, available, on_hand, reserved, shelf, backroom, seq, updated_at, received_at"
+            " FROM stock WHERE store = ? AND sku = ?", [store, sku.upper()])
+        if not rows:
+            return None
+        row = rows[0]
+        level = StockLevel.model_construct(**dict(zip(_STOCK_FIELDS, row[:8], strict=True)),
+                                           updated_at=datetime.fromisoformat(row[8]))
+        return CachedStock(level, datetime.fromisoformat(row[9]))
+
+    def store_details(self, store: str) -> CachedStore | None:
+        """Cached details of one store."""
+        rows = self._rows("SELECT payload, received_at FROM stores WHERE store = ?", [store])
+        return _store(rows[0]) if rows else None
+
+    def stores(self) -> list[CachedStore]:
+        """Cached details of every store, by id."""
+        return [_store(r) for r in self._rows("SELECT payload, received_at FROM stores ORDER BY store")]
+
+    def count(self, kind: str, store: str | None = None) -> int:
+        """Number of cached ``products``, ``stock`` levels or ``stores`` (of one store, if given)."""
+        if kind not in ("products", "stock", "stores"):
+            raise ValueError(f"unknown kind {kind!r}")
+        where, args = ("WHERE store = ?", [store]) if store else ("", [])
+        return int(self._rows(f"SELECT count(*) FROM {kind} {where}", args)[0][0])
+
+    def skus(self, store: str) -> list[str]:
+        """Every cached SKU of a store's catalogue."""
+        return [r[0] for r in self._rows("SELECT sku FROM products WHERE store = ? ORDER BY sku", [store])]
+
+
+def _bulk(conn: sqlite3.Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``statement`` with ``{}`` replaced by a SELECT of ``rows``, passed as one JSON array."""
+    # executemany() releases and re-takes the GIL around every row; during a retained burst the MQTT threads hold
+    # it most of the time, so those hand-offs would bound the write rate (measured: 20% slower cold sync).
+    if not rows:
+        return
+    columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(rows[0])))
+    select = f"SELECT {columns} FROM json_each(?)"
+    conn.execute(statement.format(select), [json.dumps(rows, ensure_ascii=False)])
+
+
+_STOCK_FIELDS = ("sku", "store", "available", "on_hand", "reserved", "shelf", "backroom", "seq")
+
+
+def _product(row: Sequence[Any]) -> CachedProduct:
+    return CachedProduct(Product.model_validate_json(row[0]), datetime.fromisoformat(row[1]))
+
+
+def _store(row: Sequence[Any]) -> CachedStore:
+    return CachedStore(StoreDetails.model_validate_json(row[0]), datetime.fromisoformat(row[1]))
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration not yet applied, each in its own transaction; return the schema version."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+               " applied_at TEXT)")
+    applied = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
+    known = {version for version, _, _ in MIGRATIONS}
+    if applied - known:
+        raise CacheError(f"cache has schema versions {sorted(applied - known)} unknown to this code")
+    for version, name, script in MIGRATIONS:
+        if version in applied:
+            continue
+        log.info("cache migration %d: %s", version, name)
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                db.conn.execute(statement)
+            db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, utcnow().isoformat()])
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
+    return max(known)
+
+
+def _statements(script: str) -> list[str]:
+    # Statement by statement: executescript() would commit and break the migration's atomicity.
+    return [statement.strip() for statement in script.split(";\n") if statement.strip()]

@@ -1,0 +1,495 @@
+"""One device's connection to its store: retained catalogue and stock written into the local cache."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from edge import codes
+from edge.cache import CachedProduct, CacheError, LocalCache, Outcome, Payload, RejectedMessage, parse_message
+from edge.nearby import NearbyQuery, NearbyStock
+from mqtt import ids, topics
+from mqtt.client import Dispatch, Message, MqttClient, Will
+from mqtt.payloads import DeviceRole, DeviceStatus, Product, StockLevel, StoreDetails, encode, utcnow
+from mqtt.rpc import RpcClient
+from mqtt.url import BrokerUrl, parse_broker_url
+
+log = logging.getLogger(__name__)
+
+StockListener = Callable[["StockView"], None]
+ProductListener = Callable[["ProductView"], None]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aisle")[:40]
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return ""
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """A product as this store sells it: name in the store's language, its own price."""
+
+    sku: str
+    store: str
+    name: str
+    names: Mapping[str, str]
+    brand: str
+    category: str
+    unit: str
+    shelf_location: str
+    price: Decimal
+    currency: str
+    gtins: tuple[str, ...]
+    image: str
+    vision_label: str
+    seq: int
+    updated_at: datetime
+    received_at: datetime
+
+    @classmethod
+    def of(cls, product: Product, received_at: datetime, locales: tuple[str, ...] = ()) -> ProductView:
+        """View of a catalogue entry, naming it in the first of ``locales`` it has a name in."""
+        same = {f.name: getattr(product, f.name) for f in fields(cls) if f.name in Product.model_fields}
+        return cls(**{**same, "name": pick_name(product.names, locales), "names": MappingProxyType(dict(product.names)),
+                      "price": product.price.amount, "currency": product.price.currency, "gtins": tuple(product.gtins),
+                      "received_at": received_at})
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (money as a decimal string)."""
+        out = _jsonable(self)
+        out["price"] = {"amount": out["price"], "currency": out.pop("currency")}
+        return out
+
+
+@dataclass(frozen=True)
+class StockView:
+    """Stock of one product in this store; ``live`` is False when it may be out of date (see ``as_of``)."""
+
+    store: str
+    sku: str
+    known: bool
+    live: bool
+    as_of: datetime | None  # when this value was last received or confirmed by the broker
+    available: int | None = None
+    on_hand: int | None = None
+    reserved: int | None = None
+    shelf: int | None = None
+    backroom: int | None = None
+    seq: int | None = None
+    updated_at: datetime | None = None  # when the backend committed the change
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return _jsonable(self)
+
+
+def _jsonable(view: Any) -> dict[str, Any]:
+    out = {}
+    for f in fields(view):
+        value = getattr(view, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = format(value, "f")
+        elif isinstance(value, Mapping | tuple):
+            value = dict(value) if isinstance(value, Mapping) else list(value)
+        out[f.name] = value
+    return out
+
+
+def pick_name(names: Mapping[str, str], locales: tuple[str, ...]) -> str:
+    """The name in the first locale (``sv_SE`` falls back to ``sv``) that has one, else English, else any."""
+    for locale in (*locales, "en"):
+        for candidate in (locale, locale.split("_")[0]):
+            if candidate in names:
+                return names[candidate]
+    return next(iter(names.values()))
+
+
+class Edge:
+    """A device of one store: mirrors its catalogue, stock and every store's details into a LocalCache.
+
+    Handlers only enqueue; one writer thread applies messages in batches (one transaction each), so look-ups work
+    while a large retained burst is still arriving. Listeners run on the writer thread, or on ``dispatch``.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | BrokerUrl | MqttClient,
+        store: str,
+        device_id: str,
+        cache_path: str | Path,
+        role: str | DeviceRole = "kiosk",
+        *,
+        locale: str | None = None,
+        code_config: codes.CodeConfig = codes.DEFAULT_CONFIG,
+        connect_timeout: float | None = 10.0,
+        dispatch: Dispatch | None = None,
+        batch_size: int = 2000,
+    ) -> None:
+        self.store = ids.store_id(store)
+        self.device_id = ids.device_id(device_id)
+        self.role = DeviceRole(role)
+        self.code_config = code_config
+        self._locale = locale
+        self._dispatch = dispatch
+        self._batch_size = batch_size
+        self.cache = LocalCache(cache_path)
+        self._lock = threading.Lock()
+        self._applied = threading.Condition(self._lock)
+        self._session = 0
+        self._connected = False
+        self._confirmed: dict[str, tuple[int, datetime]] = {}  # sku -> (session, time) the broker last sent it
+        self._pending = 0
+        self._warned = 0
+        self._counts: Counter[str] = Counter()
+        self._last_message = time.monotonic()
+        self._stock_listeners: list[StockListener] = []
+        self._product_listeners: list[ProductListener] = []
+        self.rejections: deque[tuple[str, str]] = deque(maxlen=100)
+        self._inbox: queue.SimpleQueue[tuple[Message, int] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._run_writer, name=f"edge-writer-{self.device_id}", daemon=True)
+        self._writer.start()
+        self._closed = False
+        status = topics.device_status(self.store, self.device_id)
+        if isinstance(url_or_client, MqttClient):
+            self.client, self._owns_client = url_or_client, False
+        else:
+            url = parse_broker_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+            self.client = MqttClient(url, f"{self.device_id}-{secrets.token_hex(4)}",
+                                     will=Will(status, self._status("offline", since=False)), dispatch=dispatch)
+            self._owns_client = True
+        self._remove_listener = self.client.add_connection_listener(self._on_connection)
+        # QoS 0 is enough for retained state: within a connection TCP loses nothing, and after a reconnect the
+        # broker sends every retained message again. It halves the packets of a cold sync (no PUBACKs).
+        self._filters = (topics.store_info_filter(), topics.catalog_filter(self.store), topics.stock_filter(self.store))
+        self._unsubscribe = [self.client.subscribe(f, self._on_message, qos=0) for f in self._filters]
+        self._rpc: RpcClient | None = None
+        if self.client.connected:
+            self._on_connection(True)
+        if self._owns_client:
+            try:
+                self.client.connect(connect_timeout or 10.0, wait=connect_timeout is not None)
+            except BaseException:
+                self._shutdown(publish_offline=False)
+                raise
+
+    @property
+    def rpc(self) -> RpcClient:
+        """Request/response for this store and device on the shared connection (subscribes on first use)."""
+        with self._lock:
+            if self._rpc is None:
+                # Created on demand: every subscription of the client costs a topic match on every message.
+                self._rpc = RpcClient(self.client, self.store, self.device_id)
+            return self._rpc
+
+    # -- look-ups -----------------------------------------------------------
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        """Languages product names are shown in, most preferred first."""
+        details = self.store_details()
+        preferred = [self._locale] if self._locale else []
+        if details is not None:
+            preferred += [details.locale, *details.locales]
+        return tuple(dict.fromkeys(preferred))
+
+    def product(self, code: str) -> ProductView | None:
+        """The product a SKU, a GTIN in any form, a GS1 Digital Link or a shelf QR text stands for."""
+        found = self._find(code)
+        return ProductView.of(found.product, found.received_at, self.locales) if found else None
+
+    def _find(self, code: str) -> CachedProduct | None:
+        kind = codes.classify(code, self.code_config)
+        text = code.strip().upper() if isinstance(code, str) else ""
+        if isinstance(kind, codes.GtinCode):
+            for gtin in kind.candidates:
+                found = self.cache.product_by_gtin(self.store, gtin)
+                if found is not None:
+                    return found
+        if isinstance(kind, codes.SkuCode | codes.ShelfLink):
+            # A shelf label of another store names a chain-wide SKU: show it as this store sells it.
+            return self.cache.product_by_sku(self.store, kind.sku)
+        # A numeric SKU can look like a GTIN, or like one with a wrong check digit.
+        return self.cache.product_by_sku(self.store, text) if ids.SKU_RE.fullmatch(text) else None
+
+    def stock(self, sku: str) -> StockView:
+        """Stock of a product here; ``live`` only while connected and confirmed since the last (re)connect."""
+        sku = sku.upper()
+        cached = self.cache.stock(self.store, sku)
+        with self._lock:
+            confirmed = self._confirmed.get(sku)
+            live = self._connected and confirmed is not None and confirmed[0] == self._session
+        if cached is None:
+            return StockView(self.store, sku, known=False, live=False, as_of=None)
+        as_of = max(cached.received_at, confirmed[1]) if confirmed else cached.received_at
+        return _stock_view(cached.level, live, as_of)
+
+    def search(self, text: str, limit: int = 20) -> list[ProductView]:
+        """Products matching text (names in every language, brand, category, SKU), best first; a code first."""
+        locales = self.locales
+        exact = self._find(text) if text.strip() else None
+        hits = self.cache.search(self.store, text, limit)
+        if exact is not None:
+            hits = [exact, *[h for h in hits if h.product.sku != exact.product.sku]][:limit]
+        return [ProductView.of(h.product, h.received_at, locales) for h in hits]
+
+    def store_details(self, store: str | None = None) -> StoreDetails | None:
+        """Cached details of this store (or another one)."""
+        found = self.cache.store_details(store or self.store)
+        return found.details if found else None
+
+    def nearby(self, sku: str, timeout: float = 2.0) -> NearbyStock:
+        """Stock and price of a product in the chain's other stores, nearest first (blocks up to ``timeout``)."""
+        return self.nearby_async(sku, timeout).result(timeout + 5)
+
+    def nearby_async(self, sku: str, timeout: float = 2.0) -> Future[NearbyStock]:
+        """Like ``nearby`` without blocking: never wait for the future on the dispatcher thread."""
+        return NearbyQuery(self.client, self.cache, self.store, sku, timeout).start()
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up (as last reported on the dispatcher)."""
+        with self._lock:
+            return self._connected
+
+    def on_stock(self, listener: StockListener) -> Callable[[], None]:
+        """Call ``listener(StockView)`` whenever this store's stock of a product changes; returns a remover."""
+        return _add(self._stock_listeners, listener, self._lock)
+
+    def on_product(self, listener: ProductListener) -> Callable[[], None]:
+        """Call ``listener(ProductView)`` whenever a catalogue entry of this store changes; returns a remover."""
+        return _add(self._product_listeners, listener, self._lock)
+
+    def on_connection(self, listener: Callable[[bool], None]) -> Callable[[], None]:
+        """Call ``listener(connected)`` when the connection changes (stock views stop or start being live)."""
+        return self.client.add_connection_listener(listener)
+
+    def stats(self) -> dict[str, int]:
+        """Messages applied per kind (``catalog``, ``stock``, ``info``), ``same``, ``rejected`` and ``pending``."""
+        with self._lock:
+            return {**self._counts, "pending": self._pending}
+
+    def synced(self, quiet: float = 0.3) -> bool:
+        """Connected, subscribed, every received message applied, and nothing arrived for ``quiet`` seconds."""
+        with self._lock:
+            idle = self._connected and self._pending == 0 and time.monotonic() - self._last_message >= quiet
+        return idle and all(self.client.wait_subscribed(f, 0) for f in self._filters)
+
+    def wait_synced(self, timeout: float = 10.0, quiet: float = 0.3) -> bool:
+        """Wait until the retained burst after (re)connecting has been applied; False on timeout."""
+        done = self._wait(lambda: self.synced(quiet), timeout, quiet / 3)
+        if done:
+            self._check_complete()
+        return done
+
+    def _check_complete(self) -> None:
+        # A broker whose queue limit is below the retained burst drops messages silently (Mosquitto's default
+        # max_queued_messages is 1000): say so once per connection rather than show a partial catalogue.
+        with self._lock:
+            session, confirmed = self._session, sum(1 for s, _ in self._confirmed.values() if s == self._session)
+            if self._warned == session:
+                return
+            self._warned = session
+        products = self.cache.count("products", self.store)
+        if confirmed < products:
+            log.warning("%s: %d products but only %d stock levels arrived since connecting; is the broker dropping "
+                        "retained messages (Mosquitto: raise max_queued_messages)?", self.store, products, confirmed)
+
+    def wait_product(self, code: str, timeout: float = 10.0, quiet: float = 0.3) -> ProductView | None:
+        """Wait until the product of ``code`` and its live stock arrived, or the sync ended without them."""
+        found: list[ProductView | None] = [None]
+
+        def ready() -> bool:
+            found[0] = view = self.product(code)
+            return (view is not None and self.stock(view.sku).live) or self.synced(quiet)
+
+        self._wait(ready, timeout, quiet / 3)
+        return found[0]
+
+    def _wait(self, ready: Callable[[], bool], timeout: float, poll: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._applied:  # woken by every applied batch and connection change
+                self._applied.wait(min(remaining, poll))
+        return True
+
+    # -- receiving ------------------------------------------------------------
+
+    def _on_connection(self, up: bool) -> None:
+        with self._lock:
+            if up:
+                self._session += 1
+                self._last_message = time.monotonic()
+            self._connected = up
+            self._applied.notify_all()
+        if up:
+            self.client.publish(topics.device_status(self.store, self.device_id), self._status("online"), qos=1,
+                                retain=True)
+
+    def _on_message(self, message: Message) -> None:
+        # Dispatcher thread: as little as possible, the writer does the rest.
+        with self._lock:
+            self._pending += 1
+            self._last_message = time.monotonic()
+            session = self._session
+        self._inbox.put((message, session))
+
+    def _run_writer(self) -> None:
+        while True:
+            first = self._inbox.get()
+            if first is None:
+                return
+            batch, stop = [first], False
+            while len(batch) < self._batch_size:
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                self._apply(batch)
+            except (sqlite3.Error, CacheError):
+                log.exception("could not write %d messages to the cache", len(batch))
+            except Exception:  # a listener or a bug must not stop the writer: later messages still matter
+                log.exception("applying %d messages failed", len(batch))
+            finally:
+                with self._applied:
+                    self._pending -= len(batch)
+                    self._applied.notify_all()
+            if stop:
+                return
+
+    def _apply(self, batch: list[tuple[Message, int]]) -> None:
+        kept: list[tuple[Payload, bytes, int, str]] = []
+        for message, session in batch:
+            try:
+                kept.append((parse_message(message.topic, message.payload), message.payload, session, message.topic))
+            except RejectedMessage as exc:
+                self._reject(message.topic, str(exc))
+        if not kept:
+            return
+        outcomes = self.cache.apply_many([k[0] for k in kept], raw=[k[1] for k in kept])
+        now = utcnow()
+        changed_stock: list[StockView] = []
+        changed_products: list[Product] = []
+        with self._lock:
+            for (item, _, session, topic), outcome in zip(kept, outcomes, strict=True):
+                self._counts[_KINDS[type(item)] if outcome is Outcome.APPLIED else outcome.value] += 1
+                if outcome is Outcome.STALE:
+                    version = item.updated_at if isinstance(item, StoreDetails) else f"seq {item.seq}"
+                    self._reject(topic, f"stale: {version} is older than the cached copy")
+                    continue
+                if isinstance(item, StockLevel) and item.store == self.store:
+                    self._confirmed[item.sku] = (session, now)
+                    if outcome is Outcome.APPLIED and self._stock_listeners:
+                        live = self._connected and session == self._session
+                        changed_stock.append(_stock_view(item, live, now))
+                elif isinstance(item, Product) and outcome is Outcome.APPLIED and self._product_listeners:
+                    changed_products.append(item)
+            stock_listeners, product_listeners = list(self._stock_listeners), list(self._product_listeners)
+        if changed_products:
+            locales = self.locales
+            for product in changed_products:
+                if product.store == self.store:
+                    self._notify(product_listeners, ProductView.of(product, now, locales))
+        for view in changed_stock:
+            self._notify(stock_listeners, view)
+
+    def _notify(self, listeners: list[Callable[[Any], None]], value: Any) -> None:
+        for listener in listeners:
+            if self._dispatch is not None:
+                self._dispatch(lambda listener=listener: listener(value))
+                continue
+            try:
+                listener(value)
+            except Exception:  # one faulty listener must not starve the others
+                log.exception("listener %r failed", listener)
+
+    def _reject(self, topic: str, reason: str) -> None:
+        self._counts["rejected"] += 1
+        self.rejections.append((topic, reason))
+        log.warning("ignored %s: %s", topic[:160], reason)
+
+    # -- closing --------------------------------------------------------------
+
+    def close(self) -> None:
+        """Say goodbye (retained offline status), disconnect, finish writing, close the cache."""
+        self._shutdown(publish_offline=True)
+
+    def _shutdown(self, publish_offline: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if publish_offline and self.client.connected:
+            info = self.client.publish(topics.device_status(self.store, self.device_id), self._status("offline"),
+                                       qos=1, retain=True)
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                log.warning("offline status not sent; the broker's Last Will will say it")
+        self._remove_listener()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        if self._rpc is not None:
+            self._rpc.close()
+        if self._owns_client:
+            self.client.close()
+        self._inbox.put(None)
+        self._writer.join(10)
+        self.cache.close()
+
+    def _status(self, state: str, since: bool = True) -> bytes:
+        return encode(DeviceStatus(device=self.device_id, store=self.store, role=self.role, state=state,
+                                   since=utcnow() if since else None, version=_version()))
+
+    def __enter__(self) -> Edge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_KINDS = {Product: "catalog", StockLevel: "stock", StoreDetails: "info"}
+
+
+def _stock_view(level: StockLevel, live: bool, as_of: datetime) -> StockView:
+    return StockView(level.store, level.sku, known=True, live=live, as_of=as_of, available=level.available,
+                     on_hand=level.on_hand, reserved=level.reserved, shelf=level.shelf, backroom=level.backroom,
+                     seq=level.seq, updated_at=level.updated_at)
+
+
+def _add(listeners: list[Any], listener: Any, lock: threading.Lock) -> Callable[[], None]:
+    with lock:
+        listeners.append(listener)
+
+    def remove() -> None:
+        with lock:
+            if listener in listeners:
+                listeners.remove(listener)
+
+    return remove
