@@ -111,6 +111,9 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
         "persistence true\n"
         f"persistence_location {out / 'data'}/\n"
         "max_packet_size 70000\n"
+        # A new device subscribes to every retained catalogue and stock message of the store at once; the
+        # default queue of 1000 would silently drop most of them.
+        "max_queued_messages 1000000\n"
     )
     _hand_to_broker_user(out, [passwd, out / "acl", out / "server.key", out / "data"])
     devices = out / "devices.csv"

@@ -289,9 +289,9 @@ class MqttClient:
             self._queue.put(job)
 
     def _deliver(self, message: Message) -> None:
+        levels = message.topic.split("/")
         with self._lock:
-            handlers = [h for f, s in self._subs.items() if paho.topic_matches_sub(f, message.topic)
-                        for h in s.handlers]
+            handlers = [h for f, s in self._subs.items() if _matches(f, levels) for h in s.handlers]
         for handler in handlers:
             try:
                 handler(message)
@@ -307,3 +307,16 @@ class MqttClient:
                 job()
             except Exception:
                 log.exception("dispatched job failed")
+
+
+def _matches(topic_filter: str, levels: list[str]) -> bool:
+    """MQTT filter matching on a topic already split into levels (cheaper than building a matcher per call)."""
+    parts = topic_filter.split("/")
+    for i, part in enumerate(parts):
+        if part == "#":
+            return not (i == 0 and levels[0].startswith("$"))
+        if i >= len(levels) or (part != "+" and part != levels[i]):
+            return False
+        if part == "+" and i == 0 and levels[0].startswith("$"):
+            return False
+    return len(parts) == len(levels)

@@ -57,3 +57,16 @@ def test_gtin_forms_of_one_item_normalise_alike() -> None:
     assert ids.gtin14("20123451") == "00000020123451"
     with pytest.raises(ids.InvalidIdentifier):
         ids.gtin14("036000291453")
+
+
+@given(st.lists(st.sampled_from(["a", "b", "+", "#", "", "$SYS"]), min_size=1, max_size=4),
+       st.lists(st.sampled_from(["a", "b", "", "$SYS"]), min_size=1, max_size=4))
+def test_client_filter_matching_agrees_with_paho(filter_levels: list[str], topic_levels: list[str]) -> None:
+    import paho.mqtt.client as paho
+
+    from mqtt.client import _matches
+
+    if "#" in filter_levels[:-1]:
+        return  # not a valid filter
+    topic_filter, topic = "/".join(filter_levels), "/".join(topic_levels)
+    assert _matches(topic_filter, topic.split("/")) == paho.topic_matches_sub(topic_filter, topic)
