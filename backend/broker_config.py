@@ -111,6 +111,7 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
         "persistence true\n"
         f"persistence_location {out / 'data'}/\n"
         "max_packet_size 70000\n"
+        "set_tcp_nodelay true\n"
         # A new device subscribes to every retained catalogue and stock message of the store at once; the
         # default queue of 1000 would silently drop most of them.
         "max_queued_messages 1000000\n"

@@ -38,6 +38,9 @@ class BackendService:
         self.backend_id = backend_id
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
         self.client = MqttClient(url, backend_id, will=Will(topics.backend_status(backend_id), encode(offline)))
+        # State goes out on a connection of its own: on one shared connection the broker drained requests,
+        # replies and the retained fan-out in turn, and stock updates queued behind them (bench/stock_fanout.py).
+        self.publisher = MqttClient(url, f"{backend_id}-state")
         self.clock = clock
         self.escalate_after = escalate_after
         self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
@@ -61,6 +64,7 @@ class BackendService:
     def start(self, timeout: float = 10.0) -> None:
         """Connect, publish every retained message, then start answering requests."""
         self.client.connect(timeout)
+        self.publisher.connect(timeout)
         self._data_version = self.store.data_version()
         count = self.publish_changes()
         self.rpc.start()
@@ -82,6 +86,7 @@ class BackendService:
                                since=payloads.utcnow())
         info = self.client.publish(topics.backend_status(self.backend_id), encode(offline), qos=1, retain=True)
         info.wait_for_publish(2)
+        self.publisher.close()
         self.client.close()
 
     # -- publishing ---------------------------------------------------------
@@ -93,7 +98,7 @@ class BackendService:
             for info in catalog.stores(self.store):
                 if self._published_stores.get(info.id) != info:
                     details = catalog.store_payload(info, payloads.utcnow())
-                    self.client.publish(topics.store_info(info.id), encode(details), qos=1, retain=True)
+                    self.publisher.publish(topics.store_info(info.id), encode(details), qos=1, retain=True)
                     self._published_stores[info.id] = info
                     count += 1
             for key, seq in catalog.catalog_versions(self.store).items():
@@ -116,7 +121,7 @@ class BackendService:
 
     def _publish_alert_unlocked(self, alert_id: str) -> None:
         alert = alerts.payload(self.store, alert_id, self.clock())
-        self.client.publish(topics.alert(alert.store, alert.alert_id), encode(alert), qos=1, retain=True)
+        self.publisher.publish(topics.alert(alert.store, alert.alert_id), encode(alert), qos=1, retain=True)
         self._published_alerts[(alert.store, alert.alert_id)] = (alert.seq, alert.priority)
 
     def tick_alerts(self) -> None:
@@ -135,7 +140,7 @@ class BackendService:
 
     def _publish_catalog(self, store_id: str, sku: str) -> int:
         product = catalog.product_payload(self.store, store_id, sku)
-        self.client.publish(topics.catalog(store_id, sku), encode(product), qos=1, retain=True)
+        self.publisher.publish(topics.catalog(store_id, sku), encode(product), qos=1, retain=True)
         self._published_catalog[(store_id, sku)] = product.seq
         return 1
 
@@ -144,7 +149,7 @@ class BackendService:
         # Never publish an older seq over a newer one, even if two changes race here.
         if self._published_stock.get(key, 0) >= level.seq:
             return
-        self.client.publish(topics.stock(level.store, level.sku), encode(level), qos=1, retain=True)
+        self.publisher.publish(topics.stock(level.store, level.sku), encode(level), qos=1, retain=True)
         self._published_stock[key] = level.seq
 
     def _watch(self) -> None:
@@ -170,7 +175,7 @@ class BackendService:
 
     def send_event(self, store_id: str, device: str, event: Event) -> None:
         """Push an event to one device (QoS 1, not retained)."""
-        self.client.publish(topics.event(store_id, device), encode(event), qos=1)
+        self.publisher.publish(topics.event(store_id, device), encode(event), qos=1)
 
 
 def _storage_guard(handler: OpHandler) -> OpHandler:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class MqttClient:
         self._paho.on_disconnect = self._on_disconnect
         self._paho.on_message = self._on_message
         self._paho.on_subscribe = self._on_subscribe
+        self._paho.on_socket_open = _no_delay
         self._lock = threading.Lock()
         self._subs: dict[str, _Subscription] = {}
         self._pending_sub_mids: dict[int, list[str]] = {}
@@ -307,6 +309,14 @@ class MqttClient:
                 job()
             except Exception:
                 log.exception("dispatched job failed")
+
+
+def _no_delay(client: paho.Client, userdata: Any, sock: Any) -> None:
+    # paho leaves Nagle on: a PUBLISH sent right after a PUBACK then waits for a delayed ACK (~40 ms on Linux).
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass  # not a TCP socket (e.g. a test double): nothing to tune
 
 
 def _matches(topic_filter: str, levels: list[str]) -> bool:
