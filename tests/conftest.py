@@ -98,10 +98,19 @@ def clear_retained(url: BrokerUrl, topic_filter: str = "aisle/v1/#", settle: flo
     client = MqttClient(url, unique("cleaner"))
     client.connect()
     found: set[str] = set()
-    client.subscribe(topic_filter, lambda m: found.add(m.topic) if m.retain and m.payload else None)
+    lock = threading.Lock()
+
+    def note(message: Message) -> None:
+        if message.retain and message.payload:
+            with lock:  # the client's dispatcher thread adds while this one reads
+                found.add(message.topic)
+
+    client.subscribe(topic_filter, note)
     client.wait_subscribed(topic_filter)
     time.sleep(settle)
-    for topic in found:
+    with lock:
+        topics_found = sorted(found)
+    for topic in topics_found:
         client.publish(topic, b"", retain=True).wait_for_publish(5)
     client.close()
     return len(found)
