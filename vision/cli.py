@@ -1,4 +1,4 @@
-"""Command line: `python -m vision scan PATH...`, `labels ...` and `backends`."""
+"""Command line: `python -m vision scan PATH...`, `labels`, `backends`, and recognition's `train|evaluate|enrol`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from vision.decoders import NoBackendError, backend_status
 from vision.images import ImageLoadError, is_image_path, load_image
 from vision.intents import DEFAULT_BASE_URL, Intent, IntentConfig, IntentValueError, intent_for_symbol, intent_to_dict
 from vision.labels import LabelError, SheetLayout, make_labels
+from vision.recognition.cli import add_subcommands as add_recognition_subcommands
 from vision.symbols import Format
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--rows", type=int, default=6, help="labels down (default 6)")
 
     sub.add_parser("backends", help="show which decoder libraries are usable")
+    add_recognition_subcommands(sub)
     return parser
 
 
@@ -141,12 +143,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
+    if getattr(args, "func", None) is not None:
+        level = logging.INFO if args.verbose else logging.WARNING  # training reports progress at INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     if args.command == "labels" and (args.columns < 1 or args.rows < 1):
         print("error: --columns and --rows must be at least 1", file=sys.stderr)
         return 2
+    if getattr(args, "func", None) is not None:
+        return args.func(args)
     handlers = {"scan": cmd_scan, "labels": cmd_labels, "backends": cmd_backends}
     try:
         return handlers[args.command](args)

@@ -1,0 +1,101 @@
+"""Recognition latency benchmark: the committed .tflite model on the shared grocery val photos.
+
+Run: .venv/bin/python bench/recognition_bench.py [--threads 1,2] [--repeat 3] [--markdown]
+Per thread count: model-only invoke time and the full recognise call (centre crop, resize, invoke, ranking against
+the 81-product gallery) per photo. Decoding the JPEG is not timed. Each photo is timed `repeat` times and the fastest
+counts, because other work shares the two cores; the plain median of all runs is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vision.recognition.dataset import SHARED_GROCERY, read_list  # noqa: E402
+from vision.recognition.images import model_input, read_image_bgr  # noqa: E402
+from vision.recognition.recognizer import DEFAULT_GALLERY, DEFAULT_MODEL, Recognizer  # noqa: E402
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def bench(threads: int, frames: list[np.ndarray], repeat: int) -> dict[str, float]:
+    """Fastest-of-repeat and plain medians (ms) for model-only and full recognise calls."""
+    rec = Recognizer.open(DEFAULT_MODEL, DEFAULT_GALLERY, threads=threads)
+    inputs = [model_input(f, rec.model.input_size) for f in frames]
+    for x in inputs[:10]:  # warm-up: XNNPACK packs weights on first invoke
+        rec.model.embed(x)
+    model_runs = np.zeros((len(frames), repeat))
+    full_runs = np.zeros((len(frames), repeat))
+    for r in range(repeat):
+        for i, (frame, x) in enumerate(zip(frames, inputs, strict=True)):
+            t0 = time.perf_counter()
+            rec.model.embed(x)
+            t1 = time.perf_counter()
+            rec.recognize(frame)
+            t2 = time.perf_counter()
+            model_runs[i, r], full_runs[i, r] = (t1 - t0) * 1000, (t2 - t1) * 1000
+    return {
+        "model_best": float(np.median(model_runs.min(axis=1))),
+        "model_all": float(np.median(model_runs)),
+        "full_best": float(np.median(full_runs.min(axis=1))),
+        "full_all": float(np.median(full_runs)),
+        "full_p90": float(np.percentile(full_runs.min(axis=1), 90)),
+        "input": rec.model.input_size,
+    }
+
+
+def main() -> int:
+    """Run and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED_GROCERY, help="grocery dataset folder")
+    parser.add_argument("--threads", default="1,2", help="comma list of interpreter thread counts")
+    parser.add_argument("--repeat", type=int, default=3, help="timings per photo (fastest counts)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N val photos")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    args = parser.parse_args()
+    if not (args.data / "val.txt").is_file():
+        print(f"no grocery data at {args.data}", file=sys.stderr)
+        return 2
+    samples = read_list(args.data, args.data / "val.txt")
+    if args.limit:
+        samples = samples[: args.limit]
+    frames = [read_image_bgr(s.path) for s in samples]
+    size_mb = DEFAULT_MODEL.stat().st_size / 1e6
+    print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, CPU \"{cpu_model()}\", Python "
+          f"{platform.python_version()}. Date: {datetime.datetime.now(datetime.UTC):%a %b %d %H:%M UTC %Y}.")
+    print(f"Model {DEFAULT_MODEL.name}: {size_mb:.2f} MB; {len(frames)} val photos, fastest of {args.repeat}.")
+    rows = [(t, bench(t, frames, args.repeat)) for t in (int(v) for v in args.threads.split(","))]
+    if args.markdown:
+        print("\n| threads | input px | model ms (median) | recognise ms (median) | recognise p90 | "
+              "recognise ms, all runs |")
+        print("|---|---|---|---|---|---|")
+        for t, r in rows:
+            print(f"| {t} | {r['input']} | {r['model_best']:.2f} | {r['full_best']:.2f} | {r['full_p90']:.2f} | "
+                  f"{r['full_all']:.2f} |")
+    else:
+        for t, r in rows:
+            print(f"threads={t} input={r['input']} model_ms={r['model_best']:.2f} recognise_ms={r['full_best']:.2f} "
+                  f"p90={r['full_p90']:.2f} all_runs_ms={r['full_all']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training the embedding model (needs the optional extra `.[train]`: TensorFlow)."""
