@@ -44,8 +44,7 @@ class AlertOperations:
         with _alert_errors():
             alert_id, created = alerts.open_alert(self.store, ctx.store, request.sku, request.reason, ctx.device,
                                                   self.clock())
-        if created:
-            self._publish_alert(alert_id)
+        self._publish_alert(alert_id)  # new, or a live one whose reason may have become more urgent
         return {"alert_id": alert_id, "created": created}
 
     def claim(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:

@@ -61,13 +61,20 @@ def _live_alert(store: Store, store_id: str, sku: str, location: str) -> str | N
 
 def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
                location: str = "shelf") -> tuple[str, bool]:
-    """Open an alert unless one is live for this product and location; returns (alert id, newly opened)."""
+    """Open an alert unless one is live for this product and location; returns (alert id, newly opened).
+
+    A live alert takes on a more urgent reason (a shopper found the shelf empty) with a new seq.
+    """
     with store.transaction():
         if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
                               [store_id, sku]).fetchone() is None:
             raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
         existing = _live_alert(store, store_id, sku, location)
         if existing is not None:
+            (current,) = store.conn.execute("SELECT reason FROM alerts WHERE alert_id = ?", [existing]).fetchone()
+            if BASE_PRIORITY[reason] > BASE_PRIORITY[AlertReason(current)]:
+                store.conn.execute("UPDATE alerts SET reason = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+                                   [reason.value, now.isoformat(), existing])
             return existing, False
         alert_id = "a_" + secrets.token_urlsafe(12)
         store.conn.execute(
@@ -86,6 +93,30 @@ def evaluate(store: Store, store_id: str, sku: str, now: datetime) -> str | None
         return None
     alert_id, created = open_alert(store, store_id, sku, AlertReason.THRESHOLD, "backend", now)
     return alert_id if created else None
+
+
+def sweep(store: Store, now: datetime) -> list[str]:
+    """Open threshold alerts for shop products already at their threshold (at start, after an import); new ids.
+
+    A product whose alert was dismissed or resolved is left alone until its shelf stock changes again, so a
+    dismissal survives restarts.
+    """
+    with store.lock:
+        rows = store.conn.execute(
+            "SELECT sp.store, sp.sku FROM store_products sp JOIN stores s ON s.id = sp.store"
+            " LEFT JOIN stock st ON st.store = sp.store AND st.sku = sp.sku AND st.location = 'shelf'"
+            " WHERE s.kind = 'store' AND COALESCE(st.quantity, 0) <= sp.reorder_threshold"
+            " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.store = sp.store AND a.sku = sp.sku"
+            "  AND a.location = 'shelf' AND (a.state IN (?, ?) OR a.updated_at >= COALESCE(("
+            "   SELECT MAX(l.created_at) FROM stock_ledger l WHERE l.store = sp.store AND l.sku = sp.sku"
+            "   AND l.location = 'shelf'), '')))"
+            " ORDER BY sp.store, sp.sku", LIVE).fetchall()
+    opened = []
+    for store_id, sku in rows:
+        alert_id, created = open_alert(store, store_id, sku, AlertReason.THRESHOLD, "backend", now)
+        if created:
+            opened.append(alert_id)
+    return opened
 
 
 def _row(store: Store, store_id: str, alert_id: str) -> tuple:

@@ -66,6 +66,7 @@ class BackendService:
         self.client.connect(timeout)
         self.publisher.connect(timeout)
         self._data_version = self.store.data_version()
+        self._sweep_alerts()
         count = self.publish_changes()
         self.rpc.start()
         self.client.wait_subscribed(topics.request_filter(), timeout)
@@ -163,11 +164,22 @@ class BackendService:
                 version = self.store.data_version()
                 if version != self._data_version:
                     self._data_version = version
+                    self._sweep_alerts()
                     changed = self.publish_changes()
                     if changed:
                         log.info("published %d entries changed outside the service", changed)
             except Exception:
                 log.exception("database watch failed; retrying")
+
+    def _sweep_alerts(self) -> None:
+        # Stock that arrived at or below its threshold (demo data, an import) never crossed it here.
+        try:
+            opened = alerts.sweep(self.store, self.clock())
+        except sqlite3.OperationalError as exc:  # a full or read-only disk must not keep the service down
+            log.error("cannot open restock alerts for low shelves: %s", exc)
+            return
+        if opened:
+            log.info("opened %d restock alerts for shelves already at their threshold", len(opened))
 
     def _publish_stock_locked(self, level: payloads.StockLevel) -> None:
         with self._publish_lock:

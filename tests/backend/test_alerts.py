@@ -77,13 +77,42 @@ def test_threshold_crossing_reaches_a_staff_device_within_a_second(alert_service
     assert len(staff.for_sku("DAI-MILK-1L")) == 1  # at most one live alert per product and location
 
 
+def test_shelves_already_at_their_threshold_get_alerts_at_start(alert_service, make_client) -> None:
+    staff = AlertWatcher(make_client(), "test-a")
+    # DRY-PASTA-500 was imported with 0 on the shelf (threshold 4): it never crossed the threshold here.
+    assert wait_until(lambda: staff.for_sku("DRY-PASTA-500"), timeout=2.0)
+    (alert,) = staff.for_sku("DRY-PASTA-500")
+    assert alert.reason == "threshold" and alert.shelf == 0 and alert.backroom == 10
+    assert not staff.for_sku("FRU-APL-GOLDEN")  # 40 on the shelf
+    assert alerts.sweep(alert_service.store, utcnow()) == []  # at most one live alert
+
+
+def test_a_dismissed_alert_stays_dismissed_until_the_shelf_changes(alert_service, make_client) -> None:
+    store = alert_service.store
+    (alert_id,) = [a for s, a in alerts.live(store) if s == "test-a"
+                   and alerts.payload(store, a, utcnow()).sku == "DRY-PASTA-500"]
+    alerts.dismiss(store, "test-a", alert_id, "staff-0", "delisted next week", utcnow())
+    assert alerts.sweep(store, utcnow()) == []  # e.g. the backend restarts
+    stock.adjust(store, "test-a", "DRY-PASTA-500", "shelf", 1, "found one", device="staff-0")
+    stock.adjust(store, "test-a", "DRY-PASTA-500", "shelf", -1, "sold", device="till-1")
+    (reopened,) = alerts.sweep(store, utcnow())
+    assert reopened != alert_id
+
+
 def test_shopper_scan_and_staff_report_open_alerts(alert_service, make_client) -> None:
     kiosk = RpcClient(make_client(), "test-a", "kiosk-1")
+    staff = AlertWatcher(make_client(), "test-a")
+    assert wait_until(lambda: staff.for_sku("DRY-PASTA-500"), timeout=2.0)  # opened at start: shelf 0
+    (before,) = staff.for_sku("DRY-PASTA-500")
     first = kiosk.call("alert.report", {"sku": "DRY-PASTA-500", "reason": "scan_out_of_stock"})
     again = kiosk.call("alert.report", {"sku": "DRY-PASTA-500", "reason": "scan_out_of_stock"})
-    assert first["created"] and not again["created"] and first["alert_id"] == again["alert_id"]
+    assert not first["created"] and first["alert_id"] == again["alert_id"] == before.alert_id
+    # the shopper's scan makes the live alert urgent, and staff devices see it
+    assert wait_until(lambda: [a.reason for a in staff.for_sku("DRY-PASTA-500")] == ["scan_out_of_stock"], 2.0)
     alert = alerts.payload(alert_service.store, first["alert_id"], utcnow())
-    assert alert.priority >= 70  # scan of an empty shelf: urgent
+    assert alert.priority >= 70 and alert.priority > before.priority  # scan of an empty shelf: urgent
+    fresh = kiosk.call("alert.report", {"sku": "DAI-MILK-1L", "reason": "scan_out_of_stock"})
+    assert fresh["created"]
     with pytest.raises(RemoteError) as err:
         kiosk.call("alert.report", {"sku": "NOPE-1", "reason": "scan_out_of_stock"})
     assert err.value.code == ErrorCode.NOT_FOUND
@@ -188,6 +217,8 @@ def test_backend_restart_loses_no_alert(tmp_path, broker_url, make_client, clock
               for sku in ("FRU-APL-GOLDEN", "DAI-MILK-1L")}
     claimed = sorted(opened)[0]
     staff.call("alert.claim", {"alert_id": claimed})
+    live = {alert_id for store_id, alert_id in alerts.live(db) if store_id == "test-a"}
+    assert opened < live and len(live) == 3  # and DRY-PASTA-500's, opened at start (0 on the shelf)
     svc.stop()
     db.close()
     clear_retained(broker_url)  # even if the broker lost its retained messages too
@@ -197,7 +228,7 @@ def test_backend_restart_loses_no_alert(tmp_path, broker_url, make_client, clock
     svc.start()
     try:
         view = AlertWatcher(make_client(), "test-a")
-        assert wait_until(lambda: set(view.alerts) == opened)
+        assert wait_until(lambda: set(view.alerts) == live)
         assert view.alerts[claimed].state == "claimed" and view.alerts[claimed].claimed_by == "staff-1"
         staff.call("alert.resolve", {"alert_id": claimed, "quantity": 1})
     finally:
