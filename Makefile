@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aisle-installed
 BROKER ?= embedded
+MODE ?= kiosk
 
 .PHONY: setup system-packages venv demo test lint bench clean
 
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: setup
-	$(PY) scripts/demo.py --broker $(BROKER)
+	$(PY) scripts/demo.py --broker $(BROKER) --mode $(MODE)
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -29,8 +30,13 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Each prints its table; docs/benchmarks.md records the figures with machine and date.
 bench: setup
+	$(PY) bench/scan_bench.py --markdown
+	$(PY) bench/edge_cache.py
 	$(PY) bench/stock_fanout.py
+	$(PY) bench/recognition_bench.py --markdown
+	$(PY) bench/kiosk_bench.py --markdown
 
 clean:
 	rm -rf demo-out test-artifacts var .pytest_cache

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""`make demo`: the store backend on an embedded broker with the demo data, plus a scripted walkthrough."""
+"""`make demo`: the store backend on an embedded broker with the demo data, and the Kivy app on top of it.
+
+With a terminal and a display the app opens in MODE (kiosk, phone or staff). Without either, every mode is driven
+through a scripted walkthrough on a virtual display and its screenshots land in demo-out/kiosk-MODE/.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -19,9 +26,40 @@ from mqtt.brokers import EmbeddedBroker, MosquittoBroker
 from mqtt.client import MqttClient
 from mqtt.mirror import StoreMirror
 from mqtt.rpc import RpcClient
+from mqtt.url import BrokerUrl
 
 ROOT = Path(__file__).resolve().parents[1]
+STORE = "sthlm-city"
+STAFF_DEVICE = "sthlm-city-staff-1"  # registered as staff by load_demo; its PIN is the demo's 2468
+MODES = ("kiosk", "phone", "staff")
 log = logging.getLogger("demo")
+
+
+def app_command(url: BrokerUrl, mode: str, data_dir: Path, walkthrough_dir: Path | None = None) -> list[str]:
+    """`python -m kiosk` for one mode against the demo backend."""
+    cmd = [sys.executable, "-m", "kiosk", "--mode", mode, "--broker", str(url), "--store", STORE,
+           "--data-dir", str(data_dir)]
+    if mode == "staff":
+        cmd += ["--device", STAFF_DEVICE]
+    if walkthrough_dir is not None:
+        cmd += ["--walkthrough", str(walkthrough_dir)]
+    return cmd
+
+
+def app_walkthroughs(url: BrokerUrl, out: Path, modes: tuple[str, ...]) -> int:
+    """Drive each mode of the real app through its screens; returns how many walkthroughs failed."""
+    failed = 0
+    for mode in modes:
+        target = out / f"kiosk-{mode}"
+        data_dir = ROOT / "var" / f"demo-{mode}-walkthrough"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)  # a fresh device each time, as a new kiosk would be
+        print(f"app walkthrough, {mode} mode: screenshots to {target}/", flush=True)
+        code = subprocess.call(app_command(url, mode, data_dir, target), cwd=ROOT)
+        shots = sorted(target.glob("*.png"))
+        print(f"  {mode}: {len(shots)} screenshots, {'ok' if code == 0 else f'FAILED (exit {code})'}", flush=True)
+        failed += code != 0
+    return failed
 
 
 def walkthrough(url, out: Path) -> None:
@@ -69,7 +107,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=1883)
     parser.add_argument("--db", type=Path, default=ROOT / "var" / "demo.db")
     parser.add_argument("--out", type=Path, default=ROOT / "demo-out")
-    parser.add_argument("--walkthrough-only", action="store_true", help="exit after the scripted walkthrough")
+    parser.add_argument("--walkthrough-only", action="store_true", help="exit after the scripted walkthroughs")
+    parser.add_argument("--mode", default="kiosk", choices=MODES, help="which app to open (default kiosk)")
+    parser.add_argument("--no-app", action="store_true", help="backend and its walkthrough only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     once = args.walkthrough_only or not sys.stdin.isatty()
@@ -83,15 +123,26 @@ def main() -> int:
     try:
         service.start()
         walkthrough(broker.url, args.out)
+        interactive = not once and bool(os.environ.get("DISPLAY"))
+        if not args.no_app and not interactive:
+            failed = app_walkthroughs(broker.url, args.out, MODES)
+            if failed:
+                print(f"{failed} app walkthrough(s) failed; see {args.out}/kiosk-*/walkthrough.txt", file=sys.stderr)
+                return 1
         if once:
-            print(f"walkthrough written to {args.out}/ (no terminal: not staying up)")
+            print(f"walkthroughs written to {args.out}/ (no terminal: not staying up)")
             return 0
+        if interactive and not args.no_app:
+            print(f"opening the app in {args.mode} mode (staff PIN 2468); close its window to stop the demo",
+                  flush=True)
+            return subprocess.call(app_command(broker.url, args.mode, ROOT / "var" / f"demo-{args.mode}"), cwd=ROOT)
         print(f"""
 Aisle demo backend is running on mqtt://127.0.0.1:{args.port} (database {args.db}).
 Try it yourself in another terminal:
   mosquitto_sub -p {args.port} -t 'aisle/v1/+/stock/#' -v
   .venv/bin/python -m backend stock adjust --broker mqtt://127.0.0.1:{args.port} --store sthlm-city \\
       --sku FRU-APL-GOLDEN --delta -1 --reason sold
+  .venv/bin/python -m kiosk --mode phone --broker mqtt://127.0.0.1:{args.port} --store {STORE}
 Ctrl-C stops the demo.""", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

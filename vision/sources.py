@@ -195,6 +195,9 @@ class ImageFolderSource(FrameSource):
                 index += 1
             if not self.loop:
                 return
+            paths = self.paths()  # pictures dropped in or taken out meanwhile count from the next pass
+            if not paths:
+                self._sleep(0.1)
 
     def close(self) -> None:
         """Stop iteration at the next frame."""

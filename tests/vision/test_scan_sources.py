@@ -52,6 +52,20 @@ def test_folder_source_loop_and_close(tmp_path: Path) -> None:
     assert not source.available()
 
 
+def test_looping_folder_sees_pictures_swapped_between_passes(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((20, 20), 255, np.uint8))
+    source = ImageFolderSource(tmp_path, loop=True, sleep=lambda _s: None)
+    labels = []
+    for frame in source:
+        labels.append(frame.label)
+        if labels == ["a.png"]:  # someone holds up a different product
+            (tmp_path / "a.png").unlink()
+            cv2.imwrite(str(tmp_path / "b.png"), np.zeros((20, 20), np.uint8))
+        if len(labels) == 3:
+            source.close()
+    assert labels == ["a.png", "b.png", "b.png"]
+
+
 def test_empty_or_missing_folder_is_unavailable(tmp_path: Path) -> None:
     assert not ImageFolderSource(tmp_path).available()
     assert not ImageFolderSource(tmp_path / "missing").available()

@@ -1,0 +1,150 @@
+"""What the screens say about products, stock, options, orders and errors, in the shopper's language (no Kivy).
+
+``_`` and ``n_`` are the translator's gettext and ngettext, passed in so this stays testable without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.device import StockView
+from edge.nearby import NearbyStock, StoreStock
+from edge.outbox import LocalOrder
+from kiosk.formatting import Formatter
+from mqtt.commerce import DeliveryOption, Fulfilment
+
+Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
+LOW_STOCK = 3
+
+
+@dataclass(frozen=True)
+class StockText:
+    """A stock line and how it should look: ok, low, out, stale (offline) or unknown."""
+
+    text: str
+    state: str
+    detail: str = ""
+
+
+def stock_text(view: StockView, fmt: Formatter, _: Gettext, n_: Ngettext) -> StockText:
+    """"12 in stock here", "Only 2 left here", "Out of stock here", with "last known at" when offline."""
+    if not view.known or view.available is None:
+        return StockText(_("Stock here is not known yet"), "unknown")
+    count = view.available
+    if count == 0:
+        text, state = _("Out of stock here"), "out"
+    elif count <= LOW_STOCK:
+        text, state = n_("Only {n} left here", "Only {n} left here", count).format(n=fmt.number(count)), "low"
+    else:
+        text, state = n_("{n} in stock here", "{n} in stock here", count).format(n=fmt.number(count)), "ok"
+    if not view.live:
+        return StockText(text, "stale", _("Offline: last known at {time}").format(time=fmt.time(view.as_of)))
+    return StockText(text, state)
+
+
+def shelf_text(location: str, _: Gettext) -> str:
+    """Where on the shop floor to find it."""
+    return _("Find it at shelf {location}").format(location=location) if location else ""
+
+
+@dataclass(frozen=True)
+class NearbyRow:
+    """One other store for the product screen."""
+
+    name: str
+    distance: str
+    stock: str
+    price: str
+    state: str
+
+
+def nearby_rows(nearby: NearbyStock, fmt: Formatter, _: Gettext, n_: Ngettext, limit: int = 4) -> list[NearbyRow]:
+    """Other shops nearest first, then warehouses (for delivery)."""
+    rows = [_nearby_row(entry, fmt, _, n_) for entry in nearby.stores[:limit]]
+    for entry in nearby.warehouses[:1]:
+        row = _nearby_row(entry, fmt, _, n_)
+        rows.append(NearbyRow(row.name, _("for home delivery"), row.stock, "", row.state))
+    return rows
+
+
+def _nearby_row(entry: StoreStock, fmt: Formatter, _: Gettext, n_: Ngettext) -> NearbyRow:
+    if entry.available is None:
+        stock, state = _("not known"), "unknown"
+    elif entry.available == 0:
+        stock, state = _("out of stock"), "out"
+    else:
+        stock = n_("{n} in stock", "{n} in stock", entry.available).format(n=fmt.number(entry.available))
+        state = "ok" if entry.live else "stale"
+    return NearbyRow(entry.name, fmt.distance(entry.distance_km), stock, fmt.money(entry.price, entry.currency), state)
+
+
+def lead_time(hours: int, _: Gettext, n_: Ngettext, fmt: Formatter) -> str:
+    """"in about 1 hour", "in about 2 days"."""
+    if hours < 24:
+        return n_("in about {n} hour", "in about {n} hours", max(hours, 1)).format(n=fmt.number(max(hours, 1)))
+    days = round(hours / 24)
+    return n_("in about {n} day", "in about {n} days", days).format(n=fmt.number(days))
+
+
+@dataclass(frozen=True)
+class OptionText:
+    """A delivery or pickup option as the shopper reads it."""
+
+    option_id: str
+    title: str
+    when: str
+    fee: str
+    total: str
+
+
+def option_text(option: DeliveryOption, here: str, store_name: Callable[[str], str], fmt: Formatter, _: Gettext,
+                n_: Ngettext) -> OptionText:
+    """Title, timing, fee and total of one option."""
+    when = lead_time(option.lead_time_hours, _, n_, fmt)
+    if option.kind == Fulfilment.PICKUP:
+        pickup = option.pickup_store or here
+        if pickup == here and option.source_store == here:
+            title, when = _("Pick up here"), _("Ready {when}").format(when=when)
+        elif pickup == here:
+            title = _("Pick up here, sent from {store}").format(store=store_name(option.source_store))
+            when = _("Ready {when}").format(when=when)
+        else:
+            title, when = _("Pick up at {store}").format(store=store_name(pickup)), _("Ready {when}").format(when=when)
+    else:
+        title = _("Home delivery from {store}").format(store=store_name(option.source_store))
+        when = _("Arrives {when}").format(when=when)
+    fee = _("Free") if option.fee.amount == 0 else _("Delivery {fee}").format(
+        fee=fmt.money(option.fee.amount, option.fee.currency))
+    return OptionText(option.option_id, title, when, fee, fmt.money(option.total.amount, option.total.currency))
+
+
+def order_status_text(order: LocalOrder, _: Gettext) -> str:
+    """Where a placed order stands."""
+    return {
+        "queued": _("Saved on this device. It is sent as soon as the store system answers."),
+        "awaiting_payment": _("Confirmed. Pay at the till with your reference."),
+        "paid": _("Paid. Thank you!"),
+        "ready": _("Ready to collect."),
+        "shipped": _("On its way."),
+        "collected": _("Collected."),
+        "cancelled": _("Cancelled."),
+        "rejected": _("The store could not take this order."),
+    }.get(order.status, order.status)
+
+
+def error_text(code: str, _: Gettext) -> str:
+    """A protocol error code explained to a shopper, with what to do next."""
+    return {
+        "expired": _("This code has expired. Ask for a new code on the screen that showed it."),
+        "used": _("This code has already been used. Each code opens a cart once."),
+        "bad_request": _("This code does not belong to this store."),
+        "not_found": _("We could not find that here."),
+        "conflict": _("Some items sold out meanwhile. Please check your cart."),
+        "offline": _("The store system is not answering. Please try again in a moment."),
+        "unavailable": _("The store system is busy. Please try again in a moment."),
+        "not_ready": _("The store system has not answered yet. Please try again in a moment."),
+        "currency": _("That cart belongs to a store with another currency."),
+        "forbidden": _("This device may not do that. Please use a staff phone."),
+    }.get(code, _("Something went wrong. Please try again or ask the staff."))

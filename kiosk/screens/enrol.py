@@ -1,0 +1,111 @@
+"""Staff teach the camera a product: pick it, take a few photos, enrol them (when recognition exists)."""
+
+from __future__ import annotations
+
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.i18n.translator import tr
+from kiosk.screens.base import AisleScreen
+from kiosk.theme import ui
+from kiosk.widgets.search import SearchPanel
+from vision.intents import Intent, ProductCode, ProductLink
+
+MIN_PHOTOS = 3
+
+
+class EnrolScreen(AisleScreen):
+    """Photos stay in memory until enrolled or the screen is left."""
+
+    sku = StringProperty("")
+    product_name = StringProperty("")
+    photos = NumericProperty(0)
+    available = BooleanProperty(False)
+    message = StringProperty("")
+    busy = BooleanProperty(False)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._frames: list = []
+
+    def on_pre_enter(self, *_args: object) -> None:
+        self.message = tr._("Getting ready…")
+        self.ctl.tasks.run(self.ctl.recognition.load, self._loaded, lambda _e: self._loaded(False))
+
+    def _loaded(self, ok: bool) -> None:
+        self.available = bool(ok and self.ctl.recognition.available)
+        if self.available:
+            preview = self.ids.preview
+            preview.feed = self.ctl.camera
+            if self.ctl.start_camera(decode=False):
+                preview.start()
+        self.relabel()
+
+    def on_leave(self, *_args: object) -> None:
+        self.ids.preview.stop()
+        self.ctl.stop_camera()
+        self._frames.clear()
+        self.photos = 0
+
+    def relabel(self) -> None:
+        if not self.available:
+            self.message = tr._("Recognition unavailable on this device.")  # the reason is in the log
+        elif not self.sku:
+            self.message = tr._("Scan or search for the product to teach.")
+        else:
+            self.message = tr._("Take photos from different sides: {n} of at least {min} taken.").format(
+                n=self.ctl.fmt.number(self.photos), min=self.ctl.fmt.number(MIN_PHOTOS))
+
+    def set_product(self, sku: str) -> None:
+        """Teach this product."""
+        view = self.ctl.link.product(sku)
+        self.sku = sku
+        self.product_name = self.ctl.link.name_of(view, ui.lang) if view else sku
+        self._frames.clear()
+        self.photos = 0
+        self.relabel()
+
+    def on_scan(self, intent: Intent) -> bool:
+        if isinstance(intent, ProductLink | ProductCode):
+            view = self.ctl.link.product(intent.sku if isinstance(intent, ProductLink) else intent.gtin)
+            if view is not None:
+                self.set_product(view.sku)
+            return True
+        return False
+
+    def search(self) -> None:
+        """Pick the product by name."""
+        SearchPanel(on_pick=self.set_product).open()
+
+    def take_photo(self) -> None:
+        """Keep the newest camera frame."""
+        frame = self.ctl.camera.latest()
+        if frame is not None and self.sku:
+            self._frames.append(frame)
+            self.photos = len(self._frames)
+            self.ids.preview.flash()
+            self.relabel()
+
+    def enrol(self) -> None:
+        """Teach the recogniser (worker thread)."""
+        view = self.ctl.link.product(self.sku)
+        frames = list(self._frames)
+        if view is None or len(frames) < MIN_PHOTOS:
+            return
+        self.busy = True
+        sku, label = view.sku, view.vision_label or view.names.get("en", view.sku)
+        self.ctl.tasks.run(lambda: self.ctl.recognition.enrol(sku, frames, label), self._enrolled, self._failed)
+
+    def _enrolled(self, _result: object) -> None:
+        self.busy = False
+        self._frames.clear()
+        self.photos = 0
+        text = tr._("Learned. Shoppers can now identify {name} by photo.")
+        self.ctl.notify(text.format(name=self.product_name), "ok")
+
+    def _failed(self, exc: Exception) -> None:
+        self.busy = False
+        self.ctl.notify(tr._("Not learned: {reason}").format(reason=str(exc)), "error")
+
+    def reset(self) -> None:
+        self.sku, self.product_name, self.photos = "", "", 0
+        self._frames.clear()

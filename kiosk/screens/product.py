@@ -1,0 +1,134 @@
+"""A product: picture, name, price, live stock here, shelf, stock nearby, and what the shopper can do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import BooleanProperty, StringProperty
+
+from edge.cart import CartError, OutOfStock
+from edge.device import ProductView, StockView
+from edge.nearby import NearbyStock
+from kiosk import presenters
+from kiosk.i18n.translator import tr
+from kiosk.screens.base import AisleScreen
+from kiosk.services.link import StoreNotReady
+from kiosk.theme import ui
+from kiosk.widgets.text import AText
+from mqtt.commerce import LineRequest
+
+
+class ProductScreen(AisleScreen):
+    """Everything about one product; stock updates live while it shows."""
+
+    sku = StringProperty("")
+    product_name = StringProperty("")
+    details = StringProperty("")
+    price = StringProperty("")
+    stock = StringProperty("")
+    stock_state = StringProperty("unknown")
+    stock_detail = StringProperty("")
+    shelf = StringProperty("")
+    image = StringProperty("")
+    initial = StringProperty("")
+    nearby_status = StringProperty("")
+    in_stock = BooleanProperty(False)
+
+    def prepare(self, sku: str = "", **_params: Any) -> None:
+        if sku:
+            self.sku = sku
+        self.refresh()
+        self.load_nearby()
+
+    def relabel(self) -> None:
+        if self.sku:
+            self.refresh()
+            self.load_nearby()
+
+    def refresh(self) -> None:
+        """Name, price and picture from the local cache."""
+        view = self.ctl.link.product(self.sku) if self.sku else None
+        if view is None:
+            return
+        self.product_name = self.ctl.link.name_of(view, ui.lang)
+        self.details = " · ".join(x for x in (view.brand, view.unit) if x)
+        self.price = self.ctl.fmt.money(view.price, view.currency)
+        self.shelf = presenters.shelf_text(view.shelf_location, tr._)
+        self.image = self.ctl.images.path(view.image, view.vision_label) or ""
+        self.initial = (view.names.get("en") or view.sku)[:1].upper()
+        self.refresh_stock()
+
+    def refresh_stock(self, view: StockView | None = None) -> None:
+        """The stock line; offline it says when the number was last known."""
+        if not self.sku:
+            return
+        view = view or self.ctl.link.stock(self.sku)
+        text = presenters.stock_text(view, self.ctl.fmt, tr._, tr.n_)
+        self.stock, self.stock_state, self.stock_detail = text.text, text.state, text.detail
+        self.in_stock = bool(view.available)
+        if text.state == "out" and view.live and self.ctl.config.is_shopper:
+            sku = self.sku
+            self.ctl.tasks.run(lambda: self.ctl.link.report_empty(sku), lambda sent: self._reported(sku, sent),
+                               lambda _exc: None)
+
+    def _reported(self, sku: str, sent: bool) -> None:
+        if sku == self.sku and self.stock_state == "out":
+            self.stock_detail = tr._("We have told the staff that the shelf is empty.")
+
+    def stock_changed(self, view: StockView) -> None:
+        if view.sku == self.sku:
+            self.refresh_stock(view)
+
+    def product_changed(self, view: ProductView) -> None:
+        if view.sku == self.sku:
+            self.refresh()
+
+    def load_nearby(self) -> None:
+        """Ask the other stores (retained stock), off the UI thread."""
+        sku = self.sku
+        self.nearby_status = tr._("Checking nearby stores…")
+        self.ids.nearby.clear_widgets()
+        self.ctl.tasks.run(lambda: self.ctl.link.nearby(sku), lambda result: self._nearby_done(sku, result),
+                           lambda _exc: self._nearby_failed(sku))
+
+    def _nearby_done(self, sku: str, nearby: NearbyStock) -> None:
+        if sku != self.sku:
+            return
+        rows = presenters.nearby_rows(nearby, self.ctl.fmt, tr._, tr.n_)
+        box = self.ids.nearby
+        box.clear_widgets()
+        self.nearby_status = "" if rows else tr._("No other store has it.")
+        tones = {"ok": "ok", "out": "danger", "stale": "warn"}
+        for row in rows:
+            box.add_widget(AText(raw=" · ".join(x for x in (row.name, row.distance) if x), bold=True))
+            box.add_widget(AText(raw=" · ".join(x for x in (row.stock, row.price) if x),
+                                 tone=tones.get(row.state, "muted")))
+
+    def _nearby_failed(self, sku: str) -> None:
+        if sku == self.sku:
+            self.nearby_status = tr._("Nearby stores cannot be checked right now.")
+
+    def add_to_cart(self) -> None:
+        """One more in the cart (refused politely when the shelf is empty)."""
+        try:
+            self.ctl.link.cart.add(self.sku)
+        except OutOfStock as exc:
+            text = tr._("Not enough in stock here ({n} left). You can have it sent home or reserve it.")
+            self.ctl.notify(text.format(n=self.ctl.fmt.number(exc.available)), "error")
+            return
+        except (CartError, StoreNotReady) as exc:
+            self.ctl.notify(str(exc), "error")
+            return
+        self.ctl.notify(tr._("Added to your cart: {name}").format(name=self.product_name), "ok")
+
+    def send_home(self) -> None:
+        """Deliver this product."""
+        self.ctl.start_checkout([LineRequest(sku=self.sku, quantity=1)], None, "delivery")
+
+    def reserve(self) -> None:
+        """Reserve this product for pickup."""
+        self.ctl.start_checkout([LineRequest(sku=self.sku, quantity=1)], None, "pickup")
+
+    def reset(self) -> None:
+        self.sku = self.product_name = self.price = self.stock = self.image = ""
+        self.ids.nearby.clear_widgets()

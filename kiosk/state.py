@@ -1,0 +1,25 @@
+"""App-wide state the screens show (connection, cart badge, idle countdown, notices); set on the UI thread only."""
+
+from __future__ import annotations
+
+from kivy.event import EventDispatcher
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, OptionProperty, StringProperty
+
+
+class AppState(EventDispatcher):
+    """One per app (``state``); workers never write here, the controller does on the UI thread."""
+
+    connected = BooleanProperty(False)
+    store_name = StringProperty("")
+    languages = ListProperty(["en"])
+    cart_count = NumericProperty(0)
+    cart_total = StringProperty("")
+    staff_id = StringProperty("")
+    idle_warning = BooleanProperty(False)
+    idle_left = NumericProperty(0)
+    notice = StringProperty("")
+    notice_kind = OptionProperty("info", options=["info", "ok", "error"])
+    camera_ok = BooleanProperty(True)
+
+
+state = AppState()

@@ -1,0 +1,1 @@
+"""Reusable widgets: bidi-aware text and buttons, mirrored layouts, QR codes, camera preview, on-screen keyboard."""

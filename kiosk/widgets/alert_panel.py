@@ -1,0 +1,69 @@
+"""One restock alert, opened from the staff list: claim it, say how many went on the shelf, or dismiss it."""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.modalview import ModalView
+
+from kiosk.i18n.translator import tr
+from kiosk.presenters import error_text
+from kiosk.services.link import LinkError
+from mqtt.alerts import Alert, AlertState
+
+
+class AlertPanel(ModalView):
+    """Actions run on a worker; the list updates itself from the retained alert the backend publishes."""
+
+    alert: Alert | None = ObjectProperty(None, allownone=True)
+    title = StringProperty("")
+    details = StringProperty("")
+    quantity = NumericProperty(0)
+    mine = BooleanProperty(False)
+    claimable = BooleanProperty(False)
+    busy = BooleanProperty(False)
+    error = StringProperty("")
+
+    def __init__(self, alert: Alert, title: str, details: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        ctl = App.get_running_app().ctl
+        self.alert, self.title, self.details = alert, title, details
+        self.mine = alert.claimed_by == ctl.device_id
+        self.claimable = alert.state == AlertState.OPEN
+        # Suggest filling the shelf to twice its threshold, as far as the backroom allows.
+        self.quantity = max(0, min(alert.backroom, max(alert.threshold * 2 - alert.shelf, 1)))
+
+    def step(self, amount: int) -> None:
+        """Change the number of units moved to the shelf."""
+        if self.alert is not None:
+            self.quantity = max(0, min(self.alert.backroom, self.quantity + amount))
+
+    def claim(self) -> None:
+        """Take the alert on."""
+        self._run(lambda link: link.claim_alert(self.alert.alert_id), close=False)
+
+    def resolve(self) -> None:
+        """Units moved: close the alert through the stock ledger."""
+        quantity = int(self.quantity)
+        self._run(lambda link: link.resolve_alert(self.alert.alert_id, quantity))
+
+    def dismiss_alert(self, reason: str) -> None:
+        """Close without restocking."""
+        self._run(lambda link: link.dismiss_alert(self.alert.alert_id, reason))
+
+    def _run(self, action: object, close: bool = True) -> None:
+        ctl = App.get_running_app().ctl
+        self.busy, self.error = True, ""
+
+        def done(alert: Alert) -> None:
+            self.busy, self.alert = False, alert
+            self.mine = alert.claimed_by == ctl.device_id
+            self.claimable = alert.state == AlertState.OPEN
+            if close:
+                self.dismiss()
+
+        def failed(exc: Exception) -> None:
+            self.busy = False
+            self.error = str(exc) if isinstance(exc, LinkError) else error_text("other", tr._)
+
+        ctl.tasks.run(lambda: action(ctl.link), done, failed)  # type: ignore[operator]

@@ -1,0 +1,138 @@
+"""Text for every language without a display: prices and digits, shaping and order, complete catalogues."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from babel.messages.pofile import read_po
+
+from edge.device import StockView
+from kiosk import presenters
+from kiosk.formatting import Formatter
+from kiosk.i18n import catalogs
+from kiosk.i18n.extract import messages
+from kiosk.i18n.languages import LANGUAGES, offered, supported
+from kiosk.text import bidi
+from tests.conftest import ROOT
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def width(text: str) -> float:
+    return 10.0 * len(text)
+
+
+def test_prices_follow_language_and_store() -> None:
+    assert Formatter("sv", "sv_SE").money(Decimal("16.90"), "SEK") == "16,90\u00a0kr"
+    assert Formatter("en", "sv_SE").money(Decimal("16.90"), "SEK") == "16,90\u00a0kr"  # English in Sweden
+    assert Formatter("en").money(Decimal("16.90"), "SEK") == "SEK\u00a016.90"
+    assert Formatter("da", "da_DK").money(Decimal("16.9"), "DKK") == "16,90\u00a0kr."
+
+
+def test_persian_uses_persian_digits_and_arabic_latin_ones() -> None:
+    fa = Formatter("fa", "sv_SE")
+    assert fa.money(Decimal("16.90"), "SEK") == "SEK\u00a0۱۶٫۹۰"
+    assert fa.number(1234) == "۱٬۲۳۴" and fa.digits("12:05") == "۱۲:۰۵"
+    assert Formatter("ar", "sv_SE").money(Decimal("16.90"), "SEK") == "16.90\u00a0SEK"
+    assert "\u200e" not in fa.money(Decimal(1), "SEK")  # bidi marks are ours to place, not Babel's
+
+
+def test_times_and_distances() -> None:
+    moment = datetime(2026, 11, 23, 18, 5, tzinfo=UTC)
+    assert re.fullmatch(r"\d\d:\d\d", Formatter("sv").time(moment))
+    assert Formatter("en", "sv_SE").distance(0.849) == "850 m"
+    assert Formatter("sv", "sv_SE").distance(4.234) == "4,2 km"
+
+
+def test_arabic_script_is_shaped_reordered_and_wrapped_before_reordering() -> None:
+    text = "شیر کامل می‌شود"
+    lines = bidi.layout(text, True, 80, width, "AR").split("\n")
+    assert len(lines) == 2  # wrapped in logical order: the first words stay on the first line
+    first = re.sub(r"\[/?font[^\]]*\]", "", lines[0])
+    assert not re.search("[\u0621-\u064a\u067e\u06a9\u06cc]", first)  # every letter in its contextual form
+    assert first.endswith(bidi.shape("شیر")[::-1])  # read from the right: the first word comes first
+    assert lines[0].startswith("[font=AR]")
+
+
+def test_mixed_runs_get_their_fonts_and_brackets_mirror() -> None:
+    line = bidi.font_runs(bidi.visual(bidi.shape("(شیر) Arla 16.90"), True), "AR")
+    assert "[font=AR]" in line and "Arla" in line and "&bl;" not in line
+    assert bidi.visual("(شیر)", True) == "(ریش)"  # brackets mirror in right-to-left runs
+
+
+def test_escaping_keeps_markup_out_of_product_names() -> None:
+    assert bidi.escape("[b]x[/b] & y") == "&bl;b&br;x&bl;/b&br; &amp; y"
+
+
+def test_every_message_is_translated_with_the_same_placeholders() -> None:
+    wanted = messages()
+    assert len(wanted) > 150
+    for code in LANGUAGES:
+        if code == "en":
+            continue
+        with catalogs.po_path(code).open("rb") as handle:
+            catalog = read_po(handle, locale=code)
+        for message in wanted:
+            key = message.msgid
+            entry = catalog.get(key)
+            assert entry is not None, f"{code}: missing {key!r}"
+            strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+            assert all(strings), f"{code}: untranslated {key!r}"
+            allowed = set(PLACEHOLDER.findall(key)) | set(PLACEHOLDER.findall(message.plural or ""))
+            for text in strings:
+                assert set(PLACEHOLDER.findall(text)) <= allowed, f"{code}: unknown placeholder in {text!r}"
+                if not message.plural:
+                    assert set(PLACEHOLDER.findall(text)) == allowed, f"{code}: placeholder lost in {text!r}"
+
+
+def test_compiled_catalogues_are_current(tmp_path) -> None:  # noqa: ANN001
+    written = catalogs.compile_catalogs(out=tmp_path, force=True)
+    assert len(written) == len(LANGUAGES) - 1
+    for mo in written:
+        committed = catalogs.LOCALE_DIR / mo.relative_to(tmp_path)
+        assert committed.read_bytes() == mo.read_bytes(), f"{committed} is stale: run compile_catalogs()"
+    assert catalogs.load("fa").gettext("Scan a product") == "اسکن کالا"
+
+
+def test_languages_offered_follow_the_store() -> None:
+    assert offered(["sv", "en", "fa", "ar", "vi"]) == ["sv", "en", "fa", "ar", "vi"]
+    assert offered(["da_DK", "xx"]) == ["da", "en"]
+    assert supported("sv_SE") == "sv" and supported("de") is None
+
+
+def test_stock_line_says_last_known_when_offline() -> None:
+    tr = catalogs.load("en")
+    moment = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    live = StockView("s", "X", known=True, live=True, as_of=moment, available=12)
+    stale = StockView("s", "X", known=True, live=False, as_of=moment, available=2)
+    fmt = Formatter("en", "sv_SE")
+    assert presenters.stock_text(live, fmt, tr.gettext, tr.ngettext).text == "12 in stock here"
+    offline = presenters.stock_text(stale, fmt, tr.gettext, tr.ngettext)
+    assert offline.state == "stale" and offline.text == "Only 2 left here"
+    assert offline.detail.startswith("Offline: last known at ")
+    assert presenters.error_text("used", tr.gettext).startswith("This code has already been used")
+
+
+def test_kivy_free_parts_stay_kivy_free() -> None:
+    code = ("import sys, kiosk.services.link, kiosk.services.camera, kiosk.presenters, kiosk.text.bidi, "
+            "kiosk.i18n.catalogs, kiosk.harness_client, kiosk.config; print('kivy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("code", sorted(LANGUAGES))
+def test_language_table_matches_catalogues(code: str) -> None:
+    assert code == "en" or catalogs.po_path(code).is_file()
+
+
+def test_middle_dot_beside_arabic_indic_digits_becomes_a_comma() -> None:
+    fmt = Formatter("fa", "sv_SE")
+    line = f"قفسه {fmt.digits('0')} · انبار {fmt.digits('16')}"
+    assert bidi.separators(line) == f"قفسه {fmt.digits('0')}، انبار {fmt.digits('16')}"  # ۰ · would read ۰۰
+    assert bidi.separators("Shelf 0 · backroom 16") == "Shelf 0 · backroom 16"
+    assert bidi.separators("سیب · تازه") == "سیب · تازه"  # no digits: nothing to confuse
