@@ -32,7 +32,8 @@ def _formats(value: str) -> frozenset[Format]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree for all subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m vision", description="Aisle barcode/QR scanning tools")
+    parser = argparse.ArgumentParser(prog="python -m vision",
+                                     description="Aisle vision: barcode/QR scanning, shelf labels, product recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -51,6 +51,18 @@ def test_enrol_and_remove(committed_model: Path, grocery: Path, tmp_path: Path,
     assert main(["enrol", "--data-dir", str(tmp_path), "--sku", "NEW-1", "--remove"]) == 1
 
 
+def test_python_m_vision_evaluate_as_the_issue_states(committed_model: Path, grocery: Path, tmp_path: Path) -> None:
+    lines = (grocery / "val.txt").read_text().splitlines()[::40]
+    (tmp_path / "few.txt").write_text("\n".join(lines) + "\n")
+    done = subprocess.run([sys.executable, "-m", "vision", "evaluate", "--root", str(grocery), "--list",
+                           str(tmp_path / "few.txt")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"top1=[0-9.]+ top5=[0-9.]+ ms=[0-9.]+", done.stdout.strip().splitlines()[-1])
+    bad = subprocess.run([sys.executable, "-m", "vision", "evaluate", "--root", str(tmp_path), "--list", "nope.txt"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "error:" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_module_entry_point_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "vision.recognition", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
