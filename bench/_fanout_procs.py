@@ -143,7 +143,7 @@ class Subscribers:
     """N mosquitto_sub processes, one per simulated device, each writing `%U %t %p` lines to its own file."""
 
     def __init__(self, group: ProcessGroup, host: str, port: int, store: str, count: int, workdir: Path,
-                 nice: int = 0) -> None:
+                 nice: int = 0, qos: int = 0) -> None:
         binary = shutil.which("mosquitto_sub")
         if binary is None:
             raise RuntimeError("mosquitto_sub is not installed (Debian: apt-get install mosquitto-clients)")
@@ -155,10 +155,26 @@ class Subscribers:
                 # -R: retained messages (the burst at subscription) are not printed; live ones arrive unflagged.
                 # nice: real devices have their own CPUs; here they must not starve the broker and backend.
                 self.procs.append(group.spawn(
-                    ["nice", "-n", str(nice), binary, "-h", host, "-p", str(port), "-q", "1",
+                    ["nice", "-n", str(nice), binary, "-h", host, "-p", str(port), "-q", str(qos),
                      "-i", f"bench-sub-{count}-{i}", "-R", "-t", f"aisle/v1/{store}/stock/#",
                      "-t", f"{FLOOR_PREFIX}/#", "-F", "%U %t %p"],
                     stdout=out, stderr=subprocess.DEVNULL))
+
+    @classmethod
+    def pool(cls, group: ProcessGroup, host: str, port: int, store: str, count: int, workdir: Path,
+             nice: int = 0, qos: int = 0) -> Subscribers:
+        """The same devices as one process of raw MQTT connections (bench/_fanout_pool.py), same output files."""
+        self = cls.__new__(cls)
+        self.group = group
+        self.readers = [TailReader(workdir / f"sub-{count}-{i:03d}.txt") for i in range(count)]
+        for reader in self.readers:
+            reader.path.write_bytes(b"")  # the pool opens them one connection at a time
+        self.procs = [group.spawn(
+            ["nice", "-n", str(nice), sys.executable, str(Path(__file__).with_name("_fanout_pool.py")),
+             "--host", host, "--port", str(port), "--store", store, "--count", str(count), "--out", str(workdir),
+             "--prefix", f"sub-{count}", "--floor-prefix", FLOOR_PREFIX, "--qos", str(qos)],
+            stderr=subprocess.DEVNULL)]
+        return self
 
     def wait_ready(self, publish_marker: Callable[[int], None], timeout: float = 60.0) -> None:
         """Publish numbered markers until every subscriber has printed one, i.e. is subscribed."""
@@ -168,7 +184,7 @@ class Subscribers:
         while pending:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(pending)} subscribers never became ready")
-            dead = [i for i in pending if self.procs[i].poll() is not None]
+            dead = [i for i, proc in enumerate(self.procs) if proc.poll() is not None]
             if dead:
                 raise RuntimeError(f"mosquitto_sub exited early (subscriber {dead[0]})")
             marker += 1

@@ -4,10 +4,12 @@ For each (devices, rate) cell the benchmark first runs the raw floor (a plain MQ
 QoS 1 retained messages with its send time in the payload, at the same rate, to the same
 subscribers), then the backend path (`stock.adjust` requests paced at the rate; latency is the
 device's receive time minus the payload's `updated_at`, the backend's commit time). Devices are
-mosquitto_sub processes that timestamp each message themselves (`%U`), plus one full device client
-(MqttClient + StoreMirror) in its own process. The backend runs as `python -m backend serve`.
+MQTT connections subscribed at QoS 0 as edge.Edge is, in one process (bench/_fanout_pool.py) or one
+mosquitto_sub each (--simulator mosquitto_sub), stamping each message on receipt, plus one full
+device client (MqttClient + StoreMirror) in its own process. The backend runs as
+`python -m backend serve`.
 
-    .venv/bin/python bench/stock_fanout.py                 # full run, about 4 minutes on 2 cores
+    .venv/bin/python bench/stock_fanout.py                 # full run, about 3 minutes on 2 cores
     .venv/bin/python bench/stock_fanout.py --quick         # smoke run
     .venv/bin/python bench/stock_fanout.py --devices 10,50 --rates 10,100 --duration 3
 """
@@ -217,15 +219,16 @@ class Bench:
         """Replace the mosquitto_sub set by `count` fresh subscribers, all subscribed."""
         if self.subs is not None:
             self.subs.stop()
-        log.info("starting %d mosquitto_sub devices", count)
-        self.subs = Subscribers(self.group, self.broker.url.host, self.broker.url.port, STORE, count, self.workdir,
-                                self.args.nice if self.args.sub_nice is None else self.args.sub_nice)
+        log.info("starting %d simulated devices (%s)", count, self.args.simulator)
+        make = Subscribers.pool if self.args.simulator == "pool" else Subscribers
+        self.subs = make(self.group, self.broker.url.host, self.broker.url.port, STORE, count, self.workdir,
+                         self.args.nice if self.args.sub_nice is None else self.args.sub_nice, self.args.sub_qos)
         self.subs.wait_ready(self.floor.marker)
         self.device_reader.skip_to_end()
 
     def run_cell(self, devices: int, rate: int) -> CellResult:
         """Floor phase, then backend phase, at one rate to the current subscribers."""
-        assert self.subs is not None and self.subs.procs and len(self.subs.procs) == devices
+        assert self.subs is not None and len(self.subs.readers) == devices
         self.cells += 1
         cell = self.cells
         # Overloaded cells only grow their backlog: cap the deliveries per phase to keep the run bounded.
@@ -334,6 +337,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="nice value of every benchmark process (negative needs root): on a shared machine,"
                              " keeps other work from dominating the figures")
     parser.add_argument("--sub-nice", type=int, help="nice value of the mosquitto_sub devices (default: --nice)")
+    parser.add_argument("--simulator", choices=["pool", "mosquitto_sub"], default="pool",
+                        help="devices as one process of raw MQTT connections (pool) or one mosquitto_sub each")
+    parser.add_argument("--sub-qos", type=int, choices=[0, 1], default=0,
+                        help="QoS of the simulated devices' subscriptions (0, as edge.Edge and StoreMirror subscribe)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 10 devices, 10 and 100/s, 1.5 s")
     parser.add_argument("--json", type=Path, help="also write every cell's figures to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (subscriber outputs, logs)")

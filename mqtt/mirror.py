@@ -86,9 +86,11 @@ class StoreMirror:
         self.store = store
         self.catalog: SeqMirror[Product] = SeqMirror(Product, "catalog")
         self.stock: SeqMirror[StockLevel] = SeqMirror(StockLevel, "stock")
+        # QoS 0, as edge.Edge: retained state loses nothing within a TCP connection and is sent again after a
+        # reconnect; QoS 1 would add a PUBACK per device per change, which the broker cannot afford at fan-out.
         self._unsubscribe = [
-            client.subscribe(topics.catalog_filter(store), self.catalog.apply, qos=1),
-            client.subscribe(topics.stock_filter(store), self.stock.apply, qos=1),
+            client.subscribe(topics.catalog_filter(store), self.catalog.apply, qos=0),
+            client.subscribe(topics.stock_filter(store), self.stock.apply, qos=0),
         ]
 
     def close(self) -> None:
