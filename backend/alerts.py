@@ -127,6 +127,11 @@ def _row(store: Store, store_id: str, alert_id: str) -> tuple:
     return row
 
 
+def _closed_by(store: Store, alert_id: str) -> str | None:
+    row = store.conn.execute("SELECT closed_by FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+    return row[0] if row else None
+
+
 def claim(store: Store, store_id: str, alert_id: str, device: str, now: datetime) -> None:
     """Take the alert on; of two simultaneous claims exactly one wins."""
     with store.transaction():
@@ -147,6 +152,8 @@ def resolve(store: Store, store_id: str, alert_id: str, device: str, quantity: i
     """Close the alert, moving ``quantity`` units from backroom to shelf through the ledger; True if stock moved."""
     with store.transaction():
         state, claimed_by, sku = _row(store, store_id, alert_id)
+        if state == AlertState.RESOLVED and _closed_by(store, alert_id) == device:
+            return False  # a resent resolve (its reply was lost): the ledger moved the units once
         if state in (AlertState.RESOLVED, AlertState.DISMISSED):
             raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
         if state == AlertState.CLAIMED and claimed_by != device:
@@ -170,6 +177,8 @@ def dismiss(store: Store, store_id: str, alert_id: str, device: str, reason: str
     """Close the alert without restocking."""
     with store.transaction():
         state, _, _ = _row(store, store_id, alert_id)
+        if state == AlertState.DISMISSED and _closed_by(store, alert_id) == device:
+            return  # a resent dismissal
         if state in (AlertState.RESOLVED, AlertState.DISMISSED):
             raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
         store.conn.execute(

@@ -14,12 +14,14 @@ from kivy.uix.textinput import TextInput
 from edge.cart import CartSnapshot
 from edge.device import ProductView, StockView
 from edge.session import SessionState
+from edge.staff_actions import ActionOutcome
 from kiosk.config import KioskConfig, Mode, save_settings
 from kiosk.formatting import Formatter
 from kiosk.i18n.languages import LANGUAGES, is_rtl, offered, supported
 from kiosk.i18n.translator import tr
 from kiosk.navigation import Navigator
 from kiosk.routing import ScanRouter
+from kiosk.services.alarm import Alarm, UrgentAlerts
 from kiosk.services.camera import CameraFeed, CameraUnavailable, make_source
 from kiosk.services.images import ProductImages
 from kiosk.services.link import CartOpened, OrderDraft, StoreLink
@@ -28,7 +30,9 @@ from kiosk.services.staff import SignIn, StaffAuth
 from kiosk.services.tasks import Tasks
 from kiosk.state import state
 from kiosk.theme import ui
+from mqtt.alerts import Alert
 from mqtt.commerce import LineRequest
+from mqtt.payloads import utcnow
 from vision.intents import IntentConfig, StaffBadge
 from vision.session import Detection
 from vision.wedge import KeyboardWedge
@@ -57,6 +61,8 @@ class Controller:
         self.images = ProductImages(config.product_images)
         self.recognition = RecognitionService(config.data_dir / "recognition", config.recognition_model)
         self.staff = StaffAuth(config)
+        self.alarm = Alarm(config.data_dir)
+        self.urgent = UrgentAlerts(since=utcnow())
         self.wedge = KeyboardWedge(max_gap=None)
         self.router = ScanRouter(self, IntentConfig(base_urls=(config.base_url,)))
         self.link = self._connect(config)
@@ -85,7 +91,26 @@ class Controller:
         link.on_order(lambda order: self.nav.screen("confirm").order_changed(order))
         link.on_cart_opened(self._cart_opened)
         link.on_session_end(lambda _session: self.reset_ui())
+        link.on_alerts(self._alerts_changed)
+        link.on_staff_action(self._staff_action_done)
         return link
+
+    def _alerts_changed(self, alerts: tuple[Alert, ...]) -> None:
+        fresh = self.urgent.new(alerts)
+        if not fresh or not (self.config.mode is Mode.STAFF or state.staff_id):
+            return
+        self.alarm.ring()
+        state.alarms = self.alarm.rings
+        view = self.link.product(fresh[0].sku)
+        name = self.link.name_of(view, ui.lang) if view is not None else fresh[0].sku
+        where = view.shelf_location if view is not None and view.shelf_location else fresh[0].location
+        self.notify(tr._("Urgent: {product} at {location}").format(product=name, location=where), "error")
+
+    def _staff_action_done(self, outcome: ActionOutcome) -> None:
+        if outcome.ok:
+            self.notify(tr._("Sent now that you are back online."), "ok")
+        else:
+            self.notify(tr._("Not done: {reason}").format(reason=outcome.error or outcome.error_code), "error")
 
     def close(self) -> None:
         """Stop everything this app started."""

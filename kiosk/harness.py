@@ -102,7 +102,7 @@ class Harness:
             "screen": ctl.nav.current, "moving": manager.transition.is_active, "ready_after": self.app.ready_after,
             "notice": state.notice, "notice_kind": state.notice_kind, "idle_warning": state.idle_warning,
             "idle_left": state.idle_left, "cart_count": state.cart_count, "lang": ui.lang, "rtl": ui.rtl,
-            "connected": state.connected, "staff": state.staff_id, "busy": ctl.tasks.busy,
+            "connected": state.connected, "staff": state.staff_id, "busy": ctl.tasks.busy, "alarms": state.alarms,
             "store_name": state.store_name, "synced": ctl.link.edge.synced(0.2),
             "session": ctl.link.sessions.session.id, "camera_fps": ctl.camera.fps(),
             "preview_fps": ctl.nav.screen("scan").ids.preview.fps(), "decode_fps": ctl.camera.decode_rate(),

@@ -17,6 +17,7 @@ from edge.device import Edge, ProductView, StockView, pick_name
 from edge.nearby import NearbyStock
 from edge.outbox import LocalOrder, OrderOutbox, new_order_id
 from edge.session import Session, SessionManager
+from edge.staff_actions import ActionOutcome, StaffActionQueue
 from kiosk.config import KioskConfig, Mode
 from mqtt import topics
 from mqtt.alerts import Alert, AlertReason, AlertState
@@ -91,6 +92,10 @@ class StoreLink:
         self.sessions.on_end.append(self._end_session)
         self.outbox = OrderOutbox(config.data_dir / "orders.db", config.store, self.edge.rpc)
         self.outbox.listeners.append(lambda order: self._emit(self._order_listeners, order))
+        self.staff_actions = StaffActionQueue(config.data_dir / "staff_actions.db", self.edge.rpc,
+                                              lambda: self.edge.client.connected, call_timeout=rpc_timeout)
+        self.staff_actions.listeners.append(lambda outcome: self._emit(self._action_listeners, outcome))
+        self._action_listeners: list[Callable[[ActionOutcome], None]] = []
         self._lock = threading.Lock()
         self._cart: DeviceCart | None = None
         self._cart_listeners: list[Callable[[CartSnapshot], None]] = []
@@ -105,6 +110,8 @@ class StoreLink:
         self._unsubscribe_alerts = self.edge.client.subscribe(topics.alerts_filter(config.store), self._on_alert,
                                                               qos=0)
         self.outbox.start()
+        self.staff_actions.start()
+        self._remove_wake = self.edge.on_connection(lambda up: self.staff_actions.wake() if up else None)
 
     # -- listeners (called on the UI thread) -----------------------------------
 
@@ -135,6 +142,10 @@ class StoreLink:
     def on_session_end(self, listener: Callable[[Session], None]) -> None:
         """A shopper session ended (idle or done); the UI goes back to the start."""
         self._session_listeners.append(listener)
+
+    def on_staff_action(self, listener: Callable[[ActionOutcome], None]) -> None:
+        """A staff action queued while offline was sent, or refused for good."""
+        self._action_listeners.append(listener)
 
     def on_alerts(self, listener: Callable[[tuple[Alert, ...]], None]) -> None:
         """Live restock alerts of this store (open and claimed), most urgent first, whenever they change."""
@@ -284,22 +295,32 @@ class StoreLink:
                 self._alerts[alert.alert_id] = alert
         self._emit(self._alert_listeners, self.alerts())
 
-    def claim_alert(self, alert_id: str) -> Alert:
-        """Staff take an alert on."""
-        result = _rpc(lambda: self.edge.rpc.call("alert.claim", {"alert_id": alert_id}, timeout=self._timeout))
-        return Alert.model_validate(result["alert"])
+    def claim_alert(self, alert_id: str) -> Alert | None:
+        """Staff take an alert on; None when offline (kept and sent when back online)."""
+        return self._staff_action("alert.claim", {"alert_id": alert_id})
 
-    def resolve_alert(self, alert_id: str, quantity: int) -> Alert:
-        """Staff moved ``quantity`` units from the backroom to the shelf."""
-        result = _rpc(lambda: self.edge.rpc.call("alert.resolve", {"alert_id": alert_id, "quantity": quantity},
-                                                 timeout=self._timeout))
-        return Alert.model_validate(result["alert"])
+    def resolve_alert(self, alert_id: str, quantity: int) -> Alert | None:
+        """Staff moved ``quantity`` units from the backroom to the shelf; None when queued offline."""
+        return self._staff_action("alert.resolve", {"alert_id": alert_id, "quantity": quantity})
 
-    def dismiss_alert(self, alert_id: str, reason: str) -> Alert:
-        """Staff close an alert without restocking."""
-        result = _rpc(lambda: self.edge.rpc.call("alert.dismiss", {"alert_id": alert_id, "reason": reason},
-                                                 timeout=self._timeout))
-        return Alert.model_validate(result["alert"])
+    def dismiss_alert(self, alert_id: str, reason: str) -> Alert | None:
+        """Staff close an alert without restocking; None when queued offline."""
+        return self._staff_action("alert.dismiss", {"alert_id": alert_id, "reason": reason})
+
+    def _staff_action(self, op: str, args: dict[str, Any]) -> Alert | None:
+        # Online: at once, so the answer (a colleague was quicker) shows on the spot. Offline, or the call
+        # found no backend: kept on disk and sent in order later; the backend takes a resend as done.
+        if self.edge.client.connected and not self.staff_actions.pending():
+            try:
+                result = self.edge.rpc.call(op, args, timeout=self._timeout)
+            except RemoteError as exc:
+                raise LinkError(exc.code.value, exc.message) from None
+            except RpcError:
+                pass
+            else:
+                return Alert.model_validate(result["alert"])
+        self.staff_actions.submit(op, args)
+        return None
 
     def report_empty(self, sku: str) -> bool:
         """A shopper found the shelf empty: tell the staff (once per product and session); True when sent."""
@@ -339,6 +360,8 @@ class StoreLink:
         """Stop sending, say goodbye, close the caches."""
         self._unsubscribe_events()
         self._unsubscribe_alerts()
+        self._remove_wake()
+        self.staff_actions.close()
         self.outbox.close()
         self.edge.close()
 

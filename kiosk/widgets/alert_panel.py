@@ -55,8 +55,13 @@ class AlertPanel(ModalView):
         ctl = App.get_running_app().ctl
         self.busy, self.error = True, ""
 
-        def done(alert: Alert) -> None:
-            self.busy, self.alert = False, alert
+        def done(alert: Alert | None) -> None:
+            self.busy = False
+            if alert is None:  # offline: kept on the phone, sent when it is back online
+                ctl.notify(tr._("Saved offline: it will be sent when the phone is back online."), "info")
+                self.dismiss()
+                return
+            self.alert = alert
             self.mine = alert.claimed_by == ctl.device_id
             self.claimable = alert.state == AlertState.OPEN
             if close:

@@ -131,6 +131,18 @@ def test_restock_alert_appears_and_is_resolved_from_the_staff_phone(staff: Kiosk
     assert state == ("resolved",)
 
 
+def test_an_urgent_alert_rings_and_names_the_shelf_on_the_staff_phone(staff: KioskApp,
+                                                                      demo_backend: DemoBackend) -> None:
+    before = staff.status()["alarms"]
+    # Pink Lady: 0 on the shelf in the demo data, so its threshold alert is open; a shopper's scan at a kiosk
+    # says the shelf really is empty, which makes it urgent.
+    demo_backend.call("alert.report", {"sku": "FRU-APL-PINKLADY", "reason": "scan_out_of_stock"},
+                      device="kiosk-lobby")
+    status = staff.wait(lambda s: s["alarms"] > before, 5, "the urgent-alert chime")
+    assert status["notice_kind"] == "error" and "Urgent:" in status["notice"] and "P01-B1-S3" in status["notice"]
+    staff.shot("staff", "en", "urgent-alert")
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_staff_screens_in_every_language(staff: KioskApp, lang: str) -> None:
     staff.call("language", code=lang)
