@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import segno  # noqa: E402
+from _machine import cpu_model  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from backend.db import Store  # noqa: E402
@@ -35,17 +36,6 @@ from kiosk.virtual_display import VirtualDisplay  # noqa: E402
 from mqtt.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto, free_port, wait_for_port  # noqa: E402
 
 STORE, SKU = "sthlm-city", "FRU-APL-GOLDEN"
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def put_qr(folder: Path, text: str) -> None:

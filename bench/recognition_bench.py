@@ -20,20 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _machine import cpu_model
+
 from vision.recognition.dataset import SHARED_GROCERY, read_list  # noqa: E402
 from vision.recognition.images import model_input, read_image_bgr  # noqa: E402
 from vision.recognition.recognizer import DEFAULT_GALLERY, DEFAULT_MODEL, Recognizer  # noqa: E402
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench(threads: int, frames: list[np.ndarray], repeat: int) -> dict[str, float]:

@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _machine import cpu_model
+
 from vision.decode import Decoder, DecodeTrace  # noqa: E402
 from vision.evaluation import (  # noqa: E402
     DEFAULT_DATA_DIR,
@@ -33,17 +35,6 @@ from vision.evaluation import (  # noqa: E402
     score_set,
 )
 from vision.session import live_decoder  # noqa: E402
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def versions() -> str:
