@@ -96,6 +96,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--offset", type=int, default=0, help="number of the first device (several pools)")
     parser.add_argument("--out", type=Path, required=True, help="folder for PREFIX-NNN.txt")
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--floor-prefix", default="bench/floor")
@@ -106,7 +107,7 @@ def main() -> int:
     selector = selectors.DefaultSelector()
     filters = [f"aisle/v1/{args.store}/stock/#", f"{args.floor_prefix}/#"]
     devices = []
-    for i in range(args.count):
+    for i in range(args.offset, args.offset + args.count):
         device = Device(args.host, args.port, f"bench-pool-{args.prefix}-{i}", filters, args.qos,
                         args.out / f"{args.prefix}-{i:03d}.txt")
         selector.register(device.sock, selectors.EVENT_READ, device)

@@ -162,18 +162,20 @@ class Subscribers:
 
     @classmethod
     def pool(cls, group: ProcessGroup, host: str, port: int, store: str, count: int, workdir: Path,
-             nice: int = 0, qos: int = 0) -> Subscribers:
-        """The same devices as one process of raw MQTT connections (bench/_fanout_pool.py), same output files."""
+             nice: int = 0, qos: int = 0, processes: int = 1) -> Subscribers:
+        """The same devices as raw MQTT connections in a few processes (bench/_fanout_pool.py), same files."""
         self = cls.__new__(cls)
         self.group = group
         self.readers = [TailReader(workdir / f"sub-{count}-{i:03d}.txt") for i in range(count)]
         for reader in self.readers:
             reader.path.write_bytes(b"")  # the pool opens them one connection at a time
+        size = -(-count // processes)
         self.procs = [group.spawn(
             ["nice", "-n", str(nice), sys.executable, str(Path(__file__).with_name("_fanout_pool.py")),
-             "--host", host, "--port", str(port), "--store", store, "--count", str(count), "--out", str(workdir),
-             "--prefix", f"sub-{count}", "--floor-prefix", FLOOR_PREFIX, "--qos", str(qos)],
-            stderr=subprocess.DEVNULL)]
+             "--host", host, "--port", str(port), "--store", store, "--offset", str(first),
+             "--count", str(min(size, count - first)), "--out", str(workdir), "--prefix", f"sub-{count}",
+             "--floor-prefix", FLOOR_PREFIX, "--qos", str(qos)],
+            stderr=subprocess.DEVNULL) for first in range(0, count, size)]
         return self
 
     def wait_ready(self, publish_marker: Callable[[int], None], timeout: float = 60.0) -> None:

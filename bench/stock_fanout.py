@@ -220,9 +220,14 @@ class Bench:
         if self.subs is not None:
             self.subs.stop()
         log.info("starting %d simulated devices (%s)", count, self.args.simulator)
-        make = Subscribers.pool if self.args.simulator == "pool" else Subscribers
-        self.subs = make(self.group, self.broker.url.host, self.broker.url.port, STORE, count, self.workdir,
-                         self.args.nice if self.args.sub_nice is None else self.args.sub_nice, self.args.sub_qos)
+        nice = self.args.nice if self.args.sub_nice is None else self.args.sub_nice
+        url = self.broker.url
+        if self.args.simulator == "pool":
+            self.subs = Subscribers.pool(self.group, url.host, url.port, STORE, count, self.workdir, nice,
+                                         self.args.sub_qos, self.args.pool_processes)
+        else:
+            self.subs = Subscribers(self.group, url.host, url.port, STORE, count, self.workdir, nice,
+                                    self.args.sub_qos)
         self.subs.wait_ready(self.floor.marker)
         self.device_reader.skip_to_end()
 
@@ -339,6 +344,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sub-nice", type=int, help="nice value of the mosquitto_sub devices (default: --nice)")
     parser.add_argument("--simulator", choices=["pool", "mosquitto_sub"], default="pool",
                         help="devices as one process of raw MQTT connections (pool) or one mosquitto_sub each")
+    parser.add_argument("--pool-processes", type=int, default=1, help="processes the pool simulator uses")
     parser.add_argument("--sub-qos", type=int, choices=[0, 1], default=0,
                         help="QoS of the simulated devices' subscriptions (0, as edge.Edge and StoreMirror subscribe)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 10 devices, 10 and 100/s, 1.5 s")
