@@ -36,6 +36,7 @@ class UiState(EventDispatcher):
     landscape = BooleanProperty(True)
     text_scale = NumericProperty(1.0)
     high_contrast = BooleanProperty(False)
+    palette = NumericProperty(0)  # bumped once the colours of a palette switch are all set
     fscale = NumericProperty(1.0)  # font scale: mode base size times the shopper's text size
     target = NumericProperty(dp(72))  # smallest touch target
     gap = NumericProperty(dp(16))
@@ -60,6 +61,7 @@ class UiState(EventDispatcher):
     def on_high_contrast(self, _instance: UiState, value: bool) -> None:
         for name, colour in PALETTES[bool(value)].items():
             setattr(self, name, rgb(colour))
+        self.palette += 1  # after every colour: a label bound to one of them would read the others half-changed
 
     def on_rtl(self, _instance: UiState, value: bool) -> None:
         self.halign = "right" if value else "left"

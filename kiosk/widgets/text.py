@@ -44,7 +44,7 @@ class AText(Label):
         ui.fbind("rtl", self._relayout)
         self.fbind("texture_size", self._fit_height)
         self.fbind("tone", self._recolour)
-        ui.fbind("fg", self._recolour)  # the palette changed (high contrast on or off)
+        ui.fbind("palette", self._recolour)  # the palette changed (high contrast on or off)
         self._recolour()
         self._do_layout()
 

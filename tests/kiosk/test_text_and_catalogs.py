@@ -136,3 +136,22 @@ def test_middle_dot_beside_arabic_indic_digits_becomes_a_comma() -> None:
     assert bidi.separators(line) == f"قفسه {fmt.digits('0')}، انبار {fmt.digits('16')}"  # ۰ · would read ۰۰
     assert bidi.separators("Shelf 0 · backroom 16") == "Shelf 0 · backroom 16"
     assert bidi.separators("سیب · تازه") == "سیب · تازه"  # no digits: nothing to confuse
+
+
+def test_labels_take_the_whole_palette_when_high_contrast_is_switched_back(tmp_path) -> None:  # noqa: ANN001
+    # Kivy in a child process: this one must not start Kivy's logging or window machinery.
+    script = (
+        "from kiosk.text.fonts import register_fonts\n"
+        "from kiosk.widgets.text import AText\n"
+        "from kiosk.theme import ui\n"
+        "register_fonts()\n"
+        "label = AText(raw='12 alerts', tone='muted')\n"
+        "ui.high_contrast = True\n"
+        "assert list(label.color) == list(ui.muted), (label.color, ui.muted)\n"
+        "ui.high_contrast = False\n"
+        "assert list(label.color) == list(ui.muted), (label.color, ui.muted)\n"
+    )
+    env = {"KIVY_NO_ARGS": "1", "KIVY_LOG_MODE": "PYTHON", "KIVY_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
