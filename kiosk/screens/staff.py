@@ -68,8 +68,10 @@ class StaffScreen(AisleScreen):
             shelf=fmt.number(alert.shelf), backroom=fmt.number(alert.backroom), location=where)
         if alert.state == AlertState.CLAIMED:
             line += " · " + (tr._("yours") if alert.claimed_by == self.ctl.device_id else tr._("taken"))
-        if not alert.restock_now:
+        if not alert.backroom:
             line += " · " + tr._("backroom empty")
+        elif not alert.restock_now:  # some units, not enough to refill the shelf: order more
+            line += " · " + tr._("not enough in the backroom")
         return name, line
 
     def _alert_card(self, alert: Alert) -> ChoiceCard:
