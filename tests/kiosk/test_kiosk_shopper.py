@@ -128,6 +128,25 @@ def test_online_cart_opens_from_its_qr_code_and_codes_work_once(kiosk: KioskApp,
     props = kiosk.wait_props(lambda p: p["phase"] == "error" and "does not belong" in p["message"])
 
 
+def test_an_expired_cart_code_explains_itself(kiosk: KioskApp, demo_backend: DemoBackend) -> None:
+    from datetime import timedelta
+
+    from backend import carts
+    from mqtt.payloads import utcnow
+
+    cart = demo_backend.call("cart.create", {"lines": [{"sku": SKU, "quantity": 1}]}, device="webshop")["cart"]
+    # Issued an hour ago: its minutes are long over.
+    stale = carts.issue_handoff(demo_backend.store, STORE, cart["cart_id"], "webshop", utcnow() - timedelta(hours=1))
+    before = kiosk.status()["cart_count"]
+    kiosk.call("keys", text=stale.url)
+    kiosk.on("handoff")
+    props = kiosk.wait_props(lambda p: p["phase"] == "error")
+    assert "expired" in props["message"] and "new code" in props["message"]
+    assert kiosk.status()["cart_count"] == before  # nothing was opened
+    kiosk.shot("kiosk", "en", "online-cart-expired")
+    kiosk.call("go", screen="attract")
+
+
 def test_continue_on_phone_shows_a_single_use_qr(kiosk: KioskApp, demo_backend: DemoBackend) -> None:
     kiosk.call("go", screen="cart")
     kiosk.tap("phone_button")
