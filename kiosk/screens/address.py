@@ -28,6 +28,8 @@ class AddressScreen(AisleScreen):
         keyboard_box = self.ids.keyboard_box
         if ui.mode != "kiosk" and keyboard_box.parent is not None:
             keyboard_box.parent.remove_widget(keyboard_box)  # phones type with their own keyboard
+        if ui.mode == "kiosk":
+            self.ids.keyboard.ensure_built()
         inputs = self.ids
         if not inputs.country_input.text:
             details = self.ctl.link.store_details()

@@ -24,11 +24,17 @@ class OnScreenKeyboard(BoxLayout):
     shift = OptionProperty("once", options=["off", "once"])
 
     def on_kv_post(self, base_widget: object) -> None:
+        self._built = False
         self.fbind("page", self._build)
         self.fbind("shift", self._label_keys)
-        self._build()
+
+    def ensure_built(self) -> None:
+        """Make the keys (once, when first shown: fifty buttons cost half a second of start-up)."""
+        if not self._built:
+            self._build()
 
     def _build(self, *_args: object) -> None:
+        self._built = True
         rows = self.ids.rows
         rows.clear_widgets()
         for row_keys in LAYOUTS[self.page]:
