@@ -125,6 +125,12 @@ class Harness:
         target = self.app.ctl.nav.screen(screen or self.app.ctl.nav.current)
         return {name: getattr(target, name) for name in READ_PROPS if hasattr(target, name)}
 
+    def do_get_text(self, target: str) -> str:
+        widget = automation.find(target)
+        if not hasattr(widget, "insert_text"):
+            raise HarnessError(f"{target} is not a text field")
+        return str(widget.text)
+
     def do_set_text(self, target: str, value: str) -> None:
         widget = automation.find(target)
         if not hasattr(widget, "insert_text"):

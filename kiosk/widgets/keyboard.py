@@ -6,13 +6,18 @@ from kivy.properties import ListProperty, ObjectProperty, OptionProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
 
+from kiosk.text.compose import TONES, key_label, with_tone
 from kiosk.widgets.text import AButton
 
 LAYOUTS = {
     # Nordic letters on the letter layout: addresses here are Swedish and Danish.
     "letters": ["1234567890", "qwertyuiopå", "asdfghjklöä", "zxcvbnmæø-", "@.,'"],
     "symbols": ["1234567890", "+()/&:;#", "-_.,@'", "!?\"*%"],
+    # Vietnamese: its extra letters, then the five tones, which go on the letter before the cursor.
+    "accents": ["ăâđêôơư", "\u0300\u0301\u0309\u0303\u0323", "éèëíóúüýñç"],
 }
+PAGE_AFTER = {"letters": "symbols", "symbols": "accents", "accents": "letters"}
+PAGE_KEY = {"letters": "#+=", "symbols": "ăêơ", "accents": "abc"}  # names the page the key leads to
 
 
 class OnScreenKeyboard(BoxLayout):
@@ -51,13 +56,25 @@ class OnScreenKeyboard(BoxLayout):
     def _label_keys(self, *_args: object) -> None:
         for row in self.ids.rows.children:
             for key in row.children:
-                char = key.key_char
-                key.text = char.upper() if self.shift == "once" and char.isalpha() else char
+                label = key_label(key.key_char)
+                key.text = label.upper() if self.shift == "once" and label.isalpha() else label
+
+    def next_page(self) -> None:
+        """Letters, symbols, Vietnamese letters and tones, and round again."""
+        self.page = PAGE_AFTER[self.page]
 
     def press(self, char: str) -> None:
-        """Type one character into the focused field."""
+        """Type one character into the focused field (a tone changes the letter before the cursor)."""
         field = self.target
         if field is None:
+            return
+        if char in TONES:
+            index = field.cursor_index()
+            toned = with_tone(field.text[index - 1], char) if index > 0 else None
+            if toned is not None:
+                field.do_backspace()
+                field.insert_text(toned)
+            field.focus = True
             return
         if self.shift == "once" and char.isalpha():
             char = char.upper()

@@ -155,3 +155,13 @@ def test_labels_take_the_whole_palette_when_high_contrast_is_switched_back(tmp_p
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_tone_keys_put_vietnamese_tones_on_the_letter_before() -> None:
+    from kiosk.text.compose import TONES, key_label, with_tone
+
+    grave, acute, hook, tilde, dot = "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"
+    assert [key_label(t) for t in (grave, acute, hook, tilde, dot)] == ["à", "á", "ả", "ã", "ạ"]
+    assert with_tone("ê", tilde) == "ễ" and with_tone("ư", hook) == "ử" and with_tone("Ă", acute) == "Ắ"
+    assert with_tone("o", dot) == "ọ" and with_tone("đ", hook) is None  # no such letter: the key does nothing
+    assert len(TONES) == 5
