@@ -204,6 +204,12 @@ class KioskApp:
     def tap(self, target: str) -> str:
         return self.call("tap", target=target, frames=2)
 
+    def add_to_cart(self) -> dict[str, Any]:
+        """Tap "Add to cart" and wait until the cart holds one more (the stock check runs off the UI thread)."""
+        before = self.status()["cart_count"]
+        self.tap("add_button")
+        return self.wait(lambda s: s["cart_count"] > before and not s["busy"], what="the item in the cart")
+
     def shot(self, *parts: str) -> Path:
         """Save the screen under test-artifacts/kiosk/<parts>.png and check it for rendering problems."""
         path = ARTIFACTS.joinpath(*parts).with_suffix(".png")

@@ -76,8 +76,8 @@ def test_unknown_codes_explain_themselves(kiosk: KioskApp) -> None:
 
 def test_add_to_cart_and_send_home_places_the_order(kiosk: KioskApp, demo_backend: DemoBackend) -> None:
     kiosk.call("go", screen="product", sku=SKU)
-    kiosk.tap("add_button")
-    kiosk.tap("add_button")
+    kiosk.add_to_cart()
+    kiosk.add_to_cart()
     assert kiosk.status()["cart_count"] == 2
     kiosk.tap("cart_button")
     kiosk.on("cart")
@@ -191,7 +191,7 @@ def test_every_shopper_screen_renders_in_every_language(kiosk: KioskApp, lang: s
     kiosk.call("go", screen="product", sku=SKU)
     kiosk.wait(lambda s: not s["busy"])
     kiosk.shot("kiosk", lang, "product")
-    kiosk.tap("add_button")
+    kiosk.add_to_cart()
     kiosk.call("go", screen="cart")
     kiosk.shot("kiosk", lang, "cart")
     kiosk.tap("till_button")

@@ -38,7 +38,7 @@ def test_phone_search_add_and_reserve(phone: KioskApp, demo_backend: DemoBackend
     hit = wait_text(phone, "Golden Delicious apples")  # the search runs a moment after typing stops
     phone.tap(hit)
     phone.on("product")
-    phone.tap("add_button")
+    phone.add_to_cart()
     phone.tap("cart_button")
     phone.on("cart")
     phone.tap("pickup_button")
@@ -61,7 +61,7 @@ def test_phone_screens_in_every_language(phone: KioskApp, lang: str) -> None:
     phone.call("go", screen="product", sku=SKU)
     phone.wait(lambda s: not s["busy"])
     phone.shot("phone", lang, "product")
-    phone.tap("add_button")
+    phone.add_to_cart()
     phone.call("go", screen="cart")
     phone.shot("phone", lang, "cart")
     phone.tap("home_button")
