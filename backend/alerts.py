@@ -53,10 +53,10 @@ def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: time
     return max(0, min(100, score))
 
 
-def _live_alert(store: Store, store_id: str, sku: str, location: str) -> str | None:
-    row = store.conn.execute("SELECT alert_id FROM alerts WHERE store = ? AND sku = ? AND location = ? AND state IN"
-                             " (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
-    return row[0] if row else None
+def _live_alert(store: Store, store_id: str, sku: str, location: str) -> tuple[str, AlertReason] | None:
+    row = store.conn.execute("SELECT alert_id, reason FROM alerts WHERE store = ? AND sku = ? AND location = ?"
+                             " AND state IN (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
+    return (row[0], AlertReason(row[1])) if row else None
 
 
 def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
@@ -69,10 +69,10 @@ def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, devic
         if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
                               [store_id, sku]).fetchone() is None:
             raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
-        existing = _live_alert(store, store_id, sku, location)
-        if existing is not None:
-            (current,) = store.conn.execute("SELECT reason FROM alerts WHERE alert_id = ?", [existing]).fetchone()
-            if BASE_PRIORITY[reason] > BASE_PRIORITY[AlertReason(current)]:
+        live = _live_alert(store, store_id, sku, location)
+        if live is not None:
+            existing, current = live
+            if BASE_PRIORITY[reason] > BASE_PRIORITY[current]:
                 store.conn.execute("UPDATE alerts SET reason = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
                                    [reason.value, now.isoformat(), existing])
             return existing, False

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mqtt.payloads import ErrorCode, utcnow
+from edge.outbox import PERMANENT
+from mqtt.payloads import utcnow
 from mqtt.rpc import RemoteError, RpcClient, RpcError
 
 log = logging.getLogger(__name__)
 
 OPERATIONS = frozenset({"alert.claim", "alert.resolve", "alert.dismiss"})
-# Answers that will not change however often the action is resent (the backend takes a resend as done).
-PERMANENT = {ErrorCode.BAD_REQUEST, ErrorCode.CONFLICT, ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN,
-             ErrorCode.UNKNOWN_OP, ErrorCode.EXPIRED, ErrorCode.USED}
 SCHEMA = """CREATE TABLE IF NOT EXISTS staff_actions (
     id INTEGER PRIMARY KEY,
     op TEXT NOT NULL,

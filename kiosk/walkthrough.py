@@ -152,14 +152,17 @@ class Walkthrough:
                 return sku
         raise WalkthroughFailed("no product in stock in this store")
 
-    def camera_folder(self, name: str, text: str | None) -> Path:
-        """A folder the camera replays: a QR code of ``text``, or a plain picture without any code."""
+    def camera_folder(self, name: str, text: str | None, photo: Path | None = None) -> Path:
+        """A folder the camera replays: a QR code of ``text``, a copy of a real ``photo`` (never into the
+        repository), or a plain picture without any code."""
         import segno
         from PIL import Image, ImageDraw
 
         folder = self._tmp / name
         folder.mkdir(exist_ok=True)
-        if text:
+        if photo is not None:
+            shutil.copyfile(photo, folder / photo.name)
+        elif text:
             segno.make(text, error="m").save(str(folder / "code.png"), scale=10, border=6)
         else:
             image = Image.new("RGB", (640, 480), (200, 196, 188))
@@ -170,17 +173,9 @@ class Walkthrough:
 
     def fruit_photo(self) -> Path | None:
         """A photo of the preferred product from the shared grocery data, or None without it."""
-        from kiosk.services.images import GROCERY
+        from kiosk.services.images import SAMPLE_PHOTO
 
-        photo = GROCERY / "train" / "Fruit" / "Apple" / "Golden-Delicious" / "Golden-Delicious_001.jpg"
-        return photo if photo.is_file() else None
-
-    def camera_photo(self, name: str, photo: Path) -> None:
-        """Let the camera replay one real photo (copied to a scratch folder, never into the repository)."""
-        folder = self._tmp / name
-        folder.mkdir(exist_ok=True)
-        shutil.copyfile(photo, folder / photo.name)
-        self.ctl.config = replace(self.ctl.config, images=folder)
+        return SAMPLE_PHOTO if SAMPLE_PHOTO.is_file() else None
 
     def synced(self) -> Until:
         return Until(lambda: bool(state.store_name) and self.ctl.link.edge.synced(0.3), 30, "store data")
@@ -296,7 +291,7 @@ class Walkthrough:
         yield self.on("attract")
         photo = self.fruit_photo()
         if photo is not None:  # the shared Grocery Store photos, when this checkout has them
-            self.camera_photo("fruit", photo)
+            self.camera_folder("fruit", None, photo)
             self.tap("recognise_button")
             yield self.on("recognise")
             yield Until(lambda: screen.phase == "suggest", 20, "a suggestion for the photo")

@@ -143,17 +143,17 @@ def cmd_backends(_: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING
-    if getattr(args, "func", None) is not None:
-        level = logging.INFO if args.verbose else logging.WARNING  # training reports progress at INFO
+    recognition = getattr(args, "func", None)  # train, evaluate and enrol dispatch themselves
+    verbose = logging.INFO if recognition is not None else logging.DEBUG  # training reports progress at INFO
+    level = verbose if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     if args.command == "labels" and (args.columns < 1 or args.rows < 1):
         print("error: --columns and --rows must be at least 1", file=sys.stderr)
         return 2
-    if getattr(args, "func", None) is not None:
-        return args.func(args)
+    if recognition is not None:
+        return recognition(args)
     handlers = {"scan": cmd_scan, "labels": cmd_labels, "backends": cmd_backends}
     try:
         return handlers[args.command](args)

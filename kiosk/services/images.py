@@ -11,6 +11,8 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 GROCERY = ROOT.parent / "shared" / "data" / "grocery"  # the Grocery Store Dataset, when this checkout has it
+# A shopper holding up a Golden Delicious (the demo's first product): shown to the camera by the walkthrough and tests.
+SAMPLE_PHOTO = GROCERY / "train" / "Fruit" / "Apple" / "Golden-Delicious" / "Golden-Delicious_001.jpg"
 
 
 class ProductImages:

@@ -23,7 +23,7 @@ from mqtt import topics
 from mqtt.alerts import Alert, AlertReason, AlertState
 from mqtt.client import Message
 from mqtt.commerce import Address, Cart, DeliveryOption, Event, Handoff, LineRequest, PlaceOrderArgs
-from mqtt.payloads import ErrorCode, Money, PayloadError, StockLevel, StoreDetails, decode
+from mqtt.payloads import Money, PayloadError, StockLevel, StoreDetails, decode
 from mqtt.rpc import RemoteError, RpcError
 
 log = logging.getLogger(__name__)
@@ -312,11 +312,10 @@ class StoreLink:
         # found no backend: kept on disk and sent in order later; the backend takes a resend as done.
         if self.edge.client.connected and not self.staff_actions.pending():
             try:
-                result = self.edge.rpc.call(op, args, timeout=self._timeout)
-            except RemoteError as exc:
-                raise LinkError(exc.code.value, exc.message) from None
-            except RpcError:
-                pass
+                result = _rpc(lambda: self.edge.rpc.call(op, args, timeout=self._timeout))
+            except LinkError as exc:
+                if exc.code != "offline":
+                    raise
             else:
                 return Alert.model_validate(result["alert"])
         self.staff_actions.submit(op, args)
@@ -364,9 +363,3 @@ class StoreLink:
         self.staff_actions.close()
         self.outbox.close()
         self.edge.close()
-
-
-def is_permanent(code: str) -> bool:
-    """Whether retrying an operation with the same input can help."""
-    return code in {c.value for c in (ErrorCode.BAD_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT,
-                                      ErrorCode.FORBIDDEN, ErrorCode.EXPIRED, ErrorCode.USED)}

@@ -23,6 +23,7 @@ from backend.db import Store
 from backend.demo import load_demo
 from backend.service import BackendService
 from kiosk.harness_client import HarnessClient, HarnessError
+from kiosk.services.images import SAMPLE_PHOTO
 from kiosk.virtual_display import DisplayError, VirtualDisplay
 from mqtt.brokers import MosquittoBroker, free_port, wait_for_port
 from mqtt.client import MqttClient
@@ -51,9 +52,8 @@ def write_qr(folder: Path, text: str, name: str = "code.png") -> Path:
     return path
 
 
-GROCERY = ROOT.parent / "shared" / "data" / "grocery"
 # A shared-data photo of the demo's SKU (Golden Delicious); the recogniser's gallery was built from this split.
-GROCERY_PHOTO = GROCERY / "train" / "Fruit" / "Apple" / "Golden-Delicious" / "Golden-Delicious_001.jpg"
+GROCERY_PHOTO = SAMPLE_PHOTO
 
 
 def write_photo(folder: Path, photo: Path) -> Path:
