@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import queue
-import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,44 +18,14 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
+from edge.cache_schema import SchemaError, migrate
+from edge.folding import fold, index_names, query_words
 from mqtt import ids, topics
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, StockLevel, StoreDetails, describe, utcnow
 
 log = logging.getLogger(__name__)
 
 Payload = Product | StockLevel | StoreDetails
-
-M001_CACHE = """
-CREATE TABLE stores (
-    store TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, currency TEXT NOT NULL, lat REAL, lon REAL,
-    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL
-);
-CREATE TABLE products (
-    id INTEGER PRIMARY KEY, store TEXT NOT NULL, sku TEXT NOT NULL, seq INTEGER NOT NULL,
-    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, UNIQUE (store, sku)
-);
-CREATE TABLE product_gtins (
-    store TEXT NOT NULL, gtin TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (store, gtin, sku)
-) WITHOUT ROWID;
-CREATE INDEX product_gtins_sku ON product_gtins(store, sku);
--- Words of every locale's name, folded (case, diacritics, Arabic/Persian letter variants) before indexing.
-CREATE VIRTUAL TABLE product_words USING fts5(
-    names, brand, category, sku, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
-);
--- Substrings, for compound words ("mjölk" inside "Standardmjölk") that a word prefix cannot find.
-CREATE VIRTUAL TABLE product_grams USING fts5(names, tokenize = 'trigram');
-CREATE TABLE stock (
-    store TEXT NOT NULL, sku TEXT NOT NULL, seq INTEGER NOT NULL, available INTEGER NOT NULL,
-    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, shelf INTEGER NOT NULL, backroom INTEGER NOT NULL,
-    updated_at TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (store, sku)
-) WITHOUT ROWID;
-"""
-
-# (version, name, SQL script); append only, never edit a released migration.
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "catalogue, stock and stores", M001_CACHE),
-]
-
 
 class CacheError(RuntimeError):
     """The cache file is unusable (newer schema than this code, or corrupt)."""
@@ -98,52 +65,6 @@ class CachedStore:
 
     details: StoreDetails
     received_at: datetime
-
-
-# -- text folding -----------------------------------------------------------------
-
-_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_LETTERS = str.maketrans({
-    # Arabic and Persian keyboards type different code points for the same letter.
-    "\u064a": "\u06cc", "\u0649": "\u06cc", "\u0626": "\u06cc",  # ي ى ئ -> ی
-    "\u0643": "\u06a9",  # ك -> ک
-    "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",  # أ إ آ ٱ -> ا
-    "\u0624": "\u0648", "\u0629": "\u0647",  # ؤ -> و, ة -> ه
-    # Latin letters that are not a base letter plus a combining mark.
-    "đ": "d", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "ı": "i", "þ": "th",
-    **{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)},
-})
-_JOINERS = re.compile("[\u200c\u200d\u00ad]")
-_WORD_RE = re.compile(r"\w+")
-
-
-def fold(text: str) -> str:
-    """Case-, diacritic- and script-variant-insensitive form of text, used for indexing and for queries."""
-    if text.isascii():
-        return text.lower()
-    return " ".join(map(_fold_word, text.split()))
-
-
-@functools.lru_cache(maxsize=65536)
-def _fold_word(word: str) -> str:
-    # Catalogues repeat their words ("ekologisk", "mjölk") thousands of times: fold each one once.
-    word = unicodedata.normalize("NFKC", word).casefold()
-    word = _ARABIC_MARKS.sub("", word).translate(_LETTERS)
-    word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", word)
-
-
-def query_words(text: str) -> list[str]:
-    """Folded words of a search query (a Persian zero-width non-joiner joins, as most people type it)."""
-    return _WORD_RE.findall(fold(_JOINERS.sub("", text)))[:8]
-
-
-def _index_names(product: Product) -> str:
-    names = " ".join(dict.fromkeys(product.names.values()))
-    if _JOINERS.search(names):
-        # Index both "می‌خواهم" as one word and as two, so either way of typing it is found.
-        names = f"{_JOINERS.sub('', names)} {_JOINERS.sub(' ', names)}"
-    return fold(names)
 
 
 # -- received messages --------------------------------------------------------------
@@ -195,7 +116,10 @@ class LocalCache:
             with self._write_lock:
                 self._writer.execute("PRAGMA journal_mode=WAL")
                 migrate(sqlite_utils.Database(self._writer))
-        except sqlite3.DatabaseError as exc:
+            if not self._index_live():
+                log.warning("cache %s: a bulk load was interrupted; rebuilding the search index", self.path)
+                self.end_bulk()
+        except (sqlite3.DatabaseError, SchemaError) as exc:
             self.close()
             raise CacheError(f"cache {self.path} is unusable: {exc}") from exc
 
@@ -323,38 +247,25 @@ class LocalCache:
 
     def _apply_products(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
                         outcomes: list[Outcome], received: str, raw: Sequence[bytes] | None) -> None:
-        existing = self._existing(conn, "products", "id, seq", [items[i] for i in indexes])
-        current = {key: row[1] for key, row in existing.items()}
+        existing = self._existing(conn, "products", "seq", [items[i] for i in indexes])
+        current = {key: row[0] for key, row in existing.items()}
         winners: dict[tuple[str, str], Product] = self._winners(items, indexes, current, "seq", outcomes)
         if not winners:
             return
         texts = {id(items[i]): raw[i].decode() for i in indexes} if raw is not None else {}
-        next_id = (conn.execute("SELECT max(id) FROM products").fetchone()[0] or 0) + 1
-        rows, old_ids = [], []
-        for key, product in winners.items():
-            if key in existing:
-                row_id = existing[key][0]
-                old_ids.append((row_id,))
-            else:
-                row_id, next_id = next_id, next_id + 1
-            rows.append((row_id, product))
-        if old_ids:
-            _bulk(conn, "DELETE FROM product_words WHERE rowid IN ({})", old_ids)
-            _bulk(conn, "DELETE FROM product_grams WHERE rowid IN ({})", old_ids)
-            _bulk(conn, "DELETE FROM product_gtins WHERE (store, sku) IN ({})",
-                  [key for key in winners if key in existing])
-        _bulk(conn, "INSERT OR REPLACE INTO products (id, store, sku, seq, updated_at, received_at, payload) {}",
-              [(i, p.store, p.sku, p.seq, p.updated_at.isoformat(), received, texts.get(id(p)) or p.model_dump_json())
-               for i, p in rows])
+        replaced = [key for key in winners if key in existing]
+        if replaced:
+            _bulk(conn, "DELETE FROM product_gtins WHERE (store, sku) IN ({})", replaced)
+        # An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the trigger that updates the index.
+        _bulk(conn, "INSERT INTO products (store, sku, seq, updated_at, received_at, payload, names, brand, category,"
+              " sku_folded) {} WHERE true ON CONFLICT (store, sku) DO UPDATE SET seq = excluded.seq,"
+              " updated_at = excluded.updated_at, received_at = excluded.received_at, payload = excluded.payload,"
+              " names = excluded.names, brand = excluded.brand, category = excluded.category,"
+              " sku_folded = excluded.sku_folded WHERE excluded.seq > products.seq",
+              [(p.store, p.sku, p.seq, p.updated_at.isoformat(), received, texts.get(id(p)) or p.model_dump_json(),
+                index_names(p), fold(p.brand), fold(p.category), p.sku.lower()) for p in winners.values()])
         _bulk(conn, "INSERT OR IGNORE INTO product_gtins (store, gtin, sku) {}",
-              [(p.store, g, p.sku) for _, p in rows for g in p.gtins])
-        words, grams = [], []
-        for row_id, p in rows:
-            names = _index_names(p)
-            words.append((row_id, names, fold(p.brand), fold(p.category), p.sku.lower()))
-            grams.append((row_id, names))
-        _bulk(conn, "INSERT INTO product_words (rowid, names, brand, category, sku) {}", words)
-        _bulk(conn, "INSERT INTO product_grams (rowid, names) {}", grams)
+              [(p.store, g, p.sku) for p in winners.values() for g in p.gtins])
 
     def _apply_stock(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
                      outcomes: list[Outcome], received: str) -> None:
@@ -373,6 +284,33 @@ class LocalCache:
         rows = conn.execute(f"SELECT store, sku, {columns} FROM {table} WHERE (store, sku) IN ({select})",
                             [json.dumps(keys)])
         return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+    # -- bulk loading and snapshots ------------------------------------------
+
+    def _index_live(self) -> bool:
+        return bool(self._writer.execute("SELECT value FROM cache_state WHERE key = 'index_live'").fetchone()[0])
+
+    def begin_bulk(self) -> None:
+        """Stop updating the search index row by row until ``end_bulk`` (name search misses new rows meanwhile)."""
+        with self._transaction() as conn:
+            conn.execute("UPDATE cache_state SET value = 0 WHERE key = 'index_live'")
+
+    def end_bulk(self) -> None:
+        """Rebuild the search index from every cached product in one pass and keep it live again."""
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO product_words (product_words) VALUES ('rebuild')")
+            conn.execute("INSERT INTO product_grams (product_grams) VALUES ('rebuild')")
+            conn.execute("UPDATE cache_state SET value = 1 WHERE key = 'index_live'")
+
+    def snapshot_as_of(self, store: str) -> str | None:
+        """The backend time of the last complete snapshot of a store, or None if there never was one."""
+        rows = self._rows("SELECT as_of FROM snapshots WHERE store = ? AND complete", [store])
+        return rows[0][0] if rows else None
+
+    def set_snapshot_as_of(self, store: str, as_of: str) -> None:
+        """Record that a store's snapshot up to the backend time ``as_of`` is complete."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, 1)", [store, as_of])
 
     # -- reading --------------------------------------------------------------
 
@@ -465,32 +403,3 @@ def _product(row: Sequence[Any]) -> CachedProduct:
 
 def _store(row: Sequence[Any]) -> CachedStore:
     return CachedStore(StoreDetails.model_validate_json(row[0]), datetime.fromisoformat(row[1]))
-
-
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every migration not yet applied, each in its own transaction; return the schema version."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-               " applied_at TEXT)")
-    applied = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
-    known = {version for version, _, _ in MIGRATIONS}
-    if applied - known:
-        raise CacheError(f"cache has schema versions {sorted(applied - known)} unknown to this code")
-    for version, name, script in MIGRATIONS:
-        if version in applied:
-            continue
-        log.info("cache migration %d: %s", version, name)
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(script):
-                db.conn.execute(statement)
-            db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, utcnow().isoformat()])
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
-    return max(known)
-
-
-def _statements(script: str) -> list[str]:
-    # Statement by statement: executescript() would commit and break the migration's atomicity.
-    return [statement.strip() for statement in script.split(";\n") if statement.strip()]

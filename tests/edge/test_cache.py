@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.cache import CacheError, LocalCache, Outcome, RejectedMessage, fold, parse_message
+from edge.cache import CacheError, LocalCache, Outcome, RejectedMessage, parse_message
+from edge.folding import fold
 from mqtt.payloads import Product, StockLevel, StoreDetails, encode, utcnow
 
 FUZZ = settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -205,3 +206,60 @@ def test_random_bytes_never_change_the_cache(cache: LocalCache, topic: str, payl
     before = _snapshot(cache.path)
     assert not cache.apply_message(topic, payload)
     assert _snapshot(cache.path) == before
+
+
+def test_a_bulk_load_indexes_names_once_at_the_end(tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "bulk.db")
+    cache.apply_product(product("PASTA"))
+    cache.begin_bulk()
+    cache.apply_many([product("MILK"), product("PASTA", seq=2, names={"en": "Penne"})])
+    assert cache.search("test-a", "milk") == []  # not indexed yet
+    cache.end_bulk()
+    assert [p.product.sku for p in cache.search("test-a", "mjölk")] == ["MILK"]
+    assert [p.product.sku for p in cache.search("test-a", "penne")] == ["PASTA"]
+    assert cache.search("test-a", "spaghetti") == []  # the old name left the index with the update
+    cache.apply_product(product("PASTA", seq=3, names={"en": "Fusilli"}))  # live again: row by row
+    assert [p.product.sku for p in cache.search("test-a", "fusilli")] == ["PASTA"]
+    assert cache.search("test-a", "penne") == []
+    cache.close()
+
+
+def test_an_interrupted_bulk_load_is_indexed_when_the_cache_reopens(tmp_path: Path) -> None:
+    first = LocalCache(tmp_path / "c.db")
+    first.begin_bulk()
+    first.apply_many([product("MILK"), product("TOFU")])
+    first.close()  # the app died before end_bulk
+    again = LocalCache(tmp_path / "c.db")
+    assert [p.product.sku for p in again.search("test-a", "شیر")] == ["MILK"]
+    again.apply_product(product("APPLE"))
+    assert [p.product.sku for p in again.search("test-a", "táo")] == ["APPLE"]
+    again.close()
+
+
+def test_a_cache_of_the_first_schema_keeps_its_products_and_search(tmp_path: Path) -> None:
+    from edge.cache_schema import M001_CACHE, _statements
+    from edge.folding import index_names
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
+    for statement in _statements(M001_CACHE):
+        conn.execute(statement)
+    conn.execute("INSERT INTO _migrations VALUES (1, 'catalogue, stock and stores', NULL)")
+    milk = product("MILK")
+    # What the first release wrote for a product: its row, its GTINs and two index rows of folded text.
+    conn.execute("INSERT INTO products VALUES (7, 'test-a', 'MILK', 1, ?, ?, ?)",
+                 [NOW.isoformat(), NOW.isoformat(), milk.model_dump_json()])
+    conn.execute("INSERT INTO product_gtins VALUES ('test-a', '02012345678903', 'MILK')")
+    conn.execute("INSERT INTO product_words (rowid, names, brand, category, sku)"
+                 " VALUES (7, ?, 'arla', 'dairy', 'milk')", [index_names(milk)])
+    conn.execute("INSERT INTO product_grams (rowid, names) VALUES (7, ?)", [index_names(milk)])
+    conn.close()
+    cache = LocalCache(path)
+    assert [p.product.sku for p in cache.search("test-a", "حليب")] == ["MILK"]
+    assert [p.product.sku for p in cache.search("test-a", "arla")] == ["MILK"]
+    assert [p.product.sku for p in cache.search("test-a", "ndardmj")] == ["MILK"]  # trigrams
+    assert cache.product_by_gtin("test-a", "2012345678903").product == milk
+    cache.apply_product(product("MILK", seq=2, names={"en": "Whole milk"}))
+    assert cache.search("test-a", "حليب") == [] and len(cache.search("test-a", "whole")) == 1
+    cache.close()
