@@ -28,6 +28,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, required=True, help="output folder for model, gallery and metadata")
     train.add_argument("--catalogue", type=Path, default=DEMO_CATALOGUE, help="products CSV with vision_label")
     train.add_argument("--epochs", type=int, help="override the number of epochs (default: the committed recipe)")
+    train.add_argument("--sizes", type=_sizes, help="progressive-resizing crop sizes, e.g. 96,112,128 (default: the "
+                       "committed recipe)")
     train.add_argument("--threads", type=int, default=2, help="CPU threads for training (default 2)")
     train.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
     train.add_argument("--holdout", type=int, default=0, help="few-shot check: leave N classes out of training and "
@@ -82,6 +84,17 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
     return run
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    """Parse "96,112,128" into increasing crop sizes."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 96,112,128, got {text!r}") from None
+    if not sizes or any(not 32 <= s <= 512 for s in sizes) or list(sizes) != sorted(sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be increasing, each 32..512, got {text!r}")
+    return sizes
+
+
 @_guarded
 def cmd_train(args: argparse.Namespace) -> int:
     """Run the training pipeline and print its headline metrics."""
@@ -93,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     kwargs = {"cache_dir": args.cache_dir} if args.cache_dir else {}
     cfg = PipelineConfig(data=args.data, out=args.out, catalogue=args.catalogue, threads=args.threads,
                          holdout=args.holdout, shots=args.shots, epochs=args.epochs, seed=args.seed,
-                         gallery_only=args.gallery_only, **kwargs)
+                         train_sizes=args.sizes, gallery_only=args.gallery_only, **kwargs)
     try:
         meta = run(cfg)
     except ModuleNotFoundError as exc:

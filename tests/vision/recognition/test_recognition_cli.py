@@ -25,6 +25,18 @@ def test_add_subcommands_registers_train_evaluate_enrol() -> None:
         assert callable(args.func)
 
 
+@pytest.mark.parametrize("text,sizes", [("96,112,128,144", (96, 112, 128, 144)), ("128", (128,)), ("5x", None),
+                                        ("128,96", None), ("16,32", None), ("", None)])
+def test_train_sizes_must_be_increasing_crop_sizes(text: str, sizes: tuple[int, ...] | None) -> None:
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_subcommands(parser.add_subparsers(dest="command"))
+    if sizes is None:
+        with pytest.raises((argparse.ArgumentError, SystemExit)):
+            parser.parse_args(["train", "--out", "x", "--sizes", text])
+    else:
+        assert parser.parse_args(["train", "--out", "x", "--sizes", text]).sizes == sizes
+
+
 def test_evaluate_prints_summary(committed_model: Path, grocery: Path, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     lines = (grocery / "val.txt").read_text().splitlines()[::25]

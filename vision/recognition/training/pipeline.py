@@ -44,6 +44,7 @@ class PipelineConfig:
     runtime_sizes: tuple[int, ...] = (128, 144, 160, 176, 192)
     float16: bool = True
     epochs: int | None = None
+    train_sizes: tuple[int, ...] | None = None
     seed: int = 1234
     gallery_only: bool = False
     command: str = field(default_factory=lambda: " ".join(sys.argv))
@@ -100,6 +101,8 @@ def run(cfg: PipelineConfig) -> dict[str, object]:
     tcfg = TrainConfig(seed=cfg.seed, augment=AugmentConfig())
     if cfg.epochs is not None:
         tcfg = replace(tcfg, epochs=cfg.epochs, warmup_epochs=min(tcfg.warmup_epochs, max(cfg.epochs - 1, 0)))
+    if cfg.train_sizes is not None:
+        tcfg = replace(tcfg, train_sizes=cfg.train_sizes)
     train_split = load_cached(train_s, cfg.cache_size, cfg.cache_dir, "train")
     val_split = load_cached(val_s, cfg.cache_size, cfg.cache_dir, "val")
     embedder = build_embedder(None, arch)
