@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from backend import carts, catalog, nearby, orders, stock
+from backend import carts, catalog, nearby, orders, snapshot, stock
 from backend.db import Store
 from mqtt.commerce import (
     CartCreateArgs,
@@ -18,7 +18,15 @@ from mqtt.commerce import (
     PlaceOrderArgs,
     RedeemArgs,
 )
-from mqtt.payloads import ErrorCode, StockAdjustArgs, StockGetArgs, StockLevel, decode, utcnow
+from mqtt.payloads import (
+    CatalogSnapshotArgs,
+    ErrorCode,
+    StockAdjustArgs,
+    StockGetArgs,
+    StockLevel,
+    decode,
+    utcnow,
+)
 from mqtt.rpc import OpError, OpHandler, RequestContext
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,7 @@ class Operations:
             "stock.adjust": self.stock_adjust,
             "stock.get": self.stock_get,
             "catalog.get": self.catalog_get,
+            "catalog.snapshot": self.catalog_snapshot,
             "stock.nearby": self.stock_nearby,
             "cart.create": self.cart_create,
             "cart.get": self.cart_get,
@@ -89,6 +98,11 @@ class Operations:
             return {"product": catalog.product_payload(self.store, ctx.store, request.sku).model_dump(mode="json")}
         except catalog.NotFound as exc:
             raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
+
+    def catalog_snapshot(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        """A page of the store's catalogue entries and stock levels, for a device syncing without retained messages."""
+        request = decode(CatalogSnapshotArgs, args)
+        return snapshot.page(self.store, ctx.store, request.after or "", request.since, request.limit).to_json()
 
     def stock_nearby(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """Stock and price of a product in the chain's other stores, nearest first (for ACL-restricted devices)."""

@@ -7,8 +7,8 @@ from mqtt.payloads import utcnow
 
 ROLES = ("kiosk", "phone", "web", "staff", "admin", "backend")
 SHOPPER_OPS = frozenset({
-    "catalog.get", "stock.get", "stock.nearby", "cart.create", "cart.get", "cart.set_line", "cart.handoff",
-    "cart.redeem", "order.options", "order.place", "order.get", "alert.report",
+    "catalog.get", "catalog.snapshot", "stock.get", "stock.nearby", "cart.create", "cart.get", "cart.set_line",
+    "cart.handoff", "cart.redeem", "order.options", "order.place", "order.get", "alert.report",
 })
 STAFF_OPS = SHOPPER_OPS | {"stock.adjust", "alert.claim", "alert.resolve", "alert.dismiss", "order.set_status"}
 ALLOWED = {"kiosk": SHOPPER_OPS, "phone": SHOPPER_OPS, "web": SHOPPER_OPS, "staff": STAFF_OPS}

@@ -9,23 +9,23 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
-from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from edge import codes
+from edge import codes, snapshot
 from edge.cache import CachedProduct, CacheError, LocalCache, Outcome, Payload, RejectedMessage, parse_message
 from edge.nearby import NearbyQuery, NearbyStock
+from edge.snapshot import SnapshotError, SnapshotResult
+from edge.views import ProductView, StockView, stock_view
 from mqtt import ids, topics
 from mqtt.client import Dispatch, Message, MqttClient, Will
-from mqtt.payloads import DeviceRole, DeviceStatus, Product, StockLevel, StoreDetails, encode, utcnow
-from mqtt.rpc import RpcClient
+from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, Product, StockLevel, StoreDetails, encode, utcnow
+from mqtt.rpc import RemoteError, RpcClient, RpcError
 from mqtt.url import BrokerUrl, parse_broker_url
 
 log = logging.getLogger(__name__)
@@ -39,87 +39,6 @@ def _version() -> str:
         return metadata.version("aisle")[:40]
     except metadata.PackageNotFoundError:  # running from a checkout that was never installed
         return ""
-
-
-@dataclass(frozen=True)
-class ProductView:
-    """A product as this store sells it: name in the store's language, its own price."""
-
-    sku: str
-    store: str
-    name: str
-    names: Mapping[str, str]
-    brand: str
-    category: str
-    unit: str
-    shelf_location: str
-    price: Decimal
-    currency: str
-    gtins: tuple[str, ...]
-    image: str
-    vision_label: str
-    seq: int
-    updated_at: datetime
-    received_at: datetime
-
-    @classmethod
-    def of(cls, product: Product, received_at: datetime, locales: tuple[str, ...] = ()) -> ProductView:
-        """View of a catalogue entry, naming it in the first of ``locales`` it has a name in."""
-        same = {f.name: getattr(product, f.name) for f in fields(cls) if f.name in Product.model_fields}
-        return cls(**{**same, "name": pick_name(product.names, locales), "names": MappingProxyType(dict(product.names)),
-                      "price": product.price.amount, "currency": product.price.currency, "gtins": tuple(product.gtins),
-                      "received_at": received_at})
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (money as a decimal string)."""
-        out = _jsonable(self)
-        out["price"] = {"amount": out["price"], "currency": out.pop("currency")}
-        return out
-
-
-@dataclass(frozen=True)
-class StockView:
-    """Stock of one product in this store; ``live`` is False when it may be out of date (see ``as_of``)."""
-
-    store: str
-    sku: str
-    known: bool
-    live: bool
-    as_of: datetime | None  # when this value was last received or confirmed by the broker
-    available: int | None = None
-    on_hand: int | None = None
-    reserved: int | None = None
-    shelf: int | None = None
-    backroom: int | None = None
-    seq: int | None = None
-    updated_at: datetime | None = None  # when the backend committed the change
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return _jsonable(self)
-
-
-def _jsonable(view: Any) -> dict[str, Any]:
-    out = {}
-    for f in fields(view):
-        value = getattr(view, f.name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, Decimal):
-            value = format(value, "f")
-        elif isinstance(value, Mapping | tuple):
-            value = dict(value) if isinstance(value, Mapping) else list(value)
-        out[f.name] = value
-    return out
-
-
-def pick_name(names: Mapping[str, str], locales: tuple[str, ...]) -> str:
-    """The name in the first locale (``sv_SE`` falls back to ``sv``) that has one, else English, else any."""
-    for locale in (*locales, "en"):
-        for candidate in (locale, locale.split("_")[0]):
-            if candidate in names:
-                return names[candidate]
-    return next(iter(names.values()))
 
 
 class Edge:
@@ -142,6 +61,7 @@ class Edge:
         connect_timeout: float | None = 10.0,
         dispatch: Dispatch | None = None,
         batch_size: int = 2000,
+        snapshot: bool = True,
     ) -> None:
         self.store = ids.store_id(store)
         self.device_id = ids.device_id(device_id)
@@ -176,11 +96,18 @@ class Edge:
                                      will=Will(status, self._status("offline", since=False)), dispatch=dispatch)
             self._owns_client = True
         self._remove_listener = self.client.add_connection_listener(self._on_connection)
+        # Over MQTT 5 the catalogue and stock come as catalog.snapshot pages (edge/snapshot.py), and the retained
+        # topics only bring changes; MQTT 3.1.1 cannot skip retained messages, so there they bring everything.
+        self._use_snapshot = snapshot and self.client.url.protocol == 5
+        self._snapshot_session = 0  # the session whose snapshot is complete
+        self.last_snapshot: SnapshotResult | None = None
+        self._rpc: RpcClient | None = None
         # QoS 0 is enough for retained state: within a connection TCP loses nothing, and after a reconnect the
         # broker sends every retained message again. It halves the packets of a cold sync (no PUBACKs).
         self._filters = (topics.store_info_filter(), topics.catalog_filter(self.store), topics.stock_filter(self.store))
-        self._unsubscribe = [self.client.subscribe(f, self._on_message, qos=0) for f in self._filters]
-        self._rpc: RpcClient | None = None
+        self._unsubscribe = [self.client.subscribe(f, self._on_message, qos=0,
+                                                   skip_retained=self._use_snapshot and f != self._filters[0])
+                             for f in self._filters]
         if self.client.connected:
             self._on_connection(True)
         if self._owns_client:
@@ -236,10 +163,14 @@ class Edge:
         with self._lock:
             confirmed = self._confirmed.get(sku)
             live = self._connected and confirmed is not None and confirmed[0] == self._session
+            snapshot = self.last_snapshot if self._snapshot_session == self._session else None
+            live = live or (self._connected and snapshot is not None)
         if cached is None:
             return StockView(self.store, sku, known=False, live=False, as_of=None)
         as_of = max(cached.received_at, confirmed[1]) if confirmed else cached.received_at
-        return _stock_view(cached.level, live, as_of)
+        if live and snapshot is not None:  # the snapshot confirmed every level it did not need to send
+            as_of = max(as_of, snapshot.as_of)
+        return stock_view(cached.level, live, as_of)
 
     def search(self, text: str, limit: int = 20) -> list[ProductView]:
         """Products matching text (names in every language, brand, category, SKU), best first; a code first."""
@@ -292,6 +223,7 @@ class Edge:
         """Connected, subscribed, every received message applied, and nothing arrived for ``quiet`` seconds."""
         with self._lock:
             idle = self._connected and self._pending == 0 and time.monotonic() - self._last_message >= quiet
+            idle = idle and (not self._use_snapshot or self._snapshot_session == self._session)
         return idle and all(self.client.wait_subscribed(f, 0) for f in self._filters)
 
     def wait_synced(self, timeout: float = 10.0, quiet: float = 0.3) -> bool:
@@ -306,7 +238,7 @@ class Edge:
         # max_queued_messages is 1000): say so once per connection rather than show a partial catalogue.
         with self._lock:
             session, confirmed = self._session, sum(1 for s, _ in self._confirmed.values() if s == self._session)
-            if self._warned == session:
+            if self._warned == session or self._use_snapshot:
                 return
             self._warned = session
         products = self.cache.count("products", self.store)
@@ -347,6 +279,55 @@ class Edge:
         if up:
             self.client.publish(topics.device_status(self.store, self.device_id), self._status("online"), qos=1,
                                 retain=True)
+            if self._use_snapshot:
+                threading.Thread(target=self._run_snapshot, args=(self._session,), daemon=True,
+                                 name=f"edge-snapshot-{self.device_id}").start()
+
+    def _run_snapshot(self, session: int) -> None:
+        delay = 1.0
+        while self._current(session):
+            try:
+                self._snapshot_once(session)
+                return
+            except RemoteError as exc:
+                if exc.code == ErrorCode.UNKNOWN_OP:
+                    self._fall_back_to_retained()
+                    return
+                log.warning("%s: snapshot refused (%s); retrying in %.0f s", self.store, exc, delay)
+            except (FutureTimeout, RpcError, SnapshotError, CacheError, sqlite3.Error) as exc:
+                log.warning("%s: snapshot failed (%s); retrying in %.0f s", self.store, exc or type(exc).__name__,
+                            delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def _current(self, session: int) -> bool:
+        with self._lock:
+            return not self._closed and self._connected and self._session == session
+
+    def _snapshot_once(self, session: int) -> None:
+        as_of = self.cache.snapshot_as_of(self.store)
+        since = datetime.fromisoformat(as_of) - snapshot.CATCH_UP_OVERLAP if as_of else None
+        if since is None:
+            self.cache.begin_bulk()  # a whole catalogue: index names once at the end
+        try:
+            self.rpc.wait_ready(10)
+            result = snapshot.fetch(self.rpc, self.store, since, lambda items: self._apply_items(items, session),
+                                    self._reject, still_wanted=lambda: self._current(session))
+        finally:
+            if since is None:
+                self.cache.end_bulk()
+        if result is not None:
+            self.cache.set_snapshot_as_of(self.store, result.as_of.isoformat())
+            with self._applied:
+                self._snapshot_session, self.last_snapshot = session, result
+                self._applied.notify_all()
+
+    def _fall_back_to_retained(self) -> None:
+        log.warning("%s: the backend has no catalog.snapshot; syncing from retained messages", self.store)
+        self._use_snapshot = False
+        for index in (1, 2):
+            self._unsubscribe[index]()
+            self._unsubscribe[index] = self.client.subscribe(self._filters[index], self._on_message, qos=0)
 
     def _on_message(self, message: Message) -> None:
         # Dispatcher thread: as little as possible, the writer does the rest.
@@ -391,9 +372,22 @@ class Edge:
                 kept.append((parse_message(message.topic, message.payload), message.payload, session, message.topic))
             except RejectedMessage as exc:
                 self._reject(message.topic, str(exc))
-        if not kept:
+        if kept:
+            outcomes = self.cache.apply_many([k[0] for k in kept], raw=[k[1] for k in kept])
+            self._after_apply(kept, outcomes, report_stale=True)
+
+    def _apply_items(self, items: Sequence[Payload], session: int) -> None:
+        """Apply validated snapshot entries as if they had arrived as messages in ``session``."""
+        if not items:
             return
-        outcomes = self.cache.apply_many([k[0] for k in kept], raw=[k[1] for k in kept])
+        outcomes = self.cache.apply_many(items)
+        # A snapshot entry older than the cache lost a race with a live message: expected, not worth a warning.
+        self._after_apply([(i, b"", session, "") for i in items], outcomes, report_stale=False)
+        with self._applied:
+            self._applied.notify_all()
+
+    def _after_apply(self, kept: list[tuple[Payload, bytes, int, str]], outcomes: list[Outcome],
+                     report_stale: bool) -> None:
         now = utcnow()
         changed_stock: list[StockView] = []
         changed_products: list[Product] = []
@@ -401,14 +395,15 @@ class Edge:
             for (item, _, session, topic), outcome in zip(kept, outcomes, strict=True):
                 self._counts[_KINDS[type(item)] if outcome is Outcome.APPLIED else outcome.value] += 1
                 if outcome is Outcome.STALE:
-                    version = item.updated_at if isinstance(item, StoreDetails) else f"seq {item.seq}"
-                    self._reject(topic, f"stale: {version} is older than the cached copy")
+                    if report_stale:
+                        version = item.updated_at if isinstance(item, StoreDetails) else f"seq {item.seq}"
+                        self._reject(topic, f"stale: {version} is older than the cached copy")
                     continue
                 if isinstance(item, StockLevel) and item.store == self.store:
                     self._confirmed[item.sku] = (session, now)
                     if outcome is Outcome.APPLIED and self._stock_listeners:
                         live = self._connected and session == self._session
-                        changed_stock.append(_stock_view(item, live, now))
+                        changed_stock.append(stock_view(item, live, now))
                 elif isinstance(item, Product) and outcome is Outcome.APPLIED and self._product_listeners:
                     changed_products.append(item)
             stock_listeners, product_listeners = list(self._stock_listeners), list(self._product_listeners)
@@ -475,12 +470,6 @@ class Edge:
 
 
 _KINDS = {Product: "catalog", StockLevel: "stock", StoreDetails: "info"}
-
-
-def _stock_view(level: StockLevel, live: bool, as_of: datetime) -> StockView:
-    return StockView(level.store, level.sku, known=True, live=live, as_of=as_of, available=level.available,
-                     on_hand=level.on_hand, reserved=level.reserved, shelf=level.shelf, backroom=level.backroom,
-                     seq=level.seq, updated_at=level.updated_at)
 
 
 def _add(listeners: list[Any], listener: Any, lock: threading.Lock) -> Callable[[], None]:

@@ -15,6 +15,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mqtt.url import BrokerUrl
 
@@ -56,6 +57,7 @@ ConnectionListener = Callable[[bool], None]
 @dataclass
 class _Subscription:
     qos: int
+    retain_handling: int = 0
     handlers: list[Handler] = field(default_factory=list)
     acked: threading.Event = field(default_factory=threading.Event)
 
@@ -168,13 +170,18 @@ class MqttClient:
 
     # -- subscribe / publish -------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> Callable[[], None]:
-        """Deliver messages matching ``topic_filter`` to ``handler``; returns a function that unsubscribes."""
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, *,
+                  skip_retained: bool = False) -> Callable[[], None]:
+        """Deliver messages matching ``topic_filter`` to ``handler``; returns a function that unsubscribes.
+
+        ``skip_retained`` asks an MQTT 5 broker not to send the retained messages when subscribing (retain handling
+        2), for a client that fetches the current state another way; MQTT 3.1.1 has no such option and ignores it.
+        """
         with self._lock:
             sub = self._subs.get(topic_filter)
             new = sub is None
             if sub is None:
-                sub = self._subs[topic_filter] = _Subscription(qos)
+                sub = self._subs[topic_filter] = _Subscription(qos, 2 if skip_retained else 0)
             sub.handlers.append(handler)
         if new and self.connected:
             self._send_subscribe([topic_filter])
@@ -271,12 +278,17 @@ class MqttClient:
     def _send_subscribe(self, filters: list[str]) -> None:
         # The lock spans the send so a fast SUBACK cannot arrive before its mid is recorded.
         with self._lock:
-            pairs = [(f, self._subs[f].qos) for f in filters if f in self._subs]
-            if not pairs:
+            subs = [(f, self._subs[f]) for f in filters if f in self._subs]
+            if not subs:
                 return
+            if self.url.protocol == 5:
+                pairs: list[tuple[str, Any]] = [
+                    (f, SubscribeOptions(qos=s.qos, retainHandling=s.retain_handling)) for f, s in subs]
+            else:
+                pairs = [(f, s.qos) for f, s in subs]
             rc, mid = self._paho.subscribe(pairs)
             if rc == paho.MQTT_ERR_SUCCESS:
-                self._pending_sub_mids[mid] = [f for f, _ in pairs]
+                self._pending_sub_mids[mid] = [f for f, _ in subs]
 
     def _notify_connection(self, up: bool) -> None:
         with self._lock:

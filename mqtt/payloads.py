@@ -33,6 +33,9 @@ class PayloadError(ValueError):
     """A payload is not valid JSON or does not match its model; the message says why."""
 
 
+_AMOUNT_RE = re.compile(r"-?\d{1,8}(\.\d{1,4})?")
+
+
 def _currency(value: str) -> str:
     if value not in _CURRENCIES:
         raise ValueError(f"unknown ISO 4217 currency {value!r}")
@@ -43,14 +46,20 @@ def _amount_input(value: Any) -> Any:
     # A JSON number would pass through a binary float on some clients: only text carries money.
     if isinstance(value, (float, int)) and not isinstance(value, bool):
         raise ValueError("amount must be a decimal string such as \"16.90\", not a JSON number")
-    if isinstance(value, str) and not re.fullmatch(r"-?\d{1,8}(\.\d{1,4})?", value):
+    if isinstance(value, str) and not _AMOUNT_RE.fullmatch(value):
         raise ValueError(f"amount {value[:20]!r} is not a decimal string such as \"16.90\"")
     return value
 
 
 def _decimal_text(value: Decimal) -> Decimal:
+    # Checked here rather than with Field(max_digits=, decimal_places=): pydantic does those in Python, 3x slower.
     if not value.is_finite():
         raise ValueError("amount must be finite")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        raise ValueError("amount has more than 4 decimal places")
+    if abs(value) >= 10**8:
+        raise ValueError("amount has more than 8 digits before the decimal point")
     return value
 
 
@@ -80,7 +89,8 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 Amount = Annotated[
     Decimal,
     BeforeValidator(_amount_input),
-    Field(max_digits=12, decimal_places=4, description="decimal string, never a float", examples=["16.90"]),
+    Field(description="decimal string, never a float; at most 8 digits before the point and 4 after",
+          examples=["16.90"]),
     AfterValidator(_decimal_text),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
@@ -251,6 +261,16 @@ class StockGetArgs(Payload):
     """Arguments of ``stock.get``."""
 
     sku: Sku
+
+
+class CatalogSnapshotArgs(Payload):
+    """Arguments of ``catalog.snapshot``: one page of the store's catalogue and stock, in SKU order."""
+
+    after: Sku | None = Field(default=None, description="continue after this SKU (the previous page's `next`)")
+    since: Timestamp | None = Field(default=None, description="only entries changed at or after this backend time "
+                                    "(a previous snapshot's `as_of`)")
+    limit: int = Field(default=500, ge=1, le=1000, description="at most this many SKUs; a page also stays under the "
+                       "payload size limit")
 
 
 M = TypeVar("M", bound=BaseModel)

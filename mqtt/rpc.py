@@ -73,6 +73,10 @@ class RpcClient:
         self._lock = threading.Lock()
         self._unsubscribe = client.subscribe(self.reply_topic, self._on_reply, qos=1)
 
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Wait until the broker has confirmed the reply subscription (a reply sent earlier would be lost)."""
+        return self._client.wait_subscribed(self.reply_topic, timeout)
+
     def close(self) -> None:
         """Stop listening for replies and fail every pending call."""
         self._unsubscribe()

@@ -25,6 +25,7 @@ DOCUMENTED: list[type[BaseModel]] = [
     payloads.Reply,
     payloads.StockAdjustArgs,
     payloads.StockGetArgs,
+    payloads.CatalogSnapshotArgs,
     commerce.Cart,
     commerce.CartCreateArgs,
     commerce.CartSetLineArgs,

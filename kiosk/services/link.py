@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.cart import CartError, CartSnapshot, DeviceCart
-from edge.device import Edge, ProductView, StockView, pick_name
+from edge.device import Edge
 from edge.nearby import NearbyStock
 from edge.outbox import LocalOrder, OrderOutbox, new_order_id
 from edge.session import Session, SessionManager
 from edge.staff_actions import ActionOutcome, StaffActionQueue
+from edge.views import ProductView, StockView, pick_name
 from kiosk.config import KioskConfig, Mode
 from mqtt import topics
 from mqtt.alerts import Alert, AlertReason, AlertState

@@ -1,0 +1,154 @@
+"""Catalogue and stock by request (``catalog.snapshot``): a new device's first sync, and catch-up after a reconnect.
+
+Over MQTT 5 a device subscribes to its store's retained topics without their retained messages (retain handling
+2) and asks the backend for pages instead: a few hundred entries per message, validated as one list, instead of
+two messages per product that each go through paho, the dispatcher and pydantic on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from mqtt import ids, topics
+from mqtt.payloads import CatalogSnapshotArgs, Product, StockLevel, describe
+from mqtt.rpc import RpcClient
+
+log = logging.getLogger(__name__)
+
+# A change committed while a page was being read may carry a time just before that page's as_of: ask again a little
+# earlier. Entries sent twice are harmless (the cache keeps the higher seq).
+CATCH_UP_OVERLAP = timedelta(seconds=30)
+
+_PRODUCTS = TypeAdapter(list[Product])
+_LEVELS = TypeAdapter(list[StockLevel])
+
+Item = Product | StockLevel
+Rejection = tuple[str, str]  # (topic the entry would have, reason)
+
+
+class SnapshotError(RuntimeError):
+    """The backend's snapshot pages are not usable (malformed, or not making progress)."""
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """One validated page."""
+
+    items: list[Item]
+    rejected: list[Rejection]
+    next: str | None
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """What a complete snapshot brought."""
+
+    products: int
+    stock: int
+    rejected: int
+    pages: int
+    as_of: datetime
+    seconds: float
+
+
+def parse_page(result: dict[str, Any], store: str, after: str | None) -> PageContent:
+    """Validate a ``catalog.snapshot`` reply; bad entries are rejected one by one, a bad page raises SnapshotError."""
+    products, levels = result.get("products"), result.get("stock")
+    if not isinstance(products, list) or not isinstance(levels, list):
+        raise SnapshotError("a snapshot page needs the lists 'products' and 'stock'")
+    cursor = result.get("next")
+    if cursor is not None:
+        try:
+            ids.sku(cursor)
+        except ids.InvalidIdentifier as exc:
+            raise SnapshotError(f"bad page cursor: {exc}") from None
+        if after is not None and cursor <= after:
+            raise SnapshotError(f"page cursor {cursor!r} does not move past {after!r}")
+    try:
+        as_of = datetime.fromisoformat(str(result.get("as_of")))
+    except ValueError:
+        raise SnapshotError(f"bad as_of {str(result.get('as_of'))[:40]!r}") from None
+    if as_of.tzinfo is None:
+        raise SnapshotError("as_of has no time zone")
+    rejected: list[Rejection] = []
+    items: list[Item] = [*_validate(products, _PRODUCTS, Product, topics.catalog, store, rejected),
+                         *_validate(levels, _LEVELS, StockLevel, topics.stock, store, rejected)]
+    return PageContent(items, rejected, cursor, as_of)
+
+
+def _validate(raw: list[Any], adapter: TypeAdapter[Any], model: type[Item], topic: Callable[[str, str], str],
+              store: str, rejected: list[Rejection]) -> list[Item]:
+    try:
+        valid: list[Item] = adapter.validate_python(raw)
+    except ValidationError:
+        # One bad entry must not cost the page: validate one by one (the slow path) and keep the good ones.
+        valid = []
+        for entry in raw:
+            try:
+                valid.append(model.model_validate(entry))
+            except ValidationError as exc:
+                sku = entry.get("sku") if isinstance(entry, dict) else None
+                rejected.append((topic(store, sku) if isinstance(sku, str) and ids.SKU_RE.fullmatch(sku)
+                                 else f"{topics.store_info(store)} snapshot", describe(exc)))
+    kept = []
+    for item in valid:
+        if item.store == store:
+            kept.append(item)
+        else:
+            rejected.append((topic(store, item.sku), f"snapshot entry names store {item.store}"))
+    return kept
+
+
+def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[Sequence[Item]], None],
+          reject: Callable[[str, str], None], *, page_timeout: float = 15.0,
+          limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True) -> SnapshotResult | None:
+    """Fetch every page (only what changed at or after ``since``, if given) and hand each to ``apply`` in order.
+
+    The next page is requested as soon as a page arrives and pages are applied on a thread of their own, so the
+    backend, the validation and SQLite work at the same time. Returns None when ``still_wanted`` turns false.
+    """
+    started = time.monotonic()
+    after: str | None = None
+    counts = {"products": 0, "stock": 0, "rejected": 0, "pages": 0}
+    as_of: datetime | None = None
+
+    def request(cursor: str | None) -> Future[dict[str, Any]]:
+        return rpc.call_async("catalog.snapshot", CatalogSnapshotArgs(after=cursor, since=since, limit=limit))
+
+    pending = request(None)
+    writing: Future[None] | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix=f"snapshot-{store}") as writer:
+        while True:
+            result = pending.result(page_timeout)
+            if not still_wanted():
+                return None
+            page = parse_page(result, store, after)
+            if page.next is not None:
+                pending = request(page.next)
+            as_of = as_of or page.as_of  # the first page's: everything after it reaches the device live
+            for topic, reason in page.rejected:
+                reject(topic, reason)
+            counts["pages"] += 1
+            counts["rejected"] += len(page.rejected)
+            counts["products"] += sum(isinstance(i, Product) for i in page.items)
+            counts["stock"] += sum(isinstance(i, StockLevel) for i in page.items)
+            if writing is not None:
+                writing.result()  # at most one page waits for SQLite: memory stays bounded
+            writing = writer.submit(apply, page.items)
+            if page.next is None:
+                writing.result()
+                break
+            after = page.next
+    log.info("%s: snapshot of %d products and %d stock levels in %d pages, %.2f s", store, counts["products"],
+             counts["stock"], counts["pages"], time.monotonic() - started)
+    return SnapshotResult(counts["products"], counts["stock"], counts["rejected"], counts["pages"], as_of,
+                          time.monotonic() - started)

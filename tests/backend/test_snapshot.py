@@ -1,0 +1,68 @@
+"""catalog.snapshot pages: the same payloads as the retained messages, complete, in order, under the size limit."""
+
+from datetime import datetime, timedelta
+
+from backend import catalog, snapshot, stock
+from backend.db import Store
+from backend.demo import load_demo
+from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, Reply, StockLevel, encode, utcnow
+
+
+def _all_pages(store: Store, store_id: str, **kwargs: object) -> list[snapshot.Page]:
+    pages, after = [], ""
+    while True:
+        page = snapshot.page(store, store_id, after, **kwargs)  # type: ignore[arg-type]
+        pages.append(page)
+        if page.next is None:
+            return pages
+        assert page.next > after
+        after = page.next
+
+
+def test_pages_hold_exactly_the_retained_payloads(store: Store) -> None:
+    pages = _all_pages(store, "test-a", limit=2)
+    assert len(pages) > 1
+    products = [Product.model_validate(p) for page in pages for p in page.products]
+    levels = [StockLevel.model_validate(s) for page in pages for s in page.stock]
+    skus = [p.sku for p in products]
+    assert skus == sorted(skus) and len(set(skus)) == len(skus)
+    assert set(skus) == {sku for (store_id, sku) in catalog.catalog_versions(store) if store_id == "test-a"}
+    for product in products:
+        assert product == catalog.product_payload(store, "test-a", product.sku)
+    stocked = {sku for (store_id, sku) in stock.stock_versions(store) if store_id == "test-a"}
+    assert {level.sku for level in levels} == stocked & set(skus)
+    for level in levels:
+        assert level == stock.level(store, "test-a", level.sku)
+
+
+def test_a_page_stays_under_the_payload_limit(tmp_path) -> None:
+    demo = Store(tmp_path / "demo.db")
+    load_demo(demo)
+    small = _all_pages(demo, "sthlm-city", limit=1000, budget=8000)
+    assert len(small) > 2
+    assert all(len(_reply(page)) < 8000 + 1000 for page in small)
+    full = _all_pages(demo, "sthlm-city", limit=1000)
+    assert sum(len(p.products) for p in small) == sum(len(p.products) for p in full) > 50
+    batched = _all_pages(demo, "sthlm-city", limit=5, batch=3)
+    assert [p["sku"] for page in batched for p in page.products] == [p["sku"] for page in full for p in page.products]
+    # The real reply envelope, as the RPC server encodes it (raises PayloadError over the limit).
+    assert all(len(_reply(page)) <= MAX_PAYLOAD_BYTES for page in full)
+    demo.close()
+
+
+def _reply(page: snapshot.Page) -> bytes:
+    return encode(Reply(id="snapshot-test-1", ok=True, result=page.to_json()))
+
+
+def test_since_returns_only_what_changed(store: Store) -> None:
+    first = _all_pages(store, "test-a")[-1]
+    assert not snapshot.page(store, "test-a", since=utcnow() + timedelta(seconds=1)).stock
+    stock.adjust(store, "test-a", "DAI-MILK-1L", "shelf", 3, "delivery")
+    changed = _all_pages(store, "test-a", since=datetime.fromisoformat(first.as_of))
+    assert [s["sku"] for p in changed for s in p.stock] == ["DAI-MILK-1L"]
+    assert [p["sku"] for page in changed for p in page.products] == []
+
+
+def test_an_unknown_store_gives_an_empty_last_page(store: Store) -> None:
+    page = snapshot.page(store, "nowhere")
+    assert (page.products, page.stock, page.next) == ([], [], None)

@@ -1,0 +1,126 @@
+"""Sync by catalog.snapshot over MQTT 5: a new device, a device catching up, old and hostile backends."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backend import stock
+from edge.snapshot import SnapshotError, parse_page
+from mqtt.rpc import RequestContext, RpcServer
+from mqtt.url import BrokerUrl
+from tests.conftest import clear_retained, unique
+from tests.edge.test_device import wait_until
+
+
+@pytest.fixture
+def url5(broker_url: BrokerUrl) -> BrokerUrl:
+    """The session broker, spoken to in MQTT 5."""
+    return dataclasses.replace(broker_url, protocol=5)
+
+
+def test_a_new_device_syncs_by_pages_and_skips_the_retained_burst(service, make_edge, url5) -> None:
+    edge = make_edge("test-a", url=url5)
+    assert edge.wait_synced(10)
+    result = edge.last_snapshot
+    assert result is not None and (result.products, result.stock, result.rejected) == (3, 3, 0)
+    # Every entry was applied once: had the broker also sent the retained copies, they would count as "same".
+    assert edge.stats().get("same", 0) == 0 and edge.stats()["catalog"] == 3
+    assert edge.product("036000291452").sku == "DRY-PASTA-500"
+    pasta = edge.stock("DRY-PASTA-500")
+    assert pasta.live and pasta.available == 10
+    # The name index was built once at the end of the bulk load, in every script.
+    for query in ("mjö", "milk", "شیر", "حليب", "sua tuoi"):
+        assert [p.sku for p in edge.search(query)] == ["DAI-MILK-1L"], query
+    # Changes after the snapshot still arrive on the (retained) topics.
+    _adjust(service, "DRY-PASTA-500", 4)
+    assert wait_until(lambda: edge.stock("DRY-PASTA-500").available == 14, 5)
+
+
+def _adjust(service, sku: str, delta: int) -> None:
+    result = stock.adjust(service.store, "test-a", sku, "shelf", delta, "delivery")
+    service.publish_changes()
+    assert not result.duplicate
+
+
+def test_a_device_back_online_catches_up_on_what_changed_meanwhile(service, make_edge, url5, tmp_path) -> None:
+    cache = tmp_path / "phone.db"
+    first = make_edge("test-a", url=url5, cache=cache, device_id="phone-catchup")
+    assert first.wait_synced(10)
+    first.close()
+    _adjust(service, "DAI-MILK-1L", 5)
+    again = make_edge("test-a", url=url5, cache=cache, device_id="phone-catchup")
+    # Before the catch-up completes the cached level is shown, but not as live.
+    assert again.wait_synced(10)
+    milk = again.stock("DAI-MILK-1L")
+    assert milk.live and milk.available == stock.level(service.store, "test-a", "DAI-MILK-1L").available
+    assert again.stock("DRY-PASTA-500").live  # unchanged, confirmed by the completed catch-up
+    assert again.cache.snapshot_as_of("test-a") is not None
+
+
+def test_an_old_backend_without_snapshots_means_retained_messages_again(service, make_edge, url5, caplog) -> None:
+    service.rpc._operations.pop("catalog.snapshot")  # the backend of an earlier release
+    edge = make_edge("test-a", url=url5)
+    assert wait_until(lambda: edge.cache.count("products", "test-a") == 3 and edge.stock("DRY-PASTA-500").live, 10)
+    assert edge.last_snapshot is None
+    assert "no catalog.snapshot" in caplog.text
+
+
+def test_hostile_pages_reject_entries_and_never_loop(broker_url, make_edge, url5, make_client) -> None:
+    store = "test-hostile"
+    clear_retained(broker_url, f"aisle/v1/{store}/#")
+    calls: list[dict[str, Any]] = []
+    good = {"sku": "OK-1", "store": store, "gtins": ["00036000291452"], "names": {"en": "Fine"},
+            "price": {"amount": "1.00", "currency": "SEK"}, "seq": 1, "updated_at": "2026-11-30T10:00:00+00:00"}
+
+    def hostile(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        calls.append(args)
+        if args.get("after") is None:
+            bad = {**good, "sku": "BAD-1", "price": {"amount": 3.5, "currency": "SEK"}}
+            other = {**good, "sku": "OTHER-1", "store": "test-a"}
+            return {"products": [good, bad, other, "junk"], "stock": [], "next": "OK-1",
+                    "as_of": "2026-11-30T10:00:00+00:00"}
+        return {"products": [], "stock": [], "next": "AAA", "as_of": "2026-11-30T10:00:00+00:00"}  # goes backwards
+
+    server = RpcServer(make_client(unique("hostile-backend")), {"catalog.snapshot": hostile})
+    server.start()
+    try:
+        time.sleep(0.3)
+        edge = make_edge(store, url=url5)
+        assert wait_until(lambda: len(calls) >= 4, 10), calls  # retried, with a back-off, not in a tight loop
+        assert edge.product("OK-1") is not None and edge.product("BAD-1") is None and edge.product("OTHER-1") is None
+        reasons = " ".join(reason for _, reason in edge.rejections)
+        assert "decimal string" in reasons and "names store test-a" in reasons
+        assert edge.last_snapshot is None and not edge.synced()
+        assert len(calls) < 12
+    finally:
+        server.stop()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["products", "stock", "next", "as_of", "x"]),
+                       st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+                                    lambda inner: st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)))
+def test_any_reply_is_a_page_or_a_snapshot_error(result: dict[str, Any]) -> None:
+    try:
+        page = parse_page(result, "test-a", None)
+    except SnapshotError:
+        return
+    assert all(item.store == "test-a" for item in page.items)
+
+
+def test_a_page_with_a_good_cursor_parses() -> None:
+    page = parse_page({"products": [], "stock": [], "next": "B-1", "as_of": "2026-11-30T10:00:00Z"}, "test-a", "A-1")
+    assert page.next == "B-1" and page.as_of.tzinfo is not None
+    with pytest.raises(SnapshotError, match="does not move"):
+        parse_page({"products": [], "stock": [], "next": "A-1", "as_of": "2026-11-30T10:00:00Z"}, "test-a", "B-1")
+    with pytest.raises(SnapshotError, match="time zone"):
+        parse_page({"products": [], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00"}, "test-a", None)
+
+
