@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum import ean
 
 from mqtt import ids, topics
 
@@ -70,3 +71,10 @@ def test_client_filter_matching_agrees_with_paho(filter_levels: list[str], topic
         return  # not a valid filter
     topic_filter, topic = "/".join(filter_levels), "/".join(topic_levels)
     assert _matches(topic_filter, topic.split("/")) == paho.topic_matches_sub(topic_filter, topic)
+
+
+@given(st.text(alphabet="0123456789", min_size=7, max_size=13))
+def test_check_digit_agrees_with_python_stdnum(body: str) -> None:
+    assert ids.check_digit(body) == ean.calc_check_digit(body)
+    if len(body) + 1 in ids.GTIN_LENGTHS:
+        assert ids.gtin14(body + ids.check_digit(body)) == (body + ean.calc_check_digit(body)).zfill(14)
