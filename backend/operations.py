@@ -27,7 +27,7 @@ from mqtt.payloads import (
     decode,
     utcnow,
 )
-from mqtt.rpc import OpError, OpHandler, RequestContext
+from mqtt.rpc import OpError, OpHandler, RawResult, RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,10 @@ class Operations:
         except catalog.NotFound as exc:
             raise OpError(ErrorCode.NOT_FOUND, str(exc)) from None
 
-    def catalog_snapshot(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+    def catalog_snapshot(self, ctx: RequestContext, args: dict[str, Any]) -> RawResult:
         """A page of the store's catalogue entries and stock levels, for a device syncing without retained messages."""
         request = decode(CatalogSnapshotArgs, args)
-        return snapshot.page(self.store, ctx.store, request.after or "", request.since, request.limit).to_json()
+        return snapshot.page(self.store, ctx.store, request.after or "", request.since, request.limit).to_result()
 
     def stock_nearby(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """Stock and price of a product in the chain's other stores, nearest first (for ACL-restricted devices)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -10,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,7 @@ class LocalCache:
               " updated_at = excluded.updated_at, received_at = excluded.received_at, payload = excluded.payload,"
               " names = excluded.names, brand = excluded.brand, category = excluded.category,"
               " sku_folded = excluded.sku_folded WHERE excluded.seq > products.seq",
-              [(p.store, p.sku, p.seq, p.updated_at.isoformat(), received, texts.get(id(p)) or p.model_dump_json(),
+              [(p.store, p.sku, p.seq, _iso(p.updated_at), received, texts.get(id(p)) or p.model_dump_json(),
                 index_names(p), fold(p.brand), fold(p.category), p.sku.lower()) for p in winners.values()])
         _bulk(conn, "INSERT OR IGNORE INTO product_gtins (store, gtin, sku) {}",
               [(p.store, g, p.sku) for p in winners.values() for g in p.gtins])
@@ -274,7 +275,7 @@ class LocalCache:
         winners: dict[tuple[str, str], StockLevel] = self._winners(items, indexes, current, "seq", outcomes)
         _bulk(conn, "INSERT OR REPLACE INTO stock {}",
               [(s.store, s.sku, s.seq, s.available, s.on_hand, s.reserved, s.shelf, s.backroom,
-                s.updated_at.isoformat(), received) for s in winners.values()])
+                _iso(s.updated_at), received) for s in winners.values()])
 
     @staticmethod
     def _existing(conn: sqlite3.Connection, table: str, columns: str,
@@ -381,6 +382,17 @@ class LocalCache:
     def skus(self, store: str) -> list[str]:
         """Every cached SKU of a store's catalogue."""
         return [r[0] for r in self._rows("SELECT sku FROM products WHERE store = ? ORDER BY sku", [store])]
+
+
+def _iso(moment: datetime) -> str:
+    # A catalogue import stamps thousands of entries with the same time; formatting an aware datetime costs 4 µs.
+    # The offset is part of the key: equal instants in two time zones compare (and hash) equal but print apart.
+    return _iso_cached(moment, moment.utcoffset())
+
+
+@functools.lru_cache(maxsize=256)
+def _iso_cached(moment: datetime, offset: timedelta | None) -> str:
+    return moment.isoformat()
 
 
 def _bulk(conn: sqlite3.Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -27,13 +27,9 @@ def fold(text: str) -> str:
     """Case-, diacritic- and script-variant-insensitive form of text, used for indexing and for queries."""
     if text.isascii():
         return text.lower()
-    return " ".join(map(_fold_any, text.split()))
-
-
-def _fold_any(word: str) -> str:
     # ASCII words (numbers, SKUs, Latin names) fold to lower case; only the others go through the cache, which
     # unique words such as pack sizes would otherwise flush.
-    return word.lower() if word.isascii() else _fold_word(word)
+    return " ".join([word.lower() if word.isascii() else _fold_word(word) for word in text.split()])
 
 
 @functools.lru_cache(maxsize=65536)

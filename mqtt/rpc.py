@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from mqtt import topics
 from mqtt.client import Message, MqttClient
 from mqtt.payloads import (
+    MAX_PAYLOAD_BYTES,
     ErrorCode,
     ErrorInfo,
     PayloadError,
@@ -139,7 +141,21 @@ class RequestContext:
     role: str = ""
 
 
-OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseModel]
+@dataclass(frozen=True)
+class RawResult:
+    """A result its handler serialised itself (a JSON object, UTF-8), sent without a second encoding pass."""
+
+    json: bytes
+
+    def reply(self, request_id: str) -> bytes:
+        """The encoded Reply carrying this result, as ``encode(Reply(...))`` would write it."""
+        data = b'{"v":1,"id":%s,"ok":true,"result":%s,"error":null}' % (json.dumps(request_id).encode(), self.json)
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise PayloadError(f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        return data
+
+
+OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseModel | RawResult]
 
 
 class RpcServer:
@@ -184,10 +200,10 @@ class RpcServer:
         role = self._identify(where.store, where.key) if self._identify else ""
         context = RequestContext(where.store, where.key, request.id, request.op, role)
         reply = self._run(context, request)
-        self._client.publish(request.reply_to, encode(reply), qos=1,
+        self._client.publish(request.reply_to, reply if isinstance(reply, bytes) else encode(reply), qos=1,
                              correlation_data=request.id.encode())
 
-    def _run(self, context: RequestContext, request: Request) -> Reply:
+    def _run(self, context: RequestContext, request: Request) -> Reply | bytes:
         operation = self._operations.get(request.op)
         if operation is None:
             return _error(request.id, ErrorCode.UNKNOWN_OP, f"unknown operation {request.op!r}")
@@ -205,6 +221,12 @@ class RpcServer:
         except Exception:
             log.exception("operation %s from %s/%s failed", request.op, context.store, context.device)
             return _error(request.id, ErrorCode.INTERNAL, "internal error; the request was not applied")
+        if isinstance(result, RawResult):
+            try:
+                return result.reply(request.id)
+            except PayloadError:
+                log.exception("operation %s from %s/%s: reply too large", request.op, context.store, context.device)
+                return _error(request.id, ErrorCode.INTERNAL, "internal error: the reply was too large")
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         return Reply(id=request.id, ok=True, result=result)

@@ -1,11 +1,18 @@
 """catalog.snapshot pages: the same payloads as the retained messages, complete, in order, under the size limit."""
 
+import json
 from datetime import datetime, timedelta
 
 from backend import catalog, snapshot, stock
 from backend.db import Store
 from backend.demo import load_demo
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, Reply, StockLevel, encode, utcnow
+
+
+def _items(page: snapshot.Page) -> tuple[list[dict], list[dict]]:
+    result = json.loads(page.to_result().json)
+    assert set(result) == {"products", "stock", "next", "as_of"} and result["next"] == page.next
+    return result["products"], result["stock"]
 
 
 def _all_pages(store: Store, store_id: str, **kwargs: object) -> list[snapshot.Page]:
@@ -22,8 +29,8 @@ def _all_pages(store: Store, store_id: str, **kwargs: object) -> list[snapshot.P
 def test_pages_hold_exactly_the_retained_payloads(store: Store) -> None:
     pages = _all_pages(store, "test-a", limit=2)
     assert len(pages) > 1
-    products = [Product.model_validate(p) for page in pages for p in page.products]
-    levels = [StockLevel.model_validate(s) for page in pages for s in page.stock]
+    products = [Product.model_validate(p) for page in pages for p in _items(page)[0]]
+    levels = [StockLevel.model_validate(s) for page in pages for s in _items(page)[1]]
     skus = [p.sku for p in products]
     assert skus == sorted(skus) and len(set(skus)) == len(skus)
     assert set(skus) == {sku for (store_id, sku) in catalog.catalog_versions(store) if store_id == "test-a"}
@@ -44,14 +51,20 @@ def test_a_page_stays_under_the_payload_limit(tmp_path) -> None:
     full = _all_pages(demo, "sthlm-city", limit=1000)
     assert sum(len(p.products) for p in small) == sum(len(p.products) for p in full) > 50
     batched = _all_pages(demo, "sthlm-city", limit=5, batch=3)
-    assert [p["sku"] for page in batched for p in page.products] == [p["sku"] for page in full for p in page.products]
+    def skus(pages: list[snapshot.Page]) -> list[str]:
+        return [p["sku"] for page in pages for p in _items(page)[0]]
+
+    assert skus(batched) == skus(full)
     # The real reply envelope, as the RPC server encodes it (raises PayloadError over the limit).
     assert all(len(_reply(page)) <= MAX_PAYLOAD_BYTES for page in full)
     demo.close()
 
 
 def _reply(page: snapshot.Page) -> bytes:
-    return encode(Reply(id="snapshot-test-1", ok=True, result=page.to_json()))
+    raw = page.to_result().reply("snapshot-test-1")
+    # Byte for byte what encode() writes for the same reply: the device decodes it as any other.
+    assert raw == encode(Reply(id="snapshot-test-1", ok=True, result=json.loads(raw)["result"]))
+    return raw
 
 
 def test_since_returns_only_what_changed(store: Store) -> None:
@@ -59,10 +72,11 @@ def test_since_returns_only_what_changed(store: Store) -> None:
     assert not snapshot.page(store, "test-a", since=utcnow() + timedelta(seconds=1)).stock
     stock.adjust(store, "test-a", "DAI-MILK-1L", "shelf", 3, "delivery")
     changed = _all_pages(store, "test-a", since=datetime.fromisoformat(first.as_of))
-    assert [s["sku"] for p in changed for s in p.stock] == ["DAI-MILK-1L"]
-    assert [p["sku"] for page in changed for p in page.products] == []
+    assert [s["sku"] for p in changed for s in _items(p)[1]] == ["DAI-MILK-1L"]
+    assert [p["sku"] for page in changed for p in _items(page)[0]] == []
 
 
 def test_an_unknown_store_gives_an_empty_last_page(store: Store) -> None:
     page = snapshot.page(store, "nowhere")
     assert (page.products, page.stock, page.next) == ([], [], None)
+    assert json.loads(page.to_result().json) == {"products": [], "stock": [], "next": None, "as_of": page.as_of}
