@@ -10,7 +10,7 @@ from mqtt import topics
 from mqtt.brokers import EmbeddedBroker
 from mqtt.client import MqttClient
 from mqtt.payloads import ErrorCode
-from mqtt.rpc import OpError, RemoteError, RpcClient, RpcServer, RpcTimeout
+from mqtt.rpc import OpError, RawResult, RemoteError, RpcClient, RpcServer, RpcTimeout
 from tests.conftest import unique
 
 
@@ -24,7 +24,10 @@ def _operations() -> dict:
     def crash(ctx, args):
         raise RuntimeError("bug")
 
-    return {"test.echo": echo, "test.fail": fail, "test.crash": crash}
+    def raw(ctx, args):
+        return RawResult(json.dumps({"n": args.get("n", 0), "text": "x" * args.get("size", 0)}).encode())
+
+    return {"test.echo": echo, "test.fail": fail, "test.crash": crash, "test.raw": raw}
 
 
 @pytest.fixture
@@ -54,6 +57,15 @@ def test_call_round_trip_on_both_protocol_versions(server, broker_url, make_clie
     assert err.value.code == ErrorCode.UNKNOWN_OP
     # the server survived all of that
     assert rpc.call("test.echo", {"y": 2})["args"] == {"y": 2}
+
+
+def test_a_raw_result_arrives_as_any_result_and_one_too_large_is_an_error(server, make_client) -> None:
+    rpc = RpcClient(make_client(), "s1", "kiosk-raw")
+    assert rpc.call("test.raw", {"n": 7, "size": 3}) == {"n": 7, "text": "xxx"}
+    with pytest.raises(RemoteError) as err:
+        rpc.call("test.raw", {"size": 70_000})
+    assert err.value.code == ErrorCode.INTERNAL and "too large" in err.value.message
+    assert rpc.call("test.raw", {"n": 8})["n"] == 8
 
 
 def test_concurrent_calls_get_their_own_replies(server, make_client) -> None:
