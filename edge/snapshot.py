@@ -7,10 +7,13 @@ two messages per product that each go through paho, the dispatcher and pydantic 
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,6 +111,32 @@ def _validate(raw: list[Any], adapter: TypeAdapter[Any], model: type[Item], topi
     return kept
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (nesting and threads allowed); reference counting still frees."""
+    # A snapshot allocates millions of short-lived objects (JSON, models, rows) in no cycle at all, and the
+    # collector kept walking them: validating 50k entries took 48 µs each with it and 25 without (in one process);
+    # a whole sync gains about a tenth (8.7 s against 9.6 s, three runs each, on this noisy 2-core machine).
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[Sequence[Item]], None],
           reject: Callable[[str, str], None], *, page_timeout: float = 15.0,
           limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True) -> SnapshotResult | None:
@@ -126,7 +155,7 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
 
     pending = request(None)
     writing: Future[None] | None = None
-    with ThreadPoolExecutor(1, thread_name_prefix=f"snapshot-{store}") as writer:
+    with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix=f"snapshot-{store}") as writer:
         while True:
             result = pending.result(page_timeout)
             if not still_wanted():

@@ -70,19 +70,10 @@ def _gtin(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-def _check_id(check: Any) -> Any:
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except ids.InvalidIdentifier as exc:
-            raise ValueError(str(exc)) from None
-
-    return AfterValidator(validate)
-
-
-StoreId = Annotated[str, Field(max_length=32), _check_id(ids.store_id)]
-Sku = Annotated[str, Field(max_length=64), _check_id(ids.sku)]
-DeviceId = Annotated[str, Field(max_length=64), _check_id(ids.device_id)]
+# Patterns rather than Python validators: pydantic checks them in Rust, which matters for a catalogue of 50k.
+StoreId = Annotated[str, Field(max_length=32, pattern=ids.STORE_ID_RE.pattern)]
+Sku = Annotated[str, Field(max_length=64, pattern=ids.SKU_RE.pattern)]
+DeviceId = Annotated[str, Field(max_length=64, pattern=ids.DEVICE_ID_RE.pattern)]
 Gtin = Annotated[str, Field(min_length=8, max_length=14, description="GTIN, normalised to 14 digits"),
                  AfterValidator(_gtin)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"), AfterValidator(_currency)]

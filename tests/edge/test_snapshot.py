@@ -124,3 +124,23 @@ def test_a_page_with_a_good_cursor_parses() -> None:
         parse_page({"products": [], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00"}, "test-a", None)
 
 
+
+
+def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:
+    import gc
+
+    from edge.snapshot import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
