@@ -67,6 +67,7 @@ def page(store: Store, store_id: str, after: str = "", since: datetime | None = 
     """
     as_of = utcnow().isoformat()
     limit = max(1, min(limit, MAX_ITEMS))
+    since_text = since.isoformat() if since else ""
     products: list[str] = []
     levels: list[str] = []
     size, taken, cursor = 0, 0, after
@@ -75,7 +76,7 @@ def page(store: Store, store_id: str, after: str = "", since: datetime | None = 
         count = min(batch, limit - taken)
         with store.lock:
             rows = store.conn.execute(_BATCH_SQL, {"store": store_id, "after": cursor, "count": count,
-                                                   "since": since.isoformat() if since else ""}).fetchall()
+                                                   "since": since_text}).fetchall()
         for sku, product, level in rows:
             cost = len(product.encode()) + 1 if product else 0
             cost += len(level.encode()) + 1 if level else 0

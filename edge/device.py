@@ -17,10 +17,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edge import codes, snapshot
+from edge import codes
 from edge.cache import CachedProduct, CacheError, LocalCache, Outcome, Payload, RejectedMessage, parse_message
 from edge.nearby import NearbyQuery, NearbyStock
-from edge.snapshot import SnapshotError, SnapshotResult
+from edge.snapshot import CATCH_UP_OVERLAP, SnapshotError, SnapshotResult
+from edge.snapshot import fetch as fetch_snapshot
 from edge.views import ProductView, StockView, stock_view
 from mqtt import ids, topics
 from mqtt.client import Dispatch, Message, MqttClient, Will
@@ -163,13 +164,13 @@ class Edge:
         with self._lock:
             confirmed = self._confirmed.get(sku)
             live = self._connected and confirmed is not None and confirmed[0] == self._session
-            snapshot = self.last_snapshot if self._snapshot_session == self._session else None
-            live = live or (self._connected and snapshot is not None)
+            confirming = self.last_snapshot if self._snapshot_session == self._session else None
+            live = live or (self._connected and confirming is not None)
         if cached is None:
             return StockView(self.store, sku, known=False, live=False, as_of=None)
         as_of = max(cached.received_at, confirmed[1]) if confirmed else cached.received_at
-        if live and snapshot is not None:  # the snapshot confirmed every level it did not need to send
-            as_of = max(as_of, snapshot.as_of)
+        if live and confirming is not None:  # the snapshot confirmed every level it did not need to send
+            as_of = max(as_of, confirming.as_of)
         return stock_view(cached.level, live, as_of)
 
     def search(self, text: str, limit: int = 20) -> list[ProductView]:
@@ -306,12 +307,12 @@ class Edge:
 
     def _snapshot_once(self, session: int) -> None:
         as_of = self.cache.snapshot_as_of(self.store)
-        since = datetime.fromisoformat(as_of) - snapshot.CATCH_UP_OVERLAP if as_of else None
+        since = datetime.fromisoformat(as_of) - CATCH_UP_OVERLAP if as_of else None
         if since is None:
             self.cache.begin_bulk()  # a whole catalogue: index names once at the end
         try:
             self.rpc.wait_ready(10)
-            result = snapshot.fetch(self.rpc, self.store, since, lambda items: self._apply_items(items, session),
+            result = fetch_snapshot(self.rpc, self.store, since, lambda items: self._apply_items(items, session),
                                     self._reject, still_wanted=lambda: self._current(session))
         finally:
             if since is None:
