@@ -381,7 +381,8 @@ class Edge:
         """Apply validated snapshot entries as if they had arrived as messages in ``session``."""
         if not items:
             return
-        outcomes = self.cache.apply_many(items)
+        # Row by row: the snapshot thread is the only busy one, so it need not leave SQLite the GIL in long stretches.
+        outcomes = self.cache.apply_many(items, row_by_row=True)
         # A snapshot entry older than the cache lost a race with a live message: expected, not worth a warning.
         self._after_apply([(i, b"", session, "") for i in items], outcomes, report_stale=False)
         with self._applied:

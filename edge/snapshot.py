@@ -1,8 +1,8 @@
 """Catalogue and stock by request (``catalog.snapshot``): a new device's first sync, and catch-up after a reconnect.
 
 Over MQTT 5 a device subscribes to its store's retained topics without their retained messages (retain handling
-2) and asks the backend for pages instead: a few hundred entries per message, validated as one list, instead of
-two messages per product that each go through paho, the dispatcher and pydantic on their own.
+2) and asks the backend for pages instead: about a hundred products per message, validated from JSON in one pass,
+instead of two messages per product that each go through paho, the dispatcher and pydantic on their own.
 """
 
 from __future__ import annotations
@@ -12,17 +12,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from mqtt import ids, topics
-from mqtt.payloads import CatalogSnapshotArgs, Product, StockLevel, describe
-from mqtt.rpc import RpcClient
+from mqtt.payloads import (
+    MAX_PAYLOAD_BYTES,
+    CatalogSnapshotArgs,
+    Payload,
+    PayloadError,
+    Product,
+    StockLevel,
+    Timestamp,
+    describe,
+)
+from mqtt.rpc import RpcClient, reply_result
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +72,53 @@ class SnapshotResult:
     seconds: float
 
 
+class _Page(Payload):
+    """A ``catalog.snapshot`` result."""
+
+    products: list[Product]
+    stock: list[StockLevel]
+    next: str | None = None
+    as_of: Timestamp
+
+
+class _PageReply(Payload):
+    """A whole reply whose every entry is valid: the common case, validated from JSON in one pass."""
+
+    v: Literal[1]
+    id: str = Field(max_length=64)
+    ok: Literal[True]
+    result: _Page
+    error: None = None
+
+
+def parse_reply(raw: bytes, store: str, after: str | None) -> PageContent:
+    """Validate a raw ``catalog.snapshot`` reply; raises RemoteError for a failed one (see ``parse_page``)."""
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise SnapshotError(f"page of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        reply = _PageReply.model_validate_json(raw)
+    except ValidationError:
+        # An error reply, or a page with a bad entry: parse it generically and sort the entries one by one.
+        try:
+            return parse_page(reply_result(raw), store, after)
+        except PayloadError as exc:
+            raise SnapshotError(f"malformed page: {exc}") from None
+    page = reply.result
+    cursor = _checked_cursor(page.next, after)
+    rejected: list[Rejection] = []
+    items = [*_own(page.products, topics.catalog, store, rejected), *_own(page.stock, topics.stock, store, rejected)]
+    return PageContent(items, rejected, cursor, page.as_of)
+
+
 def parse_page(result: dict[str, Any], store: str, after: str | None) -> PageContent:
-    """Validate a ``catalog.snapshot`` reply; bad entries are rejected one by one, a bad page raises SnapshotError."""
+    """Validate a ``catalog.snapshot`` result; bad entries are rejected one by one, a bad page raises SnapshotError."""
     products, levels = result.get("products"), result.get("stock")
     if not isinstance(products, list) or not isinstance(levels, list):
         raise SnapshotError("a snapshot page needs the lists 'products' and 'stock'")
     cursor = result.get("next")
-    if cursor is not None:
-        try:
-            ids.sku(cursor)
-        except ids.InvalidIdentifier as exc:
-            raise SnapshotError(f"bad page cursor: {exc}") from None
-        if after is not None and cursor <= after:
-            raise SnapshotError(f"page cursor {cursor!r} does not move past {after!r}")
+    if cursor is not None and not isinstance(cursor, str):
+        raise SnapshotError(f"bad page cursor: {cursor!r:.40}")
+    cursor = _checked_cursor(cursor, after)
     try:
         as_of = datetime.fromisoformat(str(result.get("as_of")))
     except ValueError:
@@ -86,6 +129,17 @@ def parse_page(result: dict[str, Any], store: str, after: str | None) -> PageCon
     items: list[Item] = [*_validate(products, _PRODUCTS, Product, topics.catalog, store, rejected),
                          *_validate(levels, _LEVELS, StockLevel, topics.stock, store, rejected)]
     return PageContent(items, rejected, cursor, as_of)
+
+
+def _checked_cursor(cursor: str | None, after: str | None) -> str | None:
+    if cursor is not None:
+        try:
+            ids.sku(cursor)
+        except ids.InvalidIdentifier as exc:
+            raise SnapshotError(f"bad page cursor: {exc}") from None
+        if after is not None and cursor <= after:
+            raise SnapshotError(f"page cursor {cursor!r} does not move past {after!r}")
+    return cursor
 
 
 def _validate(raw: list[Any], adapter: TypeAdapter[Any], model: type[Item], topic: Callable[[str, str], str],
@@ -102,6 +156,10 @@ def _validate(raw: list[Any], adapter: TypeAdapter[Any], model: type[Item], topi
                 sku = entry.get("sku") if isinstance(entry, dict) else None
                 rejected.append((topic(store, sku) if isinstance(sku, str) and ids.SKU_RE.fullmatch(sku)
                                  else f"{topics.store_info(store)} snapshot", describe(exc)))
+    return _own(valid, topic, store, rejected)
+
+
+def _own(valid: Sequence[Item], topic: Callable[[str, str], str], store: str, rejected: list[Rejection]) -> list[Item]:
     kept = []
     for item in valid:
         if item.store == store:
@@ -142,27 +200,27 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
           limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True) -> SnapshotResult | None:
     """Fetch every page (only what changed at or after ``since``, if given) and hand each to ``apply`` in order.
 
-    The next page is requested as soon as a page arrives and pages are applied on a thread of their own, so the
-    backend, the validation and SQLite work at the same time. Returns None when ``still_wanted`` turns false.
+    The next page is requested as soon as a page is validated, so the backend reads it while this one is written.
+    Returns None when ``still_wanted`` turns false.
     """
     started = time.monotonic()
     after: str | None = None
     counts = {"products": 0, "stock": 0, "rejected": 0, "pages": 0}
     as_of: datetime | None = None
 
-    def request(cursor: str | None) -> Future[dict[str, Any]]:
-        return rpc.call_async("catalog.snapshot", CatalogSnapshotArgs(after=cursor, since=since, limit=limit))
+    def request(cursor: str | None) -> Future[bytes]:
+        return rpc.call_async("catalog.snapshot", CatalogSnapshotArgs(after=cursor, since=since, limit=limit),
+                              raw=True)
 
     pending = request(None)
-    writing: Future[None] | None = None
-    with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix=f"snapshot-{store}") as writer:
+    with collector_paused():
         while True:
-            result = pending.result(page_timeout)
+            raw = pending.result(page_timeout)
             if not still_wanted():
                 return None
-            page = parse_page(result, store, after)
+            page = parse_reply(raw, store, after)
             if page.next is not None:
-                pending = request(page.next)
+                pending = request(page.next)  # the backend reads the next page while this one is written
             as_of = as_of or page.as_of  # the first page's: everything after it reaches the device live
             for topic, reason in page.rejected:
                 reject(topic, reason)
@@ -170,11 +228,8 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
             counts["rejected"] += len(page.rejected)
             counts["products"] += sum(isinstance(i, Product) for i in page.items)
             counts["stock"] += sum(isinstance(i, StockLevel) for i in page.items)
-            if writing is not None:
-                writing.result()  # at most one page waits for SQLite: memory stays bounded
-            writing = writer.submit(apply, page.items)
+            apply(page.items)
             if page.next is None:
-                writing.result()
                 break
             after = page.next
     log.info("%s: snapshot of %d products and %d stock levels in %d pages, %.2f s", store, counts["products"],

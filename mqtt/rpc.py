@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from mqtt.payloads import (
 )
 
 log = logging.getLogger(__name__)
+
+_REPLY_START = re.compile(rb'\{"v":1,"id":"([A-Za-z0-9_-]{8,64})"')
 
 
 class RpcError(Exception):
@@ -71,7 +74,7 @@ class RpcClient:
         self.device = device
         self.request_topic = topics.request(store, device)
         self.reply_topic = topics.reply(store, device, secrets.token_hex(8))
-        self._pending: dict[str, Future[dict[str, Any]]] = {}
+        self._pending: dict[str, tuple[Future[Any], bool]] = {}  # request id -> (future, wants raw bytes)
         self._lock = threading.Lock()
         self._unsubscribe = client.subscribe(self.reply_topic, self._on_reply, qos=1)
 
@@ -84,18 +87,22 @@ class RpcClient:
         self._unsubscribe()
         with self._lock:
             pending, self._pending = self._pending, {}
-        for future in pending.values():
+        for future, _ in pending.values():
             future.set_exception(RpcError("client closed"))
 
     def call_async(self, op: str, args: dict[str, Any] | BaseModel | None = None,
-                   request_id: str | None = None) -> Future[dict[str, Any]]:
-        """Send a request and return a future of its result (a dict)."""
+                   request_id: str | None = None, *, raw: bool = False) -> Future[Any]:
+        """Send a request and return a future of its result: a dict, or with ``raw`` the reply's bytes as received.
+
+        A raw reply is not parsed at all when the broker speaks MQTT 5 (the correlation data finds the request), so
+        a caller can validate a large result straight from JSON into its own model; see ``reply_result``.
+        """
         if isinstance(args, BaseModel):
             args = args.model_dump(mode="json")
         request = Request(id=request_id or new_request_id(), op=op, reply_to=self.reply_topic, args=args or {})
-        future: Future[dict[str, Any]] = Future()
+        future: Future[Any] = Future()
         with self._lock:
-            self._pending[request.id] = future
+            self._pending[request.id] = (future, raw)
         self._client.publish(self.request_topic, encode(request), qos=1,
                              response_topic=self.reply_topic, correlation_data=request.id.encode())
         return future
@@ -109,25 +116,52 @@ class RpcClient:
             return future.result(timeout)
         except FutureTimeout:
             with self._lock:
-                self._pending = {k: v for k, v in self._pending.items() if v is not future}
+                self._pending = {k: v for k, v in self._pending.items() if v[0] is not future}
             raise RpcTimeout(f"no reply to {op} within {timeout:g} s") from None
 
     def _on_reply(self, message: Message) -> None:
+        # The request id without parsing the reply: MQTT 5 correlation data, or the start every reply of ours has.
+        if message.correlation_data:
+            key = message.correlation_data.decode("ascii", "replace")
+        else:
+            match = _REPLY_START.match(message.payload)
+            key = match.group(1).decode("ascii") if match else ""
+        if key:
+            with self._lock:
+                entry = self._pending.get(key)
+                if entry is not None and entry[1]:
+                    del self._pending[key]
+            if entry is not None and entry[1]:
+                entry[0].set_result(message.payload)
+                return
         try:
             reply = decode(Reply, message.payload)
         except PayloadError as exc:
             log.warning("dropped malformed reply on %s: %s", message.topic, exc)
             return
         with self._lock:
-            future = self._pending.pop(reply.id, None)
-        if future is None:
+            entry = self._pending.pop(reply.id, None)
+        if entry is None:
             log.debug("reply %s matches no pending request", reply.id)
             return
+        future, raw = entry
         if reply.ok:
-            future.set_result(reply.result or {})
+            future.set_result(message.payload if raw else reply.result or {})
         else:
-            error = reply.error or ErrorInfo(code=ErrorCode.INTERNAL, message="no reason given")
-            future.set_exception(RemoteError(error.code, error.message))
+            future.set_exception(_remote_error(reply))
+
+
+def reply_result(payload: bytes) -> dict[str, Any]:
+    """The result of a raw reply (see ``RpcClient.call_async``); raises RemoteError or PayloadError."""
+    reply = decode(Reply, payload)
+    if not reply.ok:
+        raise _remote_error(reply)
+    return reply.result or {}
+
+
+def _remote_error(reply: Reply) -> RemoteError:
+    error = reply.error or ErrorInfo(code=ErrorCode.INTERNAL, message="no reason given")
+    return RemoteError(error.code, error.message)
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,24 @@ def test_a_bulk_load_indexes_names_once_at_the_end(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_rows_written_one_by_one_or_as_one_json_parameter_end_the_same(tmp_path: Path) -> None:
+    batches = [
+        [product(sku) for sku in NAMES] + [level(sku, 3, seq=2) for sku in NAMES],
+        [product("PASTA", 2, gtins=["96385074"]), product("MILK", 1, names={"en": "stale"}), level("MILK", 9, 1),
+         level("TOFU", 0, 5), product("APPLE", 3), product("APPLE", 2), product("NEW", 1, store="test-b")],
+    ]
+    caches = {mode: LocalCache(tmp_path / f"{mode}.db") for mode in ("json", "rows")}
+    outcomes = {mode: [c.apply_many(b, NOW, row_by_row=mode == "rows") for b in batches] for mode, c in caches.items()}
+    assert outcomes["json"] == outcomes["rows"]
+    assert outcomes["rows"][1] == [Outcome.APPLIED, Outcome.SAME, Outcome.STALE, Outcome.APPLIED, Outcome.APPLIED,
+                                   Outcome.STALE, Outcome.APPLIED]
+    assert _snapshot(caches["json"].path) == _snapshot(caches["rows"].path)
+    assert caches["rows"].product_by_gtin("test-a", "96385074").product.seq == 2
+    assert caches["rows"].product_by_gtin("test-a", "0036000291452") is None
+    for c in caches.values():
+        c.close()
+
+
 def test_an_interrupted_bulk_load_is_indexed_when_the_cache_reopens(tmp_path: Path) -> None:
     first = LocalCache(tmp_path / "c.db")
     first.begin_bulk()

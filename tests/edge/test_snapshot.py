@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from typing import Any
 
@@ -11,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend import stock
-from edge.snapshot import SnapshotError, parse_page
-from mqtt.rpc import RequestContext, RpcServer
+from edge.snapshot import SnapshotError, parse_page, parse_reply
+from mqtt.payloads import ErrorCode, Reply, encode
+from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcServer
 from mqtt.url import BrokerUrl
 from tests.conftest import clear_retained, unique
+from tests.edge.test_cache import level, product
 from tests.edge.test_device import wait_until
 
 
@@ -124,6 +127,57 @@ def test_a_page_with_a_good_cursor_parses() -> None:
         parse_page({"products": [], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00"}, "test-a", None)
 
 
+
+
+def _reply(result: dict[str, Any]) -> bytes:
+    return RawResult(json.dumps(result).encode()).reply("request-0001")
+
+
+def _valid_result(count: int = 3) -> dict[str, Any]:
+    return {"products": [product(f"P-{i}", seq=i + 1).model_dump(mode="json") for i in range(count)],
+            "stock": [level(f"P-{i}", i, seq=i + 1).model_dump(mode="json") for i in range(count)],
+            "next": "P-9", "as_of": "2026-11-30T10:00:00+00:00"}
+
+
+def test_a_valid_reply_parses_in_one_pass_to_what_the_entry_by_entry_parser_finds() -> None:
+    result = _valid_result()
+    result["products"][0]["gtins"] = ["0036000291452", "036000291452"]  # normalised the same way on both paths
+    fast, slow = parse_reply(_reply(result), "test-a", "P-0"), parse_page(result, "test-a", "P-0")
+    assert fast == slow
+    assert fast.items[0].gtins == ["00036000291452", "00036000291452"] and not fast.rejected
+
+
+def test_a_reply_with_bad_entries_keeps_the_good_ones_and_names_the_bad() -> None:
+    result = _valid_result()
+    result["products"][1]["price"] = {"amount": 16.9, "currency": "SEK"}  # a JSON number: never money
+    result["stock"][2]["store"] = "test-b"
+    page = parse_reply(_reply(result), "test-a", None)
+    assert [i.sku for i in page.items] == ["P-0", "P-2", "P-0", "P-1"]
+    assert [topic for topic, _ in page.rejected] == ["aisle/v1/test-a/catalog/P-1", "aisle/v1/test-a/stock/P-2"]
+    assert "not a JSON number" in page.rejected[0][1] and "test-b" in page.rejected[1][1]
+
+
+def test_an_error_reply_is_the_remote_error_and_garbage_is_a_snapshot_error() -> None:
+    error = encode(Reply(id="request-0001", ok=False, error={"code": "unknown_op", "message": "no such op"}))
+    with pytest.raises(RemoteError) as err:
+        parse_reply(error, "test-a", None)
+    assert err.value.code == ErrorCode.UNKNOWN_OP
+    for raw in (b"", b"not json", b"[]", b'{"v":1,"id":"request-0001","ok":true}', b"{" * 70_000):
+        with pytest.raises(SnapshotError):
+            parse_reply(raw, "test-a", None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["products", "stock", "next", "as_of", "x"]),
+                       st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+                                    lambda inner: st.lists(inner, max_size=4)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)))
+def test_any_raw_reply_is_a_page_or_a_snapshot_error(result: dict[str, Any]) -> None:
+    try:
+        page = parse_reply(_reply(result), "test-a", None)
+    except SnapshotError:
+        return
+    assert all(item.store == "test-a" for item in page.items)
 
 
 def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:

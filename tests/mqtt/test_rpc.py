@@ -8,9 +8,9 @@ import pytest
 
 from mqtt import topics
 from mqtt.brokers import EmbeddedBroker
-from mqtt.client import MqttClient
+from mqtt.client import Message, MqttClient
 from mqtt.payloads import ErrorCode
-from mqtt.rpc import OpError, RawResult, RemoteError, RpcClient, RpcServer, RpcTimeout
+from mqtt.rpc import OpError, RawResult, RemoteError, RpcClient, RpcServer, RpcTimeout, reply_result
 from tests.conftest import unique
 
 
@@ -66,6 +66,39 @@ def test_a_raw_result_arrives_as_any_result_and_one_too_large_is_an_error(server
         rpc.call("test.raw", {"size": 70_000})
     assert err.value.code == ErrorCode.INTERNAL and "too large" in err.value.message
     assert rpc.call("test.raw", {"n": 8})["n"] == 8
+
+
+@pytest.mark.parametrize("protocol", [4, 5], ids=["mqtt311", "mqtt5"])
+def test_a_raw_call_gets_the_reply_bytes_unparsed(broker_url, make_client, protocol) -> None:
+    url = dataclasses.replace(broker_url, protocol=protocol)
+    server = RpcServer(make_client(unique("srv"), url=url), _operations())
+    server.start()
+    try:
+        rpc = RpcClient(make_client(unique("k"), url=url), "s1", "kiosk-raw-bytes")
+        assert rpc.wait_ready()
+        raw = rpc.call_async("test.raw", {"n": 5}, raw=True).result(5)
+        assert isinstance(raw, bytes) and reply_result(raw) == {"n": 5, "text": ""}
+        failed = rpc.call_async("test.fail", raw=True).result(5)
+        with pytest.raises(RemoteError) as err:
+            reply_result(failed)
+        assert err.value.code == ErrorCode.CONFLICT
+        assert rpc.call("test.echo", {"x": 1})["args"] == {"x": 1}  # plain calls are still parsed
+    finally:
+        server.stop()
+
+
+def test_a_raw_call_answered_in_another_key_order_still_resolves(make_client) -> None:
+    responder = make_client(unique("odd"))
+    rpc = RpcClient(make_client(unique("k")), "s1", "kiosk-odd")
+
+    def answer(message: Message) -> None:
+        request = json.loads(message.payload)
+        responder.publish(request["reply_to"], json.dumps({"ok": True, "result": {"a": 1}, "id": request["id"],
+                                                           "v": 1}).encode(), qos=1)
+
+    responder.subscribe(topics.request("s1", "kiosk-odd"), answer, qos=1)
+    assert responder.wait_subscribed(topics.request("s1", "kiosk-odd")) and rpc.wait_ready()
+    assert reply_result(rpc.call_async("test.any", raw=True).result(5)) == {"a": 1}
 
 
 def test_concurrent_calls_get_their_own_replies(server, make_client) -> None:
