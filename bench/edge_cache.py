@@ -222,10 +222,9 @@ def phases(db: Path, store: str, workdir: Path) -> dict[str, float]:
     from backend import snapshot
     from backend.db import Store
     from edge.cache import LocalCache
-    from edge.snapshot import collector_paused, parse_page
-    from mqtt.payloads import Reply, decode
+    from edge.snapshot import collector_paused, parse_reply
 
-    steps = ["backend: read and serialise a page", "device: decode the reply", "device: validate entries",
+    steps = ["backend: read and serialise a page", "device: validate the reply (JSON to models)",
              "device: write rows", "device: build the name index"]
     spent = dict.fromkeys(steps, 0.0)
     backend, cache = Store(db), LocalCache(workdir / f"phases-{store}.db")
@@ -236,11 +235,9 @@ def phases(db: Path, store: str, workdir: Path) -> dict[str, float]:
             marks = [time.perf_counter()]
             raw = snapshot.page(backend, store, after or "").to_result().reply("phases-request-1")
             marks.append(time.perf_counter())
-            result = decode(Reply, raw).result or {}
+            page = parse_reply(raw, store, after)
             marks.append(time.perf_counter())
-            page = parse_page(result, store, after)
-            marks.append(time.perf_counter())
-            cache.apply_many(page.items)
+            cache.apply_many(page.items, row_by_row=True)  # as Edge applies snapshot pages
             marks.append(time.perf_counter())
             for step, start, end in zip(steps, marks, marks[1:], strict=False):
                 spent[step] += end - start
@@ -323,8 +320,8 @@ def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[
     lines += ["", *verdicts(rows)]
     if steps:
         lines += ["", f"Where a snapshot sync of {n:,} products spends its time, page by page in one process (µs per "
-                  "product; the real sync overlaps SQLite's part of *write rows* with the next page's validation, "
-                  "and the backend's part runs in its own process):",
+                  "product; in the real sync the backend's part runs in its own process, while the device writes "
+                  "the page before):",
                   "", "| step | µs per product |", "|---|---:|",
                   *(f"| {step} | {us:.0f} |" for step, us in steps.items())]
     lines += ["", *notes(rows)]
@@ -355,19 +352,28 @@ def notes(rows: list[Row]) -> list[str]:
     return [
         f"- *snapshot* is what a device with an MQTT 5 URL does. The backend's pages come from SQLite "
         f"(`json_object`), so on this machine the device is the limit: it spends {cpu} of CPU per product, most of "
-        "it Python holding the GIL (paho, decoding replies, pydantic validation of every entry, building rows), "
-        "so its threads overlap little. SQLite's part runs without the GIL; the name index is built once, at the "
-        "end. Wall times vary from run to run on this shared machine: five runs of the 50k snapshot sync today "
-        "(this table's and `--sizes 50000 --sync snapshot` alone) took 8.3 to 11.2 s.",
-        "- Not done, the ways to 5 s at 50k: write rows with SQLite's `json_each` over the page as received "
-        "instead of from the models (only the folded search text needs Python), which would drop *decode* and most "
-        "of *write rows*; then fetch pages on two connections at once. Together they might halve the device's CPU.",
-        "- *retained* (MQTT 3.1.1, the embedded demo broker) got a little faster with the cheaper validation: "
-        "16.0 to 18.7 s at 50k in four runs today, 20.4 s in one run before this change. Mosquitto drops messages "
-        "for a client once more than `max_queued_messages` (default 1000) wait for it, and the retained burst of "
-        "a large subscription outruns any device: brokers serving large catalogues to MQTT 3.1.1 devices need "
-        "`max_queued_messages 0` (or at least twice the catalogue); "
-        "`Edge.wait_synced` logs a warning when fewer stock levels than products arrived.",
+        "it Python holding the GIL (pydantic validation of every entry, folding names for search, building rows), "
+        "so a second thread does not help: writing pages on a thread of their own measured the same as writing "
+        "them on the thread that validates them (interleaved runs, 2026-11-30), and the device now uses one.",
+        "- The steps above add up to the device's floor for a cold sync: in one process, with no MQTT at all, "
+        "validating, writing and indexing 50k products takes about 6 s on this machine, above the 5 s target "
+        "before a single message is sent. Trimming Python does not close that gap; what could: (1) SQLite 3.45 or "
+        "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
+        "received instead of from the models; on 3.40, `json_each` with one `json_extract` per column measured "
+        "twice the cost of binding rows; (2) validation and row building in a second process on a device with "
+        "cores to spare (not on Android, where multiprocessing is unavailable); (3) the search index in a database "
+        "file of its own, built by a second connection while rows are written instead of after them.",
+        "- Wall times vary from run to run on this shared machine. Six runs of each, interleaved, on 2026-11-30: "
+        "50k snapshot syncs took 6.8 to 9.0 s (median 7.9 s; 6.6 to 8.2 s CPU) with replies validated straight from "
+        "JSON and rows bound one by one, against 8.0 to 10.0 s (median 8.8 s; 8.2 to 9.9 s CPU) with the code "
+        "before that change (eab984b).",
+        "- *retained* (MQTT 3.1.1, the embedded demo broker) writes each batch of rows as one JSON parameter: "
+        "binding row by row takes the GIL once per row, and while paho and the dispatcher are busy that made a 50k "
+        "retained sync take 26 s instead of 17 s. Mosquitto drops messages for a client once more than "
+        "`max_queued_messages` (default 1000) wait for it, and the retained burst of a large subscription outruns "
+        "any device: brokers serving large catalogues to MQTT 3.1.1 devices need `max_queued_messages 0` (or at "
+        "least twice the catalogue); `Edge.wait_synced` logs a warning when fewer stock levels than products "
+        "arrived.",
     ]
 
 

@@ -94,8 +94,10 @@ class RpcClient:
                    request_id: str | None = None, *, raw: bool = False) -> Future[Any]:
         """Send a request and return a future of its result: a dict, or with ``raw`` the reply's bytes as received.
 
-        A raw reply is not parsed at all when the broker speaks MQTT 5 (the correlation data finds the request), so
-        a caller can validate a large result straight from JSON into its own model; see ``reply_result``.
+        A raw reply that names its request without being parsed (MQTT 5 correlation data, or the start every
+        ``RpcServer`` reply has) is handed over unparsed, so a caller can validate a large result straight from JSON
+        into its own model; ``reply_result`` reads one, and raises RemoteError for a failed reply as the future
+        itself does when the reply had to be parsed to be matched.
         """
         if isinstance(args, BaseModel):
             args = args.model_dump(mode="json")
