@@ -284,6 +284,13 @@ class LocalCache:
     def _existing(conn: sqlite3.Connection, table: str, columns: str,
                   items: list[Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
         keys = list({(item.store, item.sku) for item in items})
+        stores = {store for store, _ in keys}
+        if len(stores) == 1:
+            # A snapshot page is a run of SKUs a new device does not have yet: one index probe says so.
+            skus = [sku for _, sku in keys]
+            probe = f"SELECT 1 FROM {table} WHERE store = ? AND sku BETWEEN ? AND ? LIMIT 1"
+            if conn.execute(probe, [stores.pop(), min(skus), max(skus)]).fetchone() is None:
+                return {}
         select = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
         rows = conn.execute(f"SELECT store, sku, {columns} FROM {table} WHERE (store, sku) IN ({select})",
                             [json.dumps(keys)])

@@ -242,6 +242,18 @@ def test_rows_written_one_by_one_or_as_one_json_parameter_end_the_same(tmp_path:
         c.close()
 
 
+def test_a_batch_around_a_cached_sku_is_still_checked_against_it(tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "range.db")
+    cache.apply_many([product("B-1", seq=5), level("B-1", 1, seq=5)])
+    # Neither A-1 nor C-1 is cached, but B-1 lies between them; B-1 itself comes with an older seq.
+    assert cache.apply_many([product("A-1"), product("C-1"), product("B-1", seq=4), level("A-1", 2, seq=1),
+                             level("B-1", 9, seq=5)]) == [Outcome.APPLIED, Outcome.APPLIED, Outcome.STALE,
+                                                          Outcome.APPLIED, Outcome.SAME]
+    assert cache.product_by_sku("test-a", "B-1").product.seq == 5 and cache.stock("test-a", "B-1").level.available == 1
+    assert cache.apply_many([product("D-1"), product("E-1", store="test-b")]) == [Outcome.APPLIED, Outcome.APPLIED]
+    cache.close()
+
+
 def test_an_interrupted_bulk_load_is_indexed_when_the_cache_reopens(tmp_path: Path) -> None:
     first = LocalCache(tmp_path / "c.db")
     first.begin_bulk()
