@@ -324,7 +324,7 @@ def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[
                   "the page before):",
                   "", "| step | µs per product |", "|---|---:|",
                   *(f"| {step} | {us:.0f} |" for step, us in steps.items())]
-    lines += ["", *notes(rows)]
+    lines += ["", *notes(rows, steps, n)]
     return "\n".join(lines) + "\n"
 
 
@@ -345,24 +345,31 @@ def verdicts(rows: list[Row]) -> list[str]:
     return out
 
 
-def notes(rows: list[Row]) -> list[str]:
+def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
     """What the table does not say."""
     largest = max((r for r in rows if r.snapshot), key=lambda r: r.size, default=None)
     cpu = f"about {largest.snapshot.cpu_s / largest.size * 1e6:.0f} µs" if largest and largest.snapshot else "most"
+    device_us = sum(us for step, us in steps.items() if step.startswith("device"))
+    floor, verdict = f"{device_us * n / 1e6:.1f} s in this run", "under" if device_us * n / 1e6 < 5 else "over"
+    floor_note = [
+        f"- The device's steps above are its floor for a cold sync of {n:,} products, in one process and with no "
+        f"MQTT: {floor} ({verdict} the 5 s target on its own; 4.0 to 7.0 s in five runs on 2026-11-30). This "
+        "shared machine's speed changes from minute to minute, so a floor and a sync of the same run are not "
+        "comparable: in some runs the floor, measured after the syncs, came out above the sync itself. Trimming "
+        "the steps gains a few per cent; what could close the gap: (1) SQLite "
+        "3.45 or later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
+        "received instead of from the models; on 3.40, `json_each` with one `json_extract` per column measured "
+        "twice the cost of binding rows; (2) validation and row building in a second process on a device with "
+        "cores to spare (not on Android, where multiprocessing is unavailable); (3) the search index in a database "
+        "file of its own, built by a second connection while rows are written instead of after them.",
+    ] if steps else []
     return [
         f"- *snapshot* is what a device with an MQTT 5 URL does. The backend's pages come from SQLite "
         f"(`json_object`), so on this machine the device is the limit: it spends {cpu} of CPU per product, most of "
         "it Python holding the GIL (pydantic validation of every entry, folding names for search, building rows), "
         "so a second thread does not help: writing pages on a thread of their own measured the same as writing "
         "them on the thread that validates them (interleaved runs, 2026-11-30), and the device now uses one.",
-        "- The steps above add up to the device's floor for a cold sync: in one process, with no MQTT at all, "
-        "validating, writing and indexing 50k products takes about 6 s on this machine, above the 5 s target "
-        "before a single message is sent. Trimming Python does not close that gap; what could: (1) SQLite 3.45 or "
-        "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
-        "received instead of from the models; on 3.40, `json_each` with one `json_extract` per column measured "
-        "twice the cost of binding rows; (2) validation and row building in a second process on a device with "
-        "cores to spare (not on Android, where multiprocessing is unavailable); (3) the search index in a database "
-        "file of its own, built by a second connection while rows are written instead of after them.",
+        *floor_note,
         "- Wall times vary from run to run on this shared machine. Six runs of each, interleaved, on 2026-11-30: "
         "50k snapshot syncs took 6.8 to 9.0 s (median 7.9 s; 6.6 to 8.2 s CPU) with replies validated straight from "
         "JSON and rows bound one by one, against 8.0 to 10.0 s (median 8.8 s; 8.2 to 9.9 s CPU) with the code "
