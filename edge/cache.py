@@ -251,9 +251,8 @@ class LocalCache:
 
     def _apply_products(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
                         outcomes: list[Outcome], received: str, raw: Sequence[bytes] | None, write: _Writer) -> None:
-        existing = self._existing(conn, "products", "seq", [items[i] for i in indexes])
-        current = {key: row[0] for key, row in existing.items()}
-        winners: dict[tuple[str, str], Product] = self._winners(items, indexes, current, "seq", outcomes)
+        existing = self._cached_seqs(conn, "products", [items[i] for i in indexes])
+        winners: dict[tuple[str, str], Product] = self._winners(items, indexes, dict(existing), "seq", outcomes)
         if not winners:
             return
         texts = {id(items[i]): raw[i].decode() for i in indexes} if raw is not None else {}
@@ -273,16 +272,15 @@ class LocalCache:
 
     def _apply_stock(self, conn: sqlite3.Connection, items: Sequence[Payload], indexes: list[int],
                      outcomes: list[Outcome], received: str, write: _Writer) -> None:
-        existing = self._existing(conn, "stock", "seq", [items[i] for i in indexes])
-        current = {key: row[0] for key, row in existing.items()}
-        winners: dict[tuple[str, str], StockLevel] = self._winners(items, indexes, current, "seq", outcomes)
+        existing = self._cached_seqs(conn, "stock", [items[i] for i in indexes])
+        winners: dict[tuple[str, str], StockLevel] = self._winners(items, indexes, existing, "seq", outcomes)
         write(conn, "INSERT OR REPLACE INTO stock {}",
               [(s.store, s.sku, s.seq, s.available, s.on_hand, s.reserved, s.shelf, s.backroom,
                 _iso(s.updated_at), received) for s in winners.values()])
 
     @staticmethod
-    def _existing(conn: sqlite3.Connection, table: str, columns: str,
-                  items: list[Any]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    def _cached_seqs(conn: sqlite3.Connection, table: str, items: list[Any]) -> dict[tuple[str, str], int]:
+        """The cached ``seq`` of each (store, sku) of ``items`` that ``table`` holds."""
         keys = list({(item.store, item.sku) for item in items})
         stores = {store for store, _ in keys}
         if len(stores) == 1:
@@ -292,9 +290,9 @@ class LocalCache:
             if conn.execute(probe, [stores.pop(), min(skus), max(skus)]).fetchone() is None:
                 return {}
         select = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
-        rows = conn.execute(f"SELECT store, sku, {columns} FROM {table} WHERE (store, sku) IN ({select})",
+        rows = conn.execute(f"SELECT store, sku, seq FROM {table} WHERE (store, sku) IN ({select})",
                             [json.dumps(keys)])
-        return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+        return {(store, sku): seq for store, sku, seq in rows}
 
     # -- bulk loading and snapshots ------------------------------------------
 

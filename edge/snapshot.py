@@ -115,10 +115,7 @@ def parse_page(result: dict[str, Any], store: str, after: str | None) -> PageCon
     products, levels = result.get("products"), result.get("stock")
     if not isinstance(products, list) or not isinstance(levels, list):
         raise SnapshotError("a snapshot page needs the lists 'products' and 'stock'")
-    cursor = result.get("next")
-    if cursor is not None and not isinstance(cursor, str):
-        raise SnapshotError(f"bad page cursor: {cursor!r:.40}")
-    cursor = _checked_cursor(cursor, after)
+    cursor = _checked_cursor(result.get("next"), after)
     try:
         as_of = datetime.fromisoformat(str(result.get("as_of")))
     except ValueError:
@@ -131,15 +128,16 @@ def parse_page(result: dict[str, Any], store: str, after: str | None) -> PageCon
     return PageContent(items, rejected, cursor, as_of)
 
 
-def _checked_cursor(cursor: str | None, after: str | None) -> str | None:
-    if cursor is not None:
-        try:
-            ids.sku(cursor)
-        except ids.InvalidIdentifier as exc:
-            raise SnapshotError(f"bad page cursor: {exc}") from None
-        if after is not None and cursor <= after:
-            raise SnapshotError(f"page cursor {cursor!r} does not move past {after!r}")
-    return cursor
+def _checked_cursor(cursor: object, after: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        sku = ids.sku(cursor)
+    except ids.InvalidIdentifier as exc:
+        raise SnapshotError(f"bad page cursor: {exc}") from None
+    if after is not None and sku <= after:
+        raise SnapshotError(f"page cursor {sku!r} does not move past {after!r}")
+    return sku
 
 
 def _validate(raw: list[Any], adapter: TypeAdapter[Any], model: type[Item], topic: Callable[[str, str], str],

@@ -128,14 +128,12 @@ class RpcClient:
         else:
             match = _REPLY_START.match(message.payload)
             key = match.group(1).decode("ascii") if match else ""
-        if key:
-            with self._lock:
-                entry = self._pending.get(key)
-                if entry is not None and entry[1]:
-                    del self._pending[key]
-            if entry is not None and entry[1]:
-                entry[0].set_result(message.payload)
-                return
+        with self._lock:
+            wants_raw = self._pending.get(key, (None, False))[1]
+            entry = self._pending.pop(key) if wants_raw else None
+        if entry is not None:
+            entry[0].set_result(message.payload)
+            return
         try:
             reply = decode(Reply, message.payload)
         except PayloadError as exc:
