@@ -47,18 +47,20 @@ def expected_calibration_error(sims: np.ndarray, labels: np.ndarray, temperature
     return float(ece)
 
 
-def fit_calibration(sims: np.ndarray, labels: np.ndarray) -> CalibrationReport:
-    """sims (N, C): each image's cosine to every class prototype; labels (N,) its class.
+def fit_calibration(sims: np.ndarray, labels: np.ndarray, gate: np.ndarray | None = None) -> CalibrationReport:
+    """sims (N, C): each image's cosine to every class prototype, which ranks the classes; labels (N,) its class;
+    gate (N, C): the similarities that decide "unknown", when not sims (see projection.py).
 
-    The unknown threshold simulates out-of-catalogue products by leaving each image's own class out: the best
-    similarity with the class present (known) and absent (unknown) are two score populations, and the threshold
-    maximises their balanced accuracy (Youden's J).
+    The unknown threshold simulates out-of-catalogue products by leaving each image's own class out: the top-ranked
+    class's gate similarity with the class present (known) and absent (unknown) are two score populations, and the
+    threshold maximises their balanced accuracy (Youden's J).
     """
     n = np.arange(len(labels))
-    known = sims.max(axis=1)
+    gate = sims if gate is None else gate
+    known = gate[n, sims.argmax(axis=1)]
     without = sims.copy()
     without[n, labels] = -np.inf
-    unknown = without.max(axis=1)
+    unknown = gate[n, without.argmax(axis=1)]
     candidates = np.unique(np.concatenate([known, unknown]))
     best_t, best_j = 0.5, -1.0
     for t in candidates:

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from vision.recognition.backends import EmbeddingModel
-from vision.recognition.errors import EnrolmentError, FrameError, GalleryError, RecognitionError
-from vision.recognition.gallery import Gallery
+from vision.recognition.errors import EnrolmentError, FrameError, GalleryError, ModelShapeError, RecognitionError
+from vision.recognition.gallery import Gallery, GallerySnapshot
 from vision.recognition.images import as_bgr, frame_problem, model_input, read_image_bgr
+from vision.recognition.projection import inverse, load_projection, network_space, project
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,15 @@ GALLERY_FILE = "recognition_gallery.npz"
 @dataclass(frozen=True)
 class InferenceSettings:
     """How to run and read the model, all chosen on val at training time: input size (the network is fully
-    convolutional, so the interpreter can be resized), mirror averaging, softmax temperature over cosine
-    similarities, and the similarity below which a frame is "unknown"."""
+    convolutional, so the interpreter can be resized), mirror averaging, the projection file applied to embeddings
+    (beside the model; see projection.py), softmax temperature over cosine similarities, and the similarity below
+    which a frame is "unknown" (the top product's, in the network's own space when there is a projection)."""
 
     temperature: float = 0.05
     unknown_below: float = 0.5
     flip_average: bool = False
     input_size: int | None = None
+    projection: str | None = None
 
     @classmethod
     def for_model(cls, model_path: Path) -> InferenceSettings:
@@ -47,8 +50,11 @@ class InferenceSettings:
         try:
             data = json.loads(meta.read_text(encoding="utf-8"))["inference"]
             size = data.get("input_size")
+            projection = data.get("projection")
+            if projection is not None and (not isinstance(projection, str) or Path(projection).name != projection):
+                raise ValueError(f"projection must be a file name beside the model, got {projection!r}")
             return cls(float(data["temperature"]), float(data["unknown_below"]), bool(data.get("flip_average", False)),
-                       int(size) if size else None)
+                       int(size) if size else None, projection)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("unreadable settings %s (%s); using defaults", meta, exc)
             return cls()
@@ -79,14 +85,20 @@ class Recognition:
         return None if self.unknown or not self.matches else self.matches[0]
 
 
-def model_fingerprint(path: Path) -> str:
-    """Short content hash tying a gallery to the model whose embeddings it holds."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def model_fingerprint(path: Path, projection: np.ndarray | None = None) -> str:
+    """Short content hash tying a gallery to the model (and projection) whose embeddings it holds."""
+    digest = hashlib.sha256(path.read_bytes())
+    if projection is not None:
+        digest.update(np.ascontiguousarray(projection, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
-def rank(embedding: np.ndarray, gallery: Gallery, settings: InferenceSettings, k: int) -> Recognition:
-    """Top-k products for a unit embedding, with softmax-calibrated scores and the unknown decision."""
-    snap = gallery.snapshot()
+def rank(embedding: np.ndarray, snap: GallerySnapshot, settings: InferenceSettings, k: int,
+         gate: np.ndarray | None = None) -> Recognition:
+    """Top-k products for a unit embedding, with softmax-calibrated scores and the unknown decision.
+
+    ``gate`` holds the similarities that decide "unknown" (one per product) when they are not the ranking's own.
+    """
     if not snap.skus:
         return Recognition((), True, "no products enrolled")
     sims = snap.prototypes @ embedding
@@ -95,9 +107,9 @@ def rank(embedding: np.ndarray, gallery: Gallery, settings: InferenceSettings, k
     probs /= probs.sum()
     order = np.argsort(-sims, kind="stable")[: max(1, k)]
     matches = tuple(Match(snap.skus[i], snap.labels[i], float(probs[i]), float(sims[i])) for i in order)
-    if matches[0].similarity < settings.unknown_below:
-        return Recognition(matches, True, f"best similarity {matches[0].similarity:.2f} below "
-                                          f"{settings.unknown_below:.2f}")
+    closeness = float((sims if gate is None else gate)[order[0]])
+    if closeness < settings.unknown_below:
+        return Recognition(matches, True, f"best similarity {closeness:.2f} below {settings.unknown_below:.2f}")
     return Recognition(matches, False)
 
 
@@ -105,14 +117,24 @@ class Recognizer:
     """Embedding model + gallery (+ where to persist it). Thread-safe; use RecognitionWorker off the UI thread."""
 
     def __init__(
-        self, model: EmbeddingModel, gallery: Gallery, settings: InferenceSettings, gallery_path: Path | None = None
+        self,
+        model: EmbeddingModel,
+        gallery: Gallery,
+        settings: InferenceSettings,
+        gallery_path: Path | None = None,
+        projection: np.ndarray | None = None,
     ) -> None:
         if gallery.embed_dim != model.embed_dim:
             raise GalleryError(f"gallery has {gallery.embed_dim}-d embeddings, model gives {model.embed_dim}-d")
+        if projection is not None and projection.shape != (model.embed_dim, model.embed_dim):
+            raise ModelShapeError(f"projection has shape {projection.shape}, model gives {model.embed_dim}-d")
         self.model = model
         self.gallery = gallery
         self.settings = settings
         self.gallery_path = gallery_path
+        self.projection = projection
+        self._inverse = inverse(projection) if projection is not None else None
+        self._gate_prototypes: tuple[GallerySnapshot, np.ndarray] | None = None
 
     @classmethod
     def open(
@@ -128,7 +150,10 @@ class Recognizer:
         gallery_path on first use) and enrolments are saved to it."""
         settings = InferenceSettings.for_model(Path(model_path))
         model = EmbeddingModel(Path(model_path), threads=threads, backend=backend, input_size=settings.input_size)
-        model_id = model_fingerprint(model.path)
+        projection = None
+        if settings.projection is not None:
+            projection = load_projection(model.path.parent / settings.projection, model.embed_dim)
+        model_id = model_fingerprint(model.path, projection)
         store = gallery_path
         if data_dir is not None:
             store = Path(data_dir) / GALLERY_FILE
@@ -141,10 +166,15 @@ class Recognizer:
         else:
             gallery = Gallery(model.embed_dim, model_id)
         persist = Path(store) if data_dir is not None and store is not None else None
-        return cls(model, gallery, settings, persist)
+        return cls(model, gallery, settings, persist, projection)
 
     def embed(self, frame: object) -> np.ndarray:
-        """Unit embedding of a frame (numpy BGR/gray/BGRA or PIL); raises FrameError for unusable frames."""
+        """Unit embedding of a frame (numpy BGR/gray/BGRA or PIL) in the space products are ranked in; raises
+        FrameError for unusable frames."""
+        return project(self._embed_network(frame), self.projection)
+
+    def _embed_network(self, frame: object) -> np.ndarray:
+        """Unit embedding in the network's own space (mirror-averaged when the settings say so)."""
         bgr = as_bgr(frame)
         problem = frame_problem(bgr)
         if problem:
@@ -159,11 +189,24 @@ class Recognizer:
         """Top-k products for a frame; blank, tiny or malformed frames come back unknown with the reason."""
         start = time.perf_counter()
         try:
-            embedding = self.embed(frame)
+            network = self._embed_network(frame)
         except FrameError as exc:
             return Recognition((), True, str(exc), (time.perf_counter() - start) * 1000)
-        result = rank(embedding, self.gallery, self.settings, k)
+        snap = self.gallery.snapshot()
+        gate = None
+        if self._inverse is not None and snap.skus:
+            gate = self._network_prototypes(snap, self._inverse) @ network
+        result = rank(project(network, self.projection), snap, self.settings, k, gate)
         return Recognition(result.matches, result.unknown, result.reason, (time.perf_counter() - start) * 1000)
+
+    def _network_prototypes(self, snap: GallerySnapshot, inverse_matrix: np.ndarray) -> np.ndarray:
+        """The snapshot's prototypes in the network's own space, kept until the gallery changes."""
+        cached = self._gate_prototypes
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        mapped = network_space(snap.prototypes, inverse_matrix)
+        self._gate_prototypes = (snap, mapped)
+        return mapped
 
     def embed_photos(self, photos: Iterable[object], flips: bool = True) -> np.ndarray:
         """Unit embeddings of photos (paths or frames), plus mirror images when flips; skips unusable ones."""

@@ -20,6 +20,7 @@ from vision.recognition.catalogue import DEMO_CATALOGUE, read_vision_products
 from vision.recognition.dataset import ClassInfo, Sample, read_classes, read_list
 from vision.recognition.errors import DatasetError
 from vision.recognition.gallery import Gallery
+from vision.recognition.projection import fit_wccn, inverse, network_space, project, save_projection
 from vision.recognition.recognizer import InferenceSettings, Recognizer, model_fingerprint
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class PipelineConfig:
     train_sizes: tuple[int, ...] | None = None
     seed: int = 1234
     gallery_only: bool = False
+    # WCCN strengths tried on val (0, no projection, is always tried).
+    projection_shrinkages: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
 
@@ -156,18 +159,39 @@ def finish(
     training: dict[str, object],
     started: float,
 ) -> dict[str, object]:
-    """Pick input size and mirror averaging on val through the runtime path, then write gallery and metadata."""
-    reports = {(size, flip): build_gallery_and_calibrate(model_path, classes, products, train_all, val_all, held, cfg,
-                                                         flip, size)
-               for size in cfg.runtime_sizes for flip in (False, True)}
-    # Judge on classes that were trained on: held-out classes are the few-shot test, not for choosing. Ties go to the
-    # cheaper setting (smaller, no mirror).
-    key = "trained_classes_val_top1" if held else "val_top1"
-    choice = max(reports, key=lambda c: (reports[c][0][key], reports[c][0]["val_top5"], -c[0], not c[1]))
-    metrics, gallery = reports[choice]
+    """Pick input size, mirror averaging and projection on val through the runtime path; write gallery and metadata."""
+    embedded = {(size, flip): embed_dataset(model_path, classes, train_all, val_all, held, cfg, flip, size)
+                for size in cfg.runtime_sizes for flip in (False, True)}
+    model_id = model_fingerprint(model_path)
+    reports = {c: gallery_and_metrics(e, classes, products, held, cfg, None, model_id) for c, e in embedded.items()}
+    choice = max(reports, key=lambda c: (*_merit(reports[c][0], held), -c[0], not c[1]))
+    # The projection is fitted for the chosen setting only; its strength is chosen on val like the setting.
+    chosen = embedded[choice]
+    trained = np.concatenate([v for c, v in chosen.train.items() if c not in held])
+    labels = np.concatenate([np.full(len(v), c) for c, v in chosen.train.items() if c not in held])
+    projections: dict[float, np.ndarray | None] = {0.0: None}
+    projections.update({s: fit_wccn(trained, labels, s) for s in cfg.projection_shrinkages})
+    by_projection = {s: gallery_and_metrics(chosen, classes, products, held, cfg, m,
+                                            model_fingerprint(model_path, m)) for s, m in projections.items()}
+    # Ties go to no projection, then to the stronger shrinkage (closer to no projection).
+    shrinkage = max(by_projection, key=lambda s: (*_merit(by_projection[s][0], held), s == 0.0, s))
+    metrics, gallery = by_projection[shrinkage]
     gallery.save(cfg.out / GALLERY_NAME)
+    projection_path = cfg.out / f"{MODEL_NAME}.projection.npy"
+    projection_path.unlink(missing_ok=True)
+    inference = metrics.pop("inference")
+    if projections[shrinkage] is not None:
+        save_projection(projection_path, projections[shrinkage])
+        inference["projection"] = projection_path.name
+        inference["projection_method"] = (f"WCCN on the trained classes' training photos, shrinkage {shrinkage} "
+                                          "(chosen on val)")
+    for reports_ in (reports, by_projection):
+        for report, _ in reports_.values():
+            report.pop("inference", None)
     metrics["val_by_setting"] = {f"{size}px{' +mirror' if flip else ''}": [r[0]["val_top1"], r[0]["val_top5"]]
                                  for (size, flip), r in reports.items()}
+    metrics["val_by_projection_shrinkage"] = {
+        ("none" if s == 0.0 else str(s)): [r[0]["val_top1"], r[0]["val_top5"]] for s, r in by_projection.items()}
     model = EmbeddingModel(model_path, input_size=choice[0])
     training["gallery_rebuild_seconds" if "gallery_rebuilt_by" in training else "total_seconds"] = round(
         time.monotonic() - started, 1)
@@ -177,12 +201,20 @@ def finish(
         "exported_input_size": EmbeddingModel(model_path).input_size,
         "input": "float32 RGB 0..255, centre square of the frame, resized to inference.input_size",
         "embed_dim": model.embed_dim,
-        "inference": metrics.pop("inference"),
+        "inference": inference,
         "metrics": metrics,
         "training": training,
     }
     (cfg.out / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
+
+
+def _merit(metrics: dict[str, object], held: list[int]) -> tuple[float, float]:
+    """What val choices maximise: top-1 plus top-5 (both are targets), then top-1; on trained classes only when
+    classes are held out (those are the few-shot test, not for choosing)."""
+    prefix = "trained_classes_" if held else ""
+    top1, top5 = float(metrics[f"{prefix}val_top1"]), float(metrics[f"{prefix}val_top5"])  # type: ignore[arg-type]
+    return top1 + top5, top1
 
 
 def rebuild_gallery(cfg: PipelineConfig) -> dict[str, object]:
@@ -201,75 +233,117 @@ def rebuild_gallery(cfg: PipelineConfig) -> dict[str, object]:
                   started)
 
 
-def build_gallery_and_calibrate(
+@dataclass(frozen=True)
+class Embedded:
+    """Runtime-path embeddings of a dataset under one setting: per class the gallery photos' embeddings (the
+    iconic image apart), and every val photo's embedding with its time."""
+
+    input_size: int
+    flip_average: bool
+    train: dict[int, np.ndarray]
+    iconic: dict[int, np.ndarray]
+    val: np.ndarray
+    val_fine: np.ndarray
+    val_ms: list[float]
+
+
+def embed_dataset(
     model_path: Path,
     classes: list[ClassInfo],
-    products: dict,
     train_all: list[Sample],
     val_all: list[Sample],
     held: list[int],
     cfg: PipelineConfig,
     flip_average: bool = False,
     input_size: int | None = None,
-) -> tuple[dict[str, object], Gallery]:
-    """Enrol every class through the runtime path (held-out ones from `shots` photos), calibrate on val."""
+) -> Embedded:
+    """Embed the gallery photos of every class (held-out ones: `shots` photos) and the val photos, unprojected."""
     from tqdm import tqdm
 
     model = EmbeddingModel(model_path, threads=cfg.threads, input_size=input_size)
-    gallery = Gallery(model.embed_dim, model_fingerprint(model_path))
-    rec = Recognizer(model, gallery, InferenceSettings(flip_average=flip_average, input_size=input_size))
+    rec = Recognizer(model, Gallery(model.embed_dim), InferenceSettings(flip_average=flip_average,
+                                                                        input_size=input_size))
     rng = np.random.default_rng(cfg.seed + 1)
+    train: dict[int, np.ndarray] = {}
+    iconic: dict[int, np.ndarray] = {}
     for c in tqdm(classes, desc=f"gallery {model.input_size}px{' +mirror' if flip_average else ''}", unit="class",
                   leave=False):
         photos = [s.path for s in train_all if s.fine_id == c.fine_id]
         if c.fine_id in held:
             photos = [photos[i] for i in sorted(rng.choice(len(photos), min(cfg.shots, len(photos)), replace=False))]
         elif c.iconic is not None and c.iconic.is_file():
-            photos.append(c.iconic)
-        product = products.get(c.name)
-        if product is None:
-            raise DatasetError(f"class {c.name!r} has no product with that vision_label in {cfg.catalogue}")
-        gallery.add(product.sku, rec.embed_photos(photos), label=product.name or c.name)
-
-    protos = gallery.snapshot().prototypes  # gallery order == class order (products added class by class)
+            iconic[c.fine_id] = rec.embed_photos([c.iconic])
+        train[c.fine_id] = rec.embed_photos(photos)
     val_emb, times = [], []
     for s in tqdm(val_all, desc="val", unit="img", leave=False):
         start = time.perf_counter()
         val_emb.append(rec.embed(_read(s.path)))
         times.append((time.perf_counter() - start) * 1000)
-    sims = np.stack(val_emb) @ protos.T
     fine = np.array([s.fine_id for s in val_all])
+    return Embedded(model.input_size, flip_average, train, iconic, np.stack(val_emb), fine, times)
+
+
+def gallery_and_metrics(
+    embedded: Embedded,
+    classes: list[ClassInfo],
+    products: dict,
+    held: list[int],
+    cfg: PipelineConfig,
+    projection: np.ndarray | None,
+    model_id: str,
+) -> tuple[dict[str, object], Gallery]:
+    """Enrol every class from its embeddings (through the projection, as the runtime does), calibrate on val."""
+    gallery = Gallery(embedded.val.shape[1], model_id)
+    for c in classes:
+        product = products.get(c.name)
+        if product is None:
+            raise DatasetError(f"class {c.name!r} has no product with that vision_label in {cfg.catalogue}")
+        views = [embedded.train[c.fine_id], *([embedded.iconic[c.fine_id]] if c.fine_id in embedded.iconic else [])]
+        gallery.add(product.sku, project(np.concatenate(views), projection), label=product.name or c.name)
+
+    protos = gallery.snapshot().prototypes  # gallery order == class order (products added class by class)
+    sims = project(embedded.val, projection) @ protos.T
+    # As the recogniser does: with a projection, "unknown" is decided in the network's own space.
+    gate = sims if projection is None else embedded.val @ network_space(protos, inverse(projection)).T
+    fine = embedded.val_fine
     coarse_of = np.array([c.coarse_id for c in classes])
     order = np.argsort(-sims, axis=1)
     is_held = np.isin(fine, held)
     known = ~is_held
-    report = fit_calibration(sims[known], fine[known])
+    report = fit_calibration(sims[known], fine[known], gate[known])
     metrics: dict[str, object] = {
         "val_images": int(len(fine)),
-        "val_top1": float(np.mean(order[:, 0] == fine)),
-        "val_top5": float(np.mean(np.any(order[:, :5] == fine[:, None], axis=1))),
-        "val_coarse_top1": float(np.mean(coarse_of[order[:, 0]] == coarse_of[fine])),
-        "val_coarse_top5": float(np.mean(np.any(coarse_of[order[:, :5]] == coarse_of[fine][:, None], axis=1))),
-        "val_unknown_rate": float(np.mean(sims.max(axis=1) < report.calibration.unknown_below)),
+        "val_top1": _top(order, fine, 1),
+        "val_top5": _top(order, fine, 5),
+        "val_coarse_top1": _top(coarse_of[order], coarse_of[fine], 1),
+        "val_coarse_top5": _top(coarse_of[order], coarse_of[fine], 5),
+        "val_unknown_rate": float(np.mean(gate[np.arange(len(fine)), order[:, 0]] < report.calibration.unknown_below)),
         "calibration_known_accepted": report.known_accepted,
         "calibration_left_out_class_rejected": report.unknown_rejected,
         "calibration_ece": report.ece,
-        "embed_ms_median_threads": [float(np.median(times)), cfg.threads],
+        "embed_ms_median_threads": [float(np.median(embedded.val_ms)), cfg.threads],
         "inference": {"temperature": report.calibration.temperature,
                       "unknown_below": report.calibration.unknown_below,
-                      "flip_average": flip_average,
-                      "input_size": model.input_size,
+                      "flip_average": embedded.flip_average,
+                      "input_size": embedded.input_size,
                       "method": "temperature: NLL on val; unknown_below: Youden's J on val, own class left out"},
     }
     if held:
         metrics["fewshot_classes"] = [classes[i].name for i in held]
         metrics["fewshot_shots"] = cfg.shots
         metrics["fewshot_val_images"] = int(is_held.sum())
-        metrics["fewshot_top1"] = float(np.mean(order[is_held, 0] == fine[is_held]))
-        metrics["fewshot_top5"] = float(np.mean(np.any(order[is_held, :5] == fine[is_held, None], axis=1)))
-        metrics["trained_classes_val_top1"] = float(np.mean(order[known, 0] == fine[known]))
-    log.info("metrics (%d px, flip_average=%s) %s", model.input_size, flip_average, metrics)
+        metrics["fewshot_top1"] = _top(order[is_held], fine[is_held], 1)
+        metrics["fewshot_top5"] = _top(order[is_held], fine[is_held], 5)
+        metrics["trained_classes_val_top1"] = _top(order[known], fine[known], 1)
+        metrics["trained_classes_val_top5"] = _top(order[known], fine[known], 5)
+    log.info("metrics (%d px, flip_average=%s, projection=%s) %s", embedded.input_size, embedded.flip_average,
+             projection is not None, metrics)
     return metrics, gallery
+
+
+def _top(order: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Fraction of rows whose truth is among the first k of its ranking."""
+    return float(np.mean(np.any(order[:, :k] == truth[:, None], axis=1))) if len(truth) else 0.0
 
 
 def _read(path: Path) -> np.ndarray:
