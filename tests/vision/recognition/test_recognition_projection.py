@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vision.recognition.calibration import fit_calibration
 from vision.recognition.catalogue import CatalogueProduct
 from vision.recognition.dataset import ClassInfo
 from vision.recognition.errors import GalleryError, ModelLoadError, ModelShapeError
@@ -194,17 +193,3 @@ def test_prototypes_map_back_to_the_network_space() -> None:
     assert float(np.min(np.sum(back * plain, axis=1))) > 0.99
     assert np.allclose(inverse(w) @ w, np.eye(16), atol=1e-3)
 
-
-def test_calibration_gate_scores_the_top_ranked_class() -> None:
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, 6, 300)
-    sims = rng.uniform(0.0, 0.4, (300, 6))
-    sims[np.arange(300), labels] = rng.uniform(0.6, 0.9, 300)
-    plain = fit_calibration(sims, labels)
-    assert fit_calibration(sims, labels, sims) == plain  # the ranking's own similarities: the same fit
-    # A gate that finds every top-ranked class far: nothing can be accepted at the ranking's threshold.
-    far = fit_calibration(sims, labels, np.full_like(sims, 0.1))
-    assert far.known_accepted + far.unknown_rejected <= 1.0 + 1e-9
-    # A gate that agrees with the labels but on another scale moves the threshold onto that scale.
-    scaled = fit_calibration(sims, labels, sims * 0.5)
-    assert scaled.calibration.unknown_below == pytest.approx(plain.calibration.unknown_below * 0.5, abs=0.02)

@@ -58,15 +58,33 @@ def test_frame_checks() -> None:
     assert x.shape == (1, 96, 96, 3) and x.dtype == np.float32
 
 
+def _separable(seed: int, n: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and similarities where each image's own class stands clear of the others."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    sims = rng.uniform(0.0, 0.4, (n, classes))
+    sims[np.arange(n), labels] = rng.uniform(0.6, 0.9, n)
+    return sims, labels
+
+
 def test_calibration_separates_known_from_left_out() -> None:
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 400)
-    sims = rng.uniform(0.0, 0.4, (400, 10))
-    sims[np.arange(400), labels] = rng.uniform(0.6, 0.9, 400)
+    sims, labels = _separable(0, 400, 10)
     report = fit_calibration(sims, labels)
     assert 0.4 <= report.calibration.unknown_below <= 0.6
     assert report.known_accepted == 1.0 and report.unknown_rejected == 1.0
     assert 0.001 < report.calibration.temperature < 0.5
+
+
+def test_calibration_gate_scores_the_top_ranked_class() -> None:
+    sims, labels = _separable(1, 300, 6)
+    plain = fit_calibration(sims, labels)
+    assert fit_calibration(sims, labels, sims) == plain  # the ranking's own similarities: the same fit
+    # A gate that finds every top-ranked class equally far: known and left-out cannot be told apart.
+    far = fit_calibration(sims, labels, np.full_like(sims, 0.1))
+    assert far.known_accepted + far.unknown_rejected <= 1.0 + 1e-9
+    # A gate that agrees with the labels but on another scale moves the threshold onto that scale.
+    scaled = fit_calibration(sims, labels, sims * 0.5)
+    assert scaled.calibration.unknown_below == pytest.approx(plain.calibration.unknown_below * 0.5, abs=0.02)
 
 
 def test_no_usable_backend_is_a_clear_error() -> None:
