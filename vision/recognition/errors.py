@@ -23,6 +23,10 @@ class GalleryError(RecognitionError):
     """The gallery file is unreadable, belongs to another model or is inconsistent."""
 
 
+class GalleryModelMismatch(GalleryError):
+    """The gallery holds embeddings of another model (or projection): its products must be enrolled again."""
+
+
 class EnrolmentError(RecognitionError):
     """Photos given for enrolment could not be used."""
 

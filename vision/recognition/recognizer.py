@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from vision.recognition.backends import EmbeddingModel
-from vision.recognition.errors import EnrolmentError, FrameError, GalleryError, ModelShapeError, RecognitionError
+from vision.recognition.errors import (
+    EnrolmentError,
+    FrameError,
+    GalleryError,
+    GalleryModelMismatch,
+    ModelShapeError,
+    RecognitionError,
+)
 from vision.recognition.gallery import Gallery, GallerySnapshot
 from vision.recognition.images import as_bgr, frame_problem, model_input, read_image_bgr
 from vision.recognition.projection import inverse, load_projection, network_space, project
@@ -147,26 +154,35 @@ class Recognizer:
         backend: str | None = None,
     ) -> Recognizer:
         """Load a model and its gallery. With data_dir, the device's own gallery lives there (seeded from
-        gallery_path on first use) and enrolments are saved to it."""
+        gallery_path on first use, and again after a model update) and enrolments are saved to it."""
         settings = InferenceSettings.for_model(Path(model_path))
         model = EmbeddingModel(Path(model_path), threads=threads, backend=backend, input_size=settings.input_size)
         projection = None
         if settings.projection is not None:
             projection = load_projection(model.path.parent / settings.projection, model.embed_dim)
         model_id = model_fingerprint(model.path, projection)
-        store = gallery_path
-        if data_dir is not None:
-            store = Path(data_dir) / GALLERY_FILE
-            if not store.is_file():
-                Path(data_dir).mkdir(parents=True, exist_ok=True)
-                if gallery_path is not None and Path(gallery_path).is_file():
-                    shutil.copyfile(gallery_path, store)
-        if store is not None and Path(store).is_file():
-            gallery = Gallery.load(Path(store), model_id)
-        else:
-            gallery = Gallery(model.embed_dim, model_id)
-        persist = Path(store) if data_dir is not None and store is not None else None
-        return cls(model, gallery, settings, persist, projection)
+        if data_dir is None:
+            gallery = Gallery.load(Path(gallery_path), model_id) if gallery_path is not None and Path(
+                gallery_path).is_file() else Gallery(model.embed_dim, model_id)
+            return cls(model, gallery, settings, None, projection)
+        store = Path(data_dir) / GALLERY_FILE
+        try:
+            gallery = Gallery.load(store, model_id) if store.is_file() else None
+        except GalleryModelMismatch as exc:
+            # A model update: the device's embeddings no longer compare with the new model's. Keep the old file (its
+            # products must be enrolled again) and start over from the shipped gallery, so recognition stays on.
+            aside = store.with_name(f"{store.stem}.{Gallery.stored_model_id(store)}{store.suffix}")
+            store.replace(aside)
+            log.warning("%s; moved to %s, starting again from the shipped gallery", exc, aside.name)
+            gallery = None
+        if gallery is None:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            if gallery_path is not None and Path(gallery_path).is_file():
+                shutil.copyfile(gallery_path, store)
+                gallery = Gallery.load(store, model_id)
+            else:
+                gallery = Gallery(model.embed_dim, model_id)
+        return cls(model, gallery, settings, store, projection)
 
     def embed(self, frame: object) -> np.ndarray:
         """Unit embedding of a frame (numpy BGR/gray/BGRA or PIL) in the space products are ranked in; raises

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from vision.recognition.catalogue import CatalogueProduct
 from vision.recognition.dataset import ClassInfo
-from vision.recognition.errors import GalleryError, ModelLoadError, ModelShapeError
+from vision.recognition.errors import GalleryError, GalleryModelMismatch, ModelLoadError, ModelShapeError
 from vision.recognition.gallery import Gallery
 from vision.recognition.projection import (
     fit_wccn,
@@ -25,6 +25,7 @@ from vision.recognition.projection import (
 )
 from vision.recognition.recognizer import (
     DEFAULT_GALLERY,
+    GALLERY_FILE,
     InferenceSettings,
     Recognizer,
     model_fingerprint,
@@ -137,13 +138,25 @@ def test_broken_or_missing_projection_turns_recognition_off(committed_model: Pat
         Recognizer.open(model, DEFAULT_GALLERY)
 
 
-def test_a_gallery_from_before_the_projection_is_refused(committed_model: Path, tmp_path: Path) -> None:
+def test_a_gallery_from_before_the_projection_is_refused(committed_model: Path, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     rec = Recognizer.open(committed_model, DEFAULT_GALLERY)
     old = Gallery(rec.model.embed_dim, model_fingerprint(committed_model))
-    old.add("SKU-1", np.eye(rec.model.embed_dim, dtype=np.float32)[:1])
+    old.add("LOCAL-1", np.eye(rec.model.embed_dim, dtype=np.float32)[:1], label="enrolled by staff")
     old.save(tmp_path / "old.npz")
-    with pytest.raises(GalleryError, match="re-enrol"):
+    with pytest.raises(GalleryModelMismatch, match="re-enrol"):
         Recognizer.open(committed_model, tmp_path / "old.npz")
+    # A device updated to the new model: its own gallery is kept aside and it starts again from the shipped one.
+    device = tmp_path / "device"
+    device.mkdir()
+    old.save(device / GALLERY_FILE)
+    updated = Recognizer.open(committed_model, DEFAULT_GALLERY, data_dir=device)
+    assert "LOCAL-1" not in updated.gallery and len(updated.gallery) == len(rec.gallery)
+    aside = device / f"recognition_gallery.{old.model_id}.npz"
+    assert "LOCAL-1" in Gallery.load(aside)
+    assert "re-enrol" in caplog.text and aside.name in caplog.text
+    updated.enrol("LOCAL-2", [np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)])
+    assert "LOCAL-2" in Recognizer.open(committed_model, DEFAULT_GALLERY, data_dir=device).gallery
 
 
 def _embedded(rng: np.random.Generator, classes: int, per: int, val_per: int) -> Embedded:
