@@ -26,6 +26,10 @@ class GalleryError(RecognitionError):
 class GalleryModelMismatch(GalleryError):
     """The gallery holds embeddings of another model (or projection): its products must be enrolled again."""
 
+    def __init__(self, message: str, stored_id: str) -> None:
+        super().__init__(message)
+        self.stored_id = stored_id
+
 
 class EnrolmentError(RecognitionError):
     """Photos given for enrolment could not be used."""

@@ -123,16 +123,6 @@ class Gallery:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    @staticmethod
-    def stored_model_id(path: Path) -> str:
-        """The model id a gallery file was built with ("unknown" when unreadable)."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                stored = str(data["model_id"])
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-            return "unknown"
-        return stored if stored.isalnum() else "unknown"
-
     @classmethod
     def load(cls, path: Path, model_id: str | None = None) -> Gallery:
         """Read a gallery; raises GalleryError when unreadable or made with a different model."""
@@ -150,7 +140,7 @@ class Gallery:
             raise GalleryError(f"{path}: gallery format {version}, expected {FORMAT_VERSION}")
         if model_id and stored_id and stored_id != model_id:
             raise GalleryModelMismatch(
-                f"{path} was built with model {stored_id}, not {model_id}: re-enrol the products")
+                f"{path} was built with model {stored_id}, not {model_id}: re-enrol the products", stored_id)
         if sums.ndim != 2 or not len(skus) == len(labels) == len(sums) == len(counts):
             raise GalleryError(f"{path}: inconsistent arrays")
         gallery = cls(int(sums.shape[1]), stored_id)

@@ -171,7 +171,8 @@ class Recognizer:
         except GalleryModelMismatch as exc:
             # A model update: the device's embeddings no longer compare with the new model's. Keep the old file (its
             # products must be enrolled again) and start over from the shipped gallery, so recognition stays on.
-            aside = store.with_name(f"{store.stem}.{Gallery.stored_model_id(store)}{store.suffix}")
+            old_id = exc.stored_id if exc.stored_id.isalnum() else "unknown"
+            aside = store.with_name(f"{store.stem}.{old_id}{store.suffix}")
             store.replace(aside)
             log.warning("%s; moved to %s, starting again from the shipped gallery", exc, aside.name)
             gallery = None

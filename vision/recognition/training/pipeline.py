@@ -185,9 +185,6 @@ def finish(
         inference["projection"] = projection_path.name
         inference["projection_method"] = (f"WCCN on the trained classes' training photos, shrinkage {shrinkage} "
                                           "(chosen on val)")
-    for reports_ in (reports, by_projection):
-        for report, _ in reports_.values():
-            report.pop("inference", None)
     metrics["val_by_setting"] = {f"{size}px{' +mirror' if flip else ''}": [r[0]["val_top1"], r[0]["val_top5"]]
                                  for (size, flip), r in reports.items()}
     metrics["val_by_projection_shrinkage"] = {
