@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from edge.cache_schema import SchemaError, migrate
 from edge.folding import fold, index_names, query_words
+from edge.search_index import MIN_BATCH, BulkIndexer
 from mqtt import ids, topics
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, StockLevel, StoreDetails, describe, utcnow
 
@@ -104,7 +105,7 @@ def parse_message(topic: str, payload: bytes) -> Payload:
 class LocalCache:
     """Catalogue, stock and store details of one or more stores in a local SQLite file (WAL); thread-safe."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, index_batch: int = MIN_BATCH) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
@@ -113,13 +114,12 @@ class LocalCache:
         self._conns_lock = threading.Lock()
         self._closed = False
         self._writer = self._connect()
+        self._indexer = BulkIndexer(self._transaction, self.path.name, index_batch)
         try:
             with self._write_lock:
                 self._writer.execute("PRAGMA journal_mode=WAL")
                 migrate(sqlite_utils.Database(self._writer))
-            if not self._index_live():
-                log.warning("cache %s: a bulk load was interrupted; rebuilding the search index", self.path)
-                self.end_bulk()
+            self._indexer.recover()
         except (sqlite3.DatabaseError, SchemaError) as exc:
             self.close()
             raise CacheError(f"cache {self.path} is unusable: {exc}") from exc
@@ -149,7 +149,8 @@ class LocalCache:
             self._idle.put(conn)
 
     def close(self) -> None:
-        """Close every connection."""
+        """Close every connection (a bulk load's unindexed rows are indexed when the cache opens again)."""
+        self._indexer.stop()
         self._closed = True
         with self._write_lock, self._conns_lock:
             for conn in self._conns:
@@ -219,6 +220,8 @@ class LocalCache:
                 self._apply_products(conn, items, groups[Product], outcomes, received, raw, write)
             if groups[StockLevel]:
                 self._apply_stock(conn, items, groups[StockLevel], outcomes, received, write)
+        if groups[Product]:
+            self._indexer.written()
         return outcomes
 
     @staticmethod
@@ -296,20 +299,17 @@ class LocalCache:
 
     # -- bulk loading and snapshots ------------------------------------------
 
-    def _index_live(self) -> bool:
-        return bool(self._writer.execute("SELECT value FROM cache_state WHERE key = 'index_live'").fetchone()[0])
+    def writer_busy(self) -> bool:
+        """True while a write (or a batch of the search indexer) holds the cache's one writer."""
+        return self._write_lock.locked()
 
     def begin_bulk(self) -> None:
-        """Stop updating the search index row by row until ``end_bulk`` (name search misses new rows meanwhile)."""
-        with self._transaction() as conn:
-            conn.execute("UPDATE cache_state SET value = 0 WHERE key = 'index_live'")
+        """Index new products' names in batches on a thread of their own until ``end_bulk`` (search lags a little)."""
+        self._indexer.begin()
 
     def end_bulk(self) -> None:
-        """Rebuild the search index from every cached product in one pass and keep it live again."""
-        with self._transaction() as conn:
-            conn.execute("INSERT INTO product_words (product_words) VALUES ('rebuild')")
-            conn.execute("INSERT INTO product_grams (product_grams) VALUES ('rebuild')")
-            conn.execute("UPDATE cache_state SET value = 1 WHERE key = 'index_live'")
+        """Index every product not indexed yet and index them one by one again."""
+        self._indexer.end()
 
     def snapshot_as_of(self, store: str) -> str | None:
         """The backend time of the last complete snapshot of a store, or None if there never was one."""

@@ -313,7 +313,8 @@ class Edge:
         try:
             self.rpc.wait_ready(10)
             result = fetch_snapshot(self.rpc, self.store, since, lambda items: self._apply_items(items, session),
-                                    self._reject, still_wanted=lambda: self._current(session))
+                                    self._reject, still_wanted=lambda: self._current(session),
+                                    busy=self.cache.writer_busy)
         finally:
             if since is None:
                 self.cache.end_bulk()

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 # earlier. Entries sent twice are harmless (the cache keeps the higher seq).
 CATCH_UP_OVERLAP = timedelta(seconds=30)
 
+# Entries of pages that wait for the cache's writer: a bound on the memory they hold.
+MAX_GATHERED = 20_000
+
 _PRODUCTS = TypeAdapter(list[Product])
 _LEVELS = TypeAdapter(list[StockLevel])
 
@@ -195,11 +198,13 @@ def collector_paused() -> Iterator[None]:
 
 def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[Sequence[Item]], None],
           reject: Callable[[str, str], None], *, page_timeout: float = 15.0,
-          limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True) -> SnapshotResult | None:
-    """Fetch every page (only what changed at or after ``since``, if given) and hand each to ``apply`` in order.
+          limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True,
+          busy: Callable[[], bool] = lambda: False) -> SnapshotResult | None:
+    """Fetch every page (only what changed at or after ``since``, if given) and hand them to ``apply`` in order.
 
     The next page is requested as soon as a page is validated, so the backend reads it while this one is written.
-    Returns None when ``still_wanted`` turns false.
+    While ``busy`` says the cache's writer is taken (by the search indexer), pages gather and go to ``apply``
+    together once it is free. Returns None when ``still_wanted`` turns false.
     """
     started = time.monotonic()
     after: str | None = None
@@ -211,10 +216,12 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
                               raw=True)
 
     pending = request(None)
+    gathered: list[Item] = []
     with collector_paused():
         while True:
             raw = pending.result(page_timeout)
             if not still_wanted():
+                apply(gathered)
                 return None
             page = parse_reply(raw, store, after)
             if page.next is not None:
@@ -226,10 +233,14 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
             counts["rejected"] += len(page.rejected)
             counts["products"] += sum(isinstance(i, Product) for i in page.items)
             counts["stock"] += sum(isinstance(i, StockLevel) for i in page.items)
-            apply(page.items)
+            gathered += page.items
             if page.next is None:
                 break
+            if len(gathered) >= MAX_GATHERED or not busy():
+                apply(gathered)
+                gathered = []
             after = page.next
+        apply(gathered)
     log.info("%s: snapshot of %d products and %d stock levels in %d pages, %.2f s", store, counts["products"],
              counts["stock"], counts["pages"], time.monotonic() - started)
     return SnapshotResult(counts["products"], counts["stock"], counts["rejected"], counts["pages"], as_of,

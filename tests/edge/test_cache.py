@@ -208,7 +208,7 @@ def test_random_bytes_never_change_the_cache(cache: LocalCache, topic: str, payl
     assert _snapshot(cache.path) == before
 
 
-def test_a_bulk_load_indexes_names_once_at_the_end(tmp_path: Path) -> None:
+def test_a_bulk_load_smaller_than_an_index_batch_is_indexed_at_its_end(tmp_path: Path) -> None:
     cache = LocalCache(tmp_path / "bulk.db")
     cache.apply_product(product("PASTA"))
     cache.begin_bulk()

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend import stock
+from edge import snapshot
 from edge.snapshot import SnapshotError, parse_page, parse_reply
 from mqtt.payloads import ErrorCode, Reply, encode
-from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcServer
+from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcClient, RpcServer
 from mqtt.url import BrokerUrl
 from tests.conftest import clear_retained, unique
 from tests.edge.test_cache import level, product
@@ -103,6 +104,21 @@ def test_hostile_pages_reject_entries_and_never_loop(broker_url, make_edge, url5
         assert len(calls) < 12
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_pages_gather_while_the_cache_writer_is_busy(service, make_client, url5, busy: bool) -> None:
+    rpc = RpcClient(make_client(url=url5), "test-a", "kiosk-gather")
+    assert rpc.wait_ready(5)
+    batches: list[list[str]] = []
+    result = snapshot.fetch(rpc, "test-a", None, lambda items: batches.append([i.sku for i in items]),
+                            lambda topic, reason: None, limit=1, busy=lambda: busy)
+    assert result is not None and (result.products, result.pages) == (3, 4)  # the last page comes empty
+    skus = sorted({"DAI-MILK-1L", "DRY-PASTA-500", "FRU-APL-GOLDEN"})
+    if busy:  # one page at a time while the writer is free; all of them at the end while it never is
+        assert batches == [[sku for sku in skus for _ in (1, 2)]]
+    else:
+        assert batches == [[sku, sku] for sku in skus] + [[]]
 
 
 @settings(max_examples=300, deadline=None)
