@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from backend import stock
 from edge import snapshot
-from edge.snapshot import SnapshotError, parse_page, parse_reply
+from edge.snapshot import SnapshotError, next_hint, parse_page, parse_reply
+from mqtt import ids
 from mqtt.payloads import ErrorCode, Reply, encode
 from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcClient, RpcServer
 from mqtt.url import BrokerUrl
@@ -119,6 +120,52 @@ def test_pages_gather_while_the_cache_writer_is_busy(service, make_client, url5,
         assert batches == [[sku for sku in skus for _ in (1, 2)]]
     else:
         assert batches == [[sku, sku] for sku in skus] + [[]]
+
+
+def test_a_wrong_guess_of_the_next_page_costs_a_request_and_nothing_else(broker_url, make_edge, url5,
+                                                                         make_client) -> None:
+    store = "test-guess"
+    clear_retained(broker_url, f"aisle/v1/{store}/#")
+    calls: list[Any] = []
+
+    def entry(sku: str, **extra: object) -> dict[str, Any]:
+        return {"sku": sku, "store": store, "names": {"en": sku}, "price": {"amount": "1.00", "currency": "SEK"},
+                "seq": 1, "updated_at": "2026-11-30T10:00:00+00:00", **extra}
+
+    def backend(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        calls.append(args.get("after"))
+        if args.get("after") is None:
+            # The page's cursor comes first and a (rejected) entry last, with a "next" key of its own.
+            return {"next": "A-1", "as_of": "2026-11-30T10:00:00+00:00", "products": [entry("A-1")],
+                    "stock": [entry("A-1", next="ZZZ")]}
+        if args.get("after") == "A-1":
+            return {"products": [entry("B-1")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
+        return {"products": [entry("Z-9")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
+
+    server = RpcServer(make_client(unique("guess-backend")), {"catalog.snapshot": backend})
+    server.start()
+    try:
+        time.sleep(0.3)
+        edge = make_edge(store, url=url5)
+        assert wait_until(lambda: edge.last_snapshot is not None, 10)
+        assert calls == [None, "ZZZ", "A-1"]  # the guess went out before validation, then the real cursor
+        assert edge.product("A-1") is not None and edge.product("B-1") is not None
+        assert edge.product("Z-9") is None  # the reply to the wrong guess was never applied
+    finally:
+        server.stop()
+
+
+def test_the_cursor_guess_reads_a_real_page_and_never_fails_on_junk() -> None:
+    result = _valid_result()
+    assert next_hint(_reply(result)) == parse_reply(_reply(result), "test-a", None).next == "P-9"
+    assert next_hint(_reply({**result, "next": None})) is None
+    assert next_hint(b'{"next":"lower-case"}') is None and next_hint(b'"next":"' + b"A" * 100) is None
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_give_no_guess_or_a_well_formed_sku(raw: bytes) -> None:
+    hint = next_hint(raw)
+    assert hint is None or ids.SKU_RE.fullmatch(hint)
 
 
 @settings(max_examples=300, deadline=None)
