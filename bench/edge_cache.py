@@ -341,8 +341,9 @@ def verdicts(rows: list[Row]) -> list[str]:
             sync = getattr(by_size[50_000], mode)
             if sync is not None:
                 met = "met" if sync.seconds < 5 else "missed"
-                out.append(f"- Cold sync at 50k, {mode}: {sync.seconds:.1f} s ({sync.cpu_s:.1f} s CPU), target 5 s: "
-                           f"**{met}**.")
+                # One run says little on this machine: the notes give the spread of repeated runs.
+                out.append(f"- Cold sync at 50k, {mode}: {sync.seconds:.2f} s ({sync.cpu_s:.1f} s CPU), target 5 s: "
+                           f"**{met} in this run**; the notes give the spread of repeated runs.")
     return out
 
 
@@ -351,30 +352,34 @@ def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
     largest = max((r for r in rows if r.snapshot), key=lambda r: r.size, default=None)
     cpu = f"about {largest.snapshot.cpu_s / largest.size * 1e6:.0f} µs" if largest and largest.snapshot else "most"
     device_us = sum(us for step, us in steps.items() if step.startswith("device"))
+    serial_us = sum(us for step, us in steps.items() if step.startswith("device") and "index" not in step)
     floor, verdict = f"{device_us * n / 1e6:.1f} s in this run", "under" if device_us * n / 1e6 < 5 else "over"
     floor_note = [
-        f"- The device's steps above are its floor for a cold sync of {n:,} products, in one process and with no "
-        f"MQTT: {floor} ({verdict} the 5 s target on its own; 4.0 to 7.0 s in five runs on 2026-11-30). This "
-        "shared machine's speed changes from minute to minute, so a floor and a sync of the same run are not "
-        "comparable: in some runs the floor, measured after the syncs, came out above the sync itself. Trimming "
-        "the steps gains a few per cent; what could close the gap: (1) SQLite "
-        "3.45 or later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
-        "received instead of from the models; on 3.40, `json_each` with one `json_extract` per column measured "
-        "twice the cost of binding rows; (2) validation and row building in a second process on a device with "
-        "cores to spare (not on Android, where multiprocessing is unavailable); (3) the search index in a database "
-        "file of its own, built by a second connection while rows are written instead of after them.",
+        f"- The device's steps above are its floor for a cold sync of {n:,} products, in one process, with no "
+        f"MQTT and the name index built after the last page: {floor} ({verdict} the 5 s target on its own), of "
+        f"which {serial_us * n / 1e6:.1f} s without the index. In a real sync the index is built on a thread of "
+        "its own while later pages are validated (edge/search_index.py), in batches of 5,000 rows, each one "
+        "INSERT ... SELECT that SQLite runs without the GIL; batches cost more CPU than one rebuild (about 45 µs "
+        "a product against 25 to 30, measured apart) but keep the snapshot thread free. This shared machine's "
+        "speed changes from minute to minute (the same floor measured 3.8 to 7.5 s on 2026-11-30), so a floor "
+        "and a sync of the same run are not comparable. What could still close the gap: (1) SQLite 3.45 or "
+        "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
+        "received instead of from the models; (2) validation and row building in a second process on a device "
+        "with cores to spare (not on Android, where multiprocessing is unavailable).",
     ] if steps else []
     return [
         f"- *snapshot* is what a device with an MQTT 5 URL does. The backend's pages come from SQLite "
         f"(`json_object`), so on this machine the device is the limit: it spends {cpu} of CPU per product, most of "
-        "it Python holding the GIL (pydantic validation of every entry, folding names for search, building rows), "
-        "so a second thread does not help: writing pages on a thread of their own measured the same as writing "
-        "them on the thread that validates them (interleaved runs, 2026-11-30), and the device now uses one.",
+        "it Python holding the GIL (pydantic validation of every entry, folding names for search, building rows). "
+        "The device asks for the next page as soon as a page arrives, with the cursor read off the page's end, "
+        "so the backend reads it while this one is validated: waiting for pages had taken a fifth of the snapshot "
+        "thread's time (py-spy, 2026-11-30).",
         *floor_note,
-        "- Wall times vary from run to run on this shared machine. Six runs of each, interleaved, on 2026-11-30: "
-        "50k snapshot syncs took 6.8 to 9.0 s (median 7.9 s; 6.6 to 8.2 s CPU) with replies validated straight from "
-        "JSON and rows bound one by one, against 8.0 to 10.0 s (median 8.8 s; 8.2 to 9.9 s CPU) with the code "
-        "before that change (eab984b).",
+        "- Wall times vary from run to run on this shared machine, by more than the changes measured here. "
+        "Interleaved 50k snapshot syncs on 2026-11-30, this code against stop 13's (95bd259): in a slow spell, "
+        "6 runs each, 5.8 to 7.8 s (median 7.1 s) against 6.8 to 8.5 s (median 7.9 s); in a fast spell, 5 runs "
+        "each, 4.7 to 5.8 s (median 5.2 s) against 4.9 to 6.8 s (median 5.2 s); five more runs of this code "
+        "alone took 4.4 to 5.3 s (median 4.9 s). The 5 s target is met in a fast spell and missed in a slow one.",
         "- *retained* (MQTT 3.1.1, the embedded demo broker) writes each batch of rows as one JSON parameter: "
         "binding row by row takes the GIL once per row, and while paho and the dispatcher are busy that made a 50k "
         "retained sync take 26 s instead of 17 s. Mosquitto drops messages for a client once more than "
