@@ -38,12 +38,8 @@ class BulkIndexer:
     def recover(self) -> None:
         """Index whatever an interrupted bulk load left unindexed and make the index live again."""
         with self._transaction() as conn:
-            upto = conn.execute(_UPTO).fetchone()[0]
-            if upto == INDEX_LIVE:
-                return
-            log.warning("%s: a bulk load was interrupted; indexing the rows it wrote", self._name)
-            self._index_rows_above(conn, upto)
-            conn.execute("UPDATE cache_state SET value = ? WHERE key = 'indexed_upto'", [INDEX_LIVE])
+            if self._go_live(conn):
+                log.warning("%s: a bulk load was interrupted; indexed the rows it wrote", self._name)
 
     def begin(self) -> None:
         """Stop indexing new rows one by one; they are indexed in batches until ``end``."""
@@ -74,10 +70,7 @@ class BulkIndexer:
                 return
             self._stop_thread()
             with self._transaction() as conn:
-                upto = conn.execute(_UPTO).fetchone()[0]
-                if upto != INDEX_LIVE:
-                    self._index_rows_above(conn, upto)
-                    conn.execute("UPDATE cache_state SET value = ? WHERE key = 'indexed_upto'", [INDEX_LIVE])
+                self._go_live(conn)
 
     def stop(self) -> None:
         """Stop the indexing thread, leaving rows unindexed (``recover`` indexes them)."""
@@ -107,6 +100,16 @@ class BulkIndexer:
             except sqlite3.Error:
                 # The rows stay above indexed_upto: end() or the next start indexes them.
                 log.exception("%s: indexing a batch of names failed", self._name)
+
+    @classmethod
+    def _go_live(cls, conn: sqlite3.Connection) -> bool:
+        """Index every row not indexed yet and let the triggers follow every row; False if they already did."""
+        upto = conn.execute(_UPTO).fetchone()[0]
+        if upto == INDEX_LIVE:
+            return False
+        cls._index_rows_above(conn, upto)
+        conn.execute("UPDATE cache_state SET value = ? WHERE key = 'indexed_upto'", [INDEX_LIVE])
+        return True
 
     @staticmethod
     def _index_rows_above(conn: sqlite3.Connection, upto: int, top: int | None = None) -> None:
