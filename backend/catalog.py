@@ -145,7 +145,8 @@ def set_store_product(db: Store, store_id: str, sku: str, price: Decimal, shelf_
 
 def product_payload(store: Store, store_id: str, sku: str) -> Product:
     """The retained catalogue message of one product in one store."""
-    with store.lock:
+    # One read transaction: its text is kept by seq (backend/payload_cache.py), so it must not mix two versions.
+    with store.reading():
         row = store.conn.execute(
             "SELECT p.sku, p.brand, p.category, p.unit, p.image, p.vision_label, sp.price, sp.shelf_location,"
             " sp.seq, max(sp.updated_at, p.updated_at), s.currency FROM store_products sp"

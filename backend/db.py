@@ -52,6 +52,20 @@ class Store:
             else:
                 self.conn.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one committed state, even while another process writes (WAL)."""
+        with self.lock:
+            if self.conn.in_transaction:  # already inside a transaction: it is consistent as it is
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
+
     def data_version(self) -> int:
         """Changes whenever another connection commits to the database file."""
         with self.lock:

@@ -8,6 +8,7 @@ from typing import Any
 
 from backend import carts, catalog, nearby, orders, snapshot, stock
 from backend.db import Store
+from backend.payload_cache import PayloadCache
 from mqtt.commerce import (
     CartCreateArgs,
     CartRef,
@@ -40,8 +41,10 @@ class Operations:
 
     def __init__(self, store: Store, publish_stock: PublishStock, send_event: SendEvent,
                  public_url: str = carts.DEFAULT_PUBLIC_URL,
-                 after_stock_change: Callable[[str, str], None] | None = None) -> None:
+                 after_stock_change: Callable[[str, str], None] | None = None,
+                 payload_cache: PayloadCache | None = None) -> None:
         self.store = store
+        self.payload_cache = payload_cache if payload_cache is not None else PayloadCache()
         self._after_stock_change = after_stock_change or (lambda store_id, sku: None)
         self._publish_stock = publish_stock
         self._send_event = send_event
@@ -102,7 +105,8 @@ class Operations:
     def catalog_snapshot(self, ctx: RequestContext, args: dict[str, Any]) -> RawResult:
         """A page of the store's catalogue entries and stock levels, for a device syncing without retained messages."""
         request = decode(CatalogSnapshotArgs, args)
-        return snapshot.page(self.store, ctx.store, request.after or "", request.since, request.limit).to_result()
+        return snapshot.page(self.store, ctx.store, request.after or "", request.since, request.limit,
+                             cache=self.payload_cache).to_result()
 
     def stock_nearby(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """Stock and price of a product in the chain's other stores, nearest first (for ACL-restricted devices)."""

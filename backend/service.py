@@ -15,6 +15,7 @@ from backend.alert_ops import AlertOperations
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.db import Store
 from backend.operations import Operations
+from backend.payload_cache import PayloadCache
 from mqtt import payloads, topics
 from mqtt.client import MqttClient, Will
 from mqtt.commerce import Event
@@ -44,8 +45,11 @@ class BackendService:
         self.clock = clock
         self.escalate_after = escalate_after
         self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
+        # Every payload published, by seq: a device's snapshot pages are made of them (backend/payload_cache.py).
+        self.payload_cache = PayloadCache()
         self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
-                                     after_stock_change=self.alert_ops.after_stock_change)
+                                     after_stock_change=self.alert_ops.after_stock_change,
+                                     payload_cache=self.payload_cache)
         table = {**self.operations.table(), **self.alert_ops.table()}
         self.rpc = RpcServer(self.client, {name: _storage_guard(handler) for name, handler in table.items()},
                              identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
@@ -141,7 +145,9 @@ class BackendService:
 
     def _publish_catalog(self, store_id: str, sku: str) -> int:
         product = catalog.product_payload(self.store, store_id, sku)
-        self.publisher.publish(topics.catalog(store_id, sku), encode(product), qos=1, retain=True)
+        data = encode(product)
+        self.payload_cache.put("catalog", store_id, sku, product.seq, data)
+        self.publisher.publish(topics.catalog(store_id, sku), data, qos=1, retain=True)
         self._published_catalog[(store_id, sku)] = product.seq
         return 1
 
@@ -150,7 +156,9 @@ class BackendService:
         # Never publish an older seq over a newer one, even if two changes race here.
         if self._published_stock.get(key, 0) >= level.seq:
             return
-        self.publisher.publish(topics.stock(level.store, level.sku), encode(level), qos=1, retain=True)
+        data = encode(level)
+        self.payload_cache.put("stock", level.store, level.sku, level.seq, data)
+        self.publisher.publish(topics.stock(level.store, level.sku), data, qos=1, retain=True)
         self._published_stock[key] = level.seq
 
     def _watch(self) -> None:

@@ -34,7 +34,7 @@ class Adjustment:
 
 def level(store: Store, store_id: str, sku: str) -> StockLevel:
     """Current stock of one product in one store."""
-    with store.lock:
+    with store.reading():  # one version of the item (see catalog.product_payload)
         state = store.conn.execute(
             "SELECT reserved, seq, updated_at FROM stock_state WHERE store = ? AND sku = ?", [store_id, sku]
         ).fetchone()

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from backend import catalog, snapshot, stock
 from backend.db import Store
 from backend.demo import load_demo
+from backend.payload_cache import PayloadCache
+from backend.service import BackendService
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, Reply, StockLevel, encode, utcnow
 
 
@@ -80,3 +82,43 @@ def test_an_unknown_store_gives_an_empty_last_page(store: Store) -> None:
     page = snapshot.page(store, "nowhere")
     assert (page.products, page.stock, page.next) == ([], [], None)
     assert json.loads(page.to_result().json) == {"products": [], "stock": [], "next": None, "as_of": page.as_of}
+
+
+def test_cached_texts_make_the_same_pages_and_a_change_retires_them(store: Store) -> None:
+    cache = PayloadCache()
+    built = _all_pages(store, "test-a", limit=3, cache=cache)
+    assert len(cache) == sum(len(p.products) + len(p.stock) for p in built)
+    # Texts that are not what SQLite would build, at the current seqs: a page made from the cache carries them.
+    for (kind, store_id, sku), (seq, _) in list(cache._texts.items()):
+        cache._texts[(kind, store_id, sku)] = (seq, json.dumps({"cached": sku, "kind": kind}).encode())
+    served = _all_pages(store, "test-a", limit=3, cache=cache)
+    assert [p.next for p in served] == [p.next for p in built]
+    assert all(entry["cached"] for page in served for entry in _items(page)[0] + _items(page)[1])
+    # A stock change bumps the item's seq: its level is built again (and kept), the rest still come from the cache.
+    stock.adjust(store, "test-a", "DAI-MILK-1L", "shelf", 2, "delivery")
+    after = [entry for page in _all_pages(store, "test-a", limit=3, cache=cache) for entry in _items(page)[1]]
+    fresh = [entry for entry in after if "cached" not in entry]
+    assert [StockLevel.model_validate(e) for e in fresh] == [stock.level(store, "test-a", "DAI-MILK-1L")]
+    assert cache.get("stock", "test-a", "DAI-MILK-1L", fresh[0]["seq"]) is not None
+
+
+def test_the_cache_keeps_the_newest_seq_and_stops_growing_at_its_bound() -> None:
+    cache = PayloadCache(max_entries=2)
+    cache.put("catalog", "s", "A", 2, b"a2")
+    cache.put("catalog", "s", "A", 1, b"a1")  # an older publish racing a newer one
+    assert (cache.get("catalog", "s", "A", 2), cache.get("catalog", "s", "A", 1)) == (b"a2", None)
+    cache.put("stock", "s", "A", 1, b"stock")
+    cache.put("catalog", "s", "B", 1, b"b1")  # full: a new key is not kept
+    assert cache.get("catalog", "s", "B", 1) is None and len(cache) == 2
+    cache.put("catalog", "s", "A", 3, b"a3")  # a key already held still takes its newer text
+    assert cache.get("catalog", "s", "A", 3) == b"a3"
+
+
+def test_the_service_serves_snapshots_from_what_it_published(service: BackendService) -> None:
+    published = len(service.payload_cache)
+    listed = sum(1 for (store_id, _) in catalog.catalog_versions(service.store) if store_id == "test-a")
+    assert published >= listed
+    pages = _all_pages(service.store, "test-a", cache=service.payload_cache)
+    assert len(service.payload_cache) == published  # nothing had to be built again
+    for product in (Product.model_validate(p) for page in pages for p in _items(page)[0]):
+        assert product == catalog.product_payload(service.store, "test-a", product.sku)
