@@ -74,11 +74,16 @@ def store_payload(info: StoreInfo, now: datetime) -> StoreDetails:
 
 def upsert_store(db: Store, info: StoreInfo) -> None:
     """Create or update a store (inside the caller's transaction)."""
+    old = db.conn.execute("SELECT currency FROM stores WHERE id = ?", [info.id]).fetchone()
     db.db["stores"].upsert(
         {"id": info.id, "name": info.name, "kind": info.kind, "currency": info.currency, "locale": info.locale,
          "locales": " ".join(info.locales), "lat": info.lat, "lon": info.lon, "address": info.address},
         pk="id",
     )
+    if old is not None and old[0] != info.currency:
+        # Every catalogue entry of the store prices in its currency: each one changed, and gets a new seq.
+        db.conn.execute("UPDATE store_products SET seq = seq + 1, updated_at = ? WHERE store = ?",
+                        [utcnow().isoformat(), info.id])
 
 
 def upsert_product(db: Store, record: ProductRecord, now: datetime) -> bool:

@@ -1,5 +1,6 @@
 """catalog.snapshot pages: the same payloads as the retained messages, complete, in order, under the size limit."""
 
+import dataclasses
 import json
 from datetime import datetime, timedelta
 
@@ -122,3 +123,15 @@ def test_the_service_serves_snapshots_from_what_it_published(service: BackendSer
     assert len(service.payload_cache) == published  # nothing had to be built again
     for product in (Product.model_validate(p) for page in pages for p in _items(page)[0]):
         assert product == catalog.product_payload(service.store, "test-a", product.sku)
+
+
+def test_a_new_currency_renews_every_catalogue_entry_of_the_store(store: Store) -> None:
+    cache = PayloadCache()
+    before = [Product.model_validate(p) for page in _all_pages(store, "test-a", cache=cache) for p in _items(page)[0]]
+    assert {p.price.currency for p in before} == {"SEK"}
+    info = dataclasses.replace(catalog.get_store(store, "test-a"), currency="EUR")
+    with store.transaction():
+        catalog.upsert_store(store, info)
+    after = [Product.model_validate(p) for page in _all_pages(store, "test-a", cache=cache) for p in _items(page)[0]]
+    assert {p.price.currency for p in after} == {"EUR"}
+    assert [p.seq for p in after] == [p.seq + 1 for p in before]  # devices and the publisher take them as new
