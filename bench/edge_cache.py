@@ -75,11 +75,21 @@ ADJECTIVES = {
 
 @dataclass(frozen=True)
 class Sync:
-    """One device's cold sync."""
+    """Cold syncs of fresh devices in one mode: the median run, and the fastest and slowest of them."""
 
     seconds: float
     cpu_s: float
     first_s: float
+    fastest: float
+    slowest: float
+    runs: int = 1
+
+
+def median_run(runs: list[Sync]) -> Sync:
+    """The run in the middle by wall time (the slower middle one of an even count), with the spread of all."""
+    ordered = sorted(runs, key=lambda r: r.seconds)
+    middle = ordered[len(ordered) // 2]
+    return dataclasses.replace(middle, fastest=ordered[0].seconds, slowest=ordered[-1].seconds, runs=len(runs))
 
 
 @dataclass(frozen=True)
@@ -165,11 +175,11 @@ def retained_count(url: BrokerUrl, topic_filter: str) -> int:
         probe.close()
 
 
-def cold_sync(url: BrokerUrl, workdir: Path, store: str, n: int, mode: str) -> tuple[Sync, Edge]:
+def cold_sync(url: BrokerUrl, workdir: Path, store: str, n: int, mode: str, run: int = 0) -> tuple[Sync, Edge]:
     """Connect a fresh device and time it until its cache holds every product and stock level, searchable."""
     started, cpu_started = time.monotonic(), time.process_time()
     first = None
-    edge = Edge(url, store, f"bench-{mode}-{n}", workdir / f"edge-{mode}-{n}.db")
+    edge = Edge(url, store, f"bench-{mode}-{n}-{run}", workdir / f"edge-{mode}-{n}-{run}.db")
     try:
         while True:
             # The device's own counters: counting rows in SQLite every few ms would load the device being measured.
@@ -182,7 +192,8 @@ def cold_sync(url: BrokerUrl, workdir: Path, store: str, n: int, mode: str) -> t
             if time.monotonic() - started > 300:
                 raise TimeoutError(f"{mode} cold sync of {n} products did not finish: {stats}")
             time.sleep(0.005)
-        sync = Sync(time.monotonic() - started, time.process_time() - cpu_started, first or 0.0)
+        seconds = time.monotonic() - started
+        sync = Sync(seconds, time.process_time() - cpu_started, first or 0.0, seconds, seconds)
         if (edge.cache.count("products", store), edge.cache.count("stock", store)) != (n, n):
             raise AssertionError(f"cache does not hold {n} products and stock levels")
     except BaseException:
@@ -194,8 +205,8 @@ def cold_sync(url: BrokerUrl, workdir: Path, store: str, n: int, mode: str) -> t
 
 
 def measure(broker: MosquittoBroker, workdir: Path, n: int, modes: list[str], lookups: int, searches: int,
-            rng: random.Random) -> Row:
-    """Cold-sync a fresh device in each mode, then time look-ups on the last one."""
+            rng: random.Random, repeat: int = 1) -> Row:
+    """Cold-sync ``repeat`` fresh devices in each mode, one after another, then time look-ups on the last one."""
     store = f"bench-{n}"
     db = workdir / f"backend-{n}.db"
     build_backend_db(db, store, n)
@@ -204,13 +215,17 @@ def measure(broker: MosquittoBroker, workdir: Path, n: int, modes: list[str], lo
     try:
         for mode in modes:
             url = dataclasses.replace(broker.url, protocol=5 if mode == "snapshot" else 4)
-            syncs[mode], edge = cold_sync(url, workdir, store, n, mode)
-            try:
-                if mode == modes[-1]:
-                    gtin_times = time_gtin_lookups(edge, n, lookups, rng)
-                    name_times = time_searches(edge, searches, rng)
-            finally:
-                edge.close()
+            runs = []
+            for run in range(repeat):
+                sync, edge = cold_sync(url, workdir, store, n, mode, run)
+                runs.append(sync)
+                try:
+                    if mode == modes[-1] and run == repeat - 1:
+                        gtin_times = time_gtin_lookups(edge, n, lookups, rng)
+                        name_times = time_searches(edge, searches, rng)
+                finally:
+                    edge.close()
+            syncs[mode] = median_run(runs)
     finally:
         backend.terminate()
         backend.wait(30)
@@ -224,7 +239,7 @@ def phases(db: Path, store: str, workdir: Path) -> dict[str, float]:
     from edge.cache import LocalCache
     from edge.snapshot import collector_paused, parse_reply
 
-    steps = ["backend: read and serialise a page", "device: validate the reply (JSON to models)",
+    steps = ["backend: build a page in SQLite (its payload cache empty)", "device: validate the reply (JSON to models)",
              "device: write rows", "device: build the name index"]
     spent = dict.fromkeys(steps, 0.0)
     # Every row indexed by end_bulk, none by the indexing thread, so that each step is timed on its own.
@@ -301,7 +316,9 @@ def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[
         "device process's CPU time for the sync, all threads.", "",
         "A new device (empty cache) syncs a store of N products from the real backend. *Cold sync* ends when its "
         "cache holds all N catalogue entries and N stock levels and can search them by name; *first usable* is "
-        "when the first products can be looked up. *retained* is MQTT 3.1.1 (two retained messages per product), "
+        "when the first products can be looked up. Several fresh devices sync one after another in each mode: a "
+        "cell gives the median run, with the fastest and slowest in brackets, and that run's CPU and first usable. "
+        "*retained* is MQTT 3.1.1 (two retained messages per product), "
         "*snapshot* MQTT 5 with `catalog.snapshot` pages. Look-ups (on the snapshot device) are "
         "`Edge.product(code)` with EAN-13/UPC-A/GTIN-14 codes and `Edge.search(text)` (limit 20) with one- or "
         "two-word queries in Swedish, English, Vietnamese, Persian and Arabic. Targets: GTIN p95 under 1 ms at "
@@ -312,7 +329,10 @@ def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[
     ]
 
     def cells(sync: Sync | None) -> str:
-        return f"{sync.seconds:.2f} | {sync.cpu_s:.2f}" if sync else "– | –"
+        if sync is None:
+            return "– | –"
+        spread = f" ({sync.fastest:.2f}–{sync.slowest:.2f})" if sync.runs > 1 else ""
+        return f"{sync.seconds:.2f}{spread} | {sync.cpu_s:.2f}"
 
     for r in rows:
         first = (r.snapshot or r.retained).first_s  # type: ignore[union-attr]
@@ -340,10 +360,12 @@ def verdicts(rows: list[Row]) -> list[str]:
         for mode in ("snapshot", "retained"):
             sync = getattr(by_size[50_000], mode)
             if sync is not None:
+                # One run says little on this shared machine: the verdict is the median's, with the spread beside it.
                 met = "met" if sync.seconds < 5 else "missed"
-                # One run says little on this machine: the notes give the spread of repeated runs.
-                out.append(f"- Cold sync at 50k, {mode}: {sync.seconds:.2f} s ({sync.cpu_s:.1f} s CPU), target 5 s: "
-                           f"**{met} in this run**; the notes give the spread of repeated runs.")
+                runs = (f"median of {sync.runs} runs {sync.seconds:.2f} s ({sync.fastest:.2f} to {sync.slowest:.2f} s)"
+                        if sync.runs > 1 else f"{sync.seconds:.2f} s in one run")
+                out.append(f"- Cold sync at 50k, {mode}: {runs}, {sync.cpu_s:.1f} s CPU, target 5 s: **{met}**"
+                           + ("" if sync.runs > 1 else " in this run") + ".")
     return out
 
 
@@ -359,27 +381,32 @@ def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
         f"MQTT and the name index built after the last page: {floor} ({verdict} the 5 s target on its own), of "
         f"which {serial_us * n / 1e6:.1f} s without the index. In a real sync the index is built on a thread of "
         "its own while later pages are validated (edge/search_index.py), in batches of 5,000 rows, each one "
-        "INSERT ... SELECT that SQLite runs without the GIL; batches cost more CPU than one rebuild (about 45 µs "
-        "a product against 25 to 30, measured apart) but keep the snapshot thread free. This shared machine's "
-        "speed changes from minute to minute (the same floor measured 3.8 to 7.5 s on 2026-11-30), so a floor "
-        "and a sync of the same run are not comparable. What could still close the gap: (1) SQLite 3.45 or "
+        "INSERT ... SELECT that SQLite runs without the GIL; batches cost more CPU than one rebuild (FTS5 merges "
+        "the segments each batch writes) but keep the snapshot thread free. This shared machine's speed changes "
+        "from minute to minute (the same floor measured 3.7 to 7.5 s between 2026-11-30 and 2026-12-01), so a "
+        "floor and a sync of the same run are not comparable. What could still close the gap: (1) SQLite 3.45 or "
         "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
         "received instead of from the models; (2) validation and row building in a second process on a device "
         "with cores to spare (not on Android, where multiprocessing is unavailable).",
+        "- Tried on 2026-12-01 and dropped, each against the code before it in interleaved runs: writing pages "
+        "on a thread of their own while the next ones are validated, 4.5 to 6.0 s against 4.3 to 6.5 s (the "
+        "writer waits for the GIL after every row; binding each batch as one JSON parameter instead raised the "
+        "device's CPU to 7.6 to 7.8 s against 5.5 to 6.4); no SQLite checkpoints during the load and one after "
+        "it, 5.5 to 6.7 s against 4.9 to 7.4 s (though writing rows in one process took 15 to 35 % less time).",
     ] if steps else []
     return [
-        f"- *snapshot* is what a device with an MQTT 5 URL does. The backend's pages come from SQLite "
-        f"(`json_object`), so on this machine the device is the limit: it spends {cpu} of CPU per product, most of "
-        "it Python holding the GIL (pydantic validation of every entry, folding names for search, building rows). "
-        "The device asks for the next page as soon as a page arrives, with the cursor read off the page's end, "
-        "so the backend reads it while this one is validated: waiting for pages had taken a fifth of the snapshot "
-        "thread's time (py-spy, 2026-11-30).",
+        f"- *snapshot* is what a device with an MQTT 5 URL does. The backend keeps the text of every catalogue "
+        "entry and stock level it publishes under its seq (backend/payload_cache.py) and makes pages of them, "
+        "building only what changed since in SQLite: a 50k sync took 0.7 to 1.3 s of backend CPU instead of 1.9 to "
+        f"2.5 s. The device is the limit: it spends {cpu} of CPU per product, most of it Python holding the GIL "
+        "(pydantic validation of every entry, folding names for search, building rows). It asks for the next page "
+        "as soon as a page arrives, with the cursor read off the page's end, so the backend reads it while this "
+        "one is validated.",
         *floor_note,
-        "- Wall times vary from run to run on this shared machine, by more than the changes measured here. "
-        "Interleaved 50k snapshot syncs on 2026-11-30, this code against stop 13's (95bd259): in a slow spell, "
-        "6 runs each, 5.8 to 7.8 s (median 7.1 s) against 6.8 to 8.5 s (median 7.9 s); in a fast spell, 5 runs "
-        "each, 4.7 to 5.8 s (median 5.2 s) against 4.9 to 6.8 s (median 5.2 s); five more runs of this code "
-        "alone took 4.4 to 5.3 s (median 4.9 s). The 5 s target is met in a fast spell and missed in a slow one.",
+        "- Wall times vary from run to run on this shared machine, by more than most changes measured here. "
+        "Interleaved 50k snapshot syncs on 2026-12-01, 3 rounds of 3 runs each: with the backend's payload cache "
+        "5.0 to 6.6 s (median 5.35 s), without it 5.7 to 7.6 s (median 7.1 s). The 5 s target is met when the "
+        "machine runs fast and missed when it runs slow.",
         "- *retained* (MQTT 3.1.1, the embedded demo broker) writes each batch of rows as one JSON parameter: "
         "binding row by row takes the GIL once per row, and while paho and the dispatcher are busy that made a 50k "
         "retained sync take 26 s instead of 17 s. Mosquitto drops messages for a client once more than "
@@ -418,6 +445,8 @@ def main() -> int:
                         help="how devices sync (default: both, one device each)")
     parser.add_argument("--phases", type=int, default=50_000, metavar="N",
                         help="also time each step of a snapshot sync of N products in one process (0: skip)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="K",
+                        help="cold syncs per size and mode, each by a fresh device; the table gives the median run")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -433,7 +462,8 @@ def main() -> int:
         try:
             for size in (int(s) for s in args.sizes.split(",")):
                 modes = ["retained", "snapshot"] if args.sync == "both" else [args.sync]
-                rows.append(measure(broker, Path(tmp), size, modes, args.lookups, args.searches, rng))
+                rows.append(measure(broker, Path(tmp), size, modes, args.lookups, args.searches, rng,
+                                    max(1, args.repeat)))
             steps = phases(Path(tmp) / f"backend-{args.phases}.db", f"bench-{args.phases}", Path(tmp)) \
                 if args.phases in [r.size for r in rows] else {}
         finally:
