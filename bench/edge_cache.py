@@ -388,11 +388,13 @@ def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
         "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
         "received instead of from the models; (2) validation and row building in a second process on a device "
         "with cores to spare (not on Android, where multiprocessing is unavailable).",
-        "- Tried on 2026-12-01 and dropped, each against the code before it in interleaved runs: writing pages "
+        "- Tried on 2026-12-01 and dropped, each against the code before it in interleaved runs (3 rounds of 3): "
+        "writing pages "
         "on a thread of their own while the next ones are validated, 4.5 to 6.0 s against 4.3 to 6.5 s (the "
         "writer waits for the GIL after every row; binding each batch as one JSON parameter instead raised the "
-        "device's CPU to 7.6 to 7.8 s against 5.5 to 6.4); no SQLite checkpoints during the load and one after "
-        "it, 5.5 to 6.7 s against 4.9 to 7.4 s (though writing rows in one process took 15 to 35 % less time).",
+        "device's CPU to 7.6 to 7.8 s against 5.5 to 6.4, in one set of 3 runs); no SQLite checkpoints during "
+        "the load and one after it, 5.5 to 6.7 s against 4.9 to 7.4 s (though writing rows in one process took "
+        "15 to 35 % less time).",
     ] if steps else []
     return [
         f"- *snapshot* is what a device with an MQTT 5 URL does. The backend keeps the text of every catalogue "
@@ -405,8 +407,8 @@ def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
         *floor_note,
         "- Wall times vary from run to run on this shared machine, by more than most changes measured here. "
         "Interleaved 50k snapshot syncs on 2026-12-01, 3 rounds of 3 runs each: with the backend's payload cache "
-        "5.0 to 6.6 s (median 5.35 s), without it 5.7 to 7.6 s (median 7.1 s). The 5 s target is met when the "
-        "machine runs fast and missed when it runs slow.",
+        "5.0 to 6.6 s (median 5.35 s), without it 5.7 to 7.6 s (median 7.1 s). Two of the nine runs with it "
+        "came under 5 s; the machine ran slow that whole day (the floor above measured 6.1 to 7.2 s).",
         "- *retained* (MQTT 3.1.1, the embedded demo broker) writes each batch of rows as one JSON parameter: "
         "binding row by row takes the GIL once per row, and while paho and the dispatcher are busy that made a 50k "
         "retained sync take 26 s instead of 17 s. Mosquitto drops messages for a client once more than "
