@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,54 @@ Dispatch = Callable[[Callable[[], None]], None]
 
 class ConnectError(ConnectionError):
     """The broker could not be reached or refused the connection."""
+
+
+class ConnectRefused(ConnectError):
+    """The broker answered and refused us (bad login, not authorised): retrying at once will not help."""
+
+
+# Reconnect delays: each wait is drawn at random ("decorrelated jitter"), so that every kiosk of a store does not
+# come back in lockstep after an outage; a refusal waits longer, since only an administrator can fix it.
+MIN_RECONNECT_DELAY = 1.0
+MAX_RECONNECT_DELAY = 30.0
+MAX_REFUSED_DELAY = 120.0
+
+
+def next_delay(previous: float | None, *, refused: bool = False, rng: random.Random | None = None) -> float:
+    """The next reconnect wait after ``previous``: random between the minimum and three times the last wait."""
+    rng = rng or random
+    cap = MAX_REFUSED_DELAY if refused else MAX_RECONNECT_DELAY
+    low = MIN_RECONNECT_DELAY * (5 if refused else 1)
+    if previous is None:
+        return rng.uniform(low, low * 2)
+    delay = rng.uniform(low, max(low * 2, previous * 3))
+    # Clamping to the cap would put every device back on the same period; past it, draw again below it.
+    return delay if delay <= cap else rng.uniform(cap / 2, cap)
+
+
+class _Paho(paho.Client):
+    """paho's client with jittered reconnect waits and the reason of the last failed connection attempt."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_error: BaseException | None = None
+        self.refused = False
+        self.delay: float | None = None
+
+    def reconnect(self) -> paho.MQTTErrorCode:
+        """Open the connection, remembering why it failed (paho's connect-fail callback is not told)."""
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            self.last_error = exc
+            raise
+
+    def _reconnect_wait(self) -> None:
+        # paho's own wait doubles a fixed delay: every device that lost the broker together retries together.
+        self.delay = next_delay(self.delay, refused=self.refused)
+        deadline = time.monotonic() + self.delay
+        while not self._thread_terminate and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
 @dataclass(frozen=True)
@@ -85,7 +135,7 @@ class MqttClient:
         kwargs: dict[str, Any] = {}
         if protocol == MQTTProtocolVersion.MQTTv311:
             kwargs["clean_session"] = True
-        self._paho = paho.Client(
+        self._paho = _Paho(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=protocol,
@@ -94,7 +144,6 @@ class MqttClient:
         self._keepalive = keepalive
         self._paho.max_inflight_messages_set(max_inflight)
         self._paho.max_queued_messages_set(0)
-        self._paho.reconnect_delay_set(min_delay=1, max_delay=10)
         if url.username:
             self._paho.username_pw_set(url.username, url.password)
         if url.tls:
@@ -107,13 +156,16 @@ class MqttClient:
         self._paho.on_disconnect = self._on_disconnect
         self._paho.on_message = self._on_message
         self._paho.on_subscribe = self._on_subscribe
+        self._paho.on_connect_fail = self._on_connect_fail
         self._paho.on_socket_open = _no_delay
         self._lock = threading.Lock()
         self._subs: dict[str, _Subscription] = {}
         self._pending_sub_mids: dict[int, list[str]] = {}
         self._listeners: list[ConnectionListener] = []
         self._connected = threading.Event()
-        self._refused: str | None = None
+        self._attempted = threading.Event()  # set by every answer or failure of a connection attempt
+        self._problem: str | None = None
+        self._problem_logged: tuple[str | None, float, float] = (None, 0.0, 0.0)  # problem, when, next interval
         self._dispatch = dispatch
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
@@ -129,10 +181,23 @@ class MqttClient:
             self._worker.start()
         self._paho.connect_async(self.url.host, self.url.port, keepalive=self._keepalive)
         self._paho.loop_start()
-        if wait and not self._connected.wait(timeout):
-            reason = self._refused or f"no answer from {self.url.host}:{self.url.port} within {timeout:g} s"
-            self.close()
-            raise ConnectError(f"cannot connect to MQTT broker {self.url}: {reason}")
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while not self._connected.is_set():
+            # A refusal or a TLS failure is final for this call: fail at once and name it, instead of waiting.
+            problem = self._problem
+            if problem is not None and not problem.startswith("unreachable"):
+                self.close()
+                error = ConnectRefused if problem.startswith("refused") else ConnectError
+                raise error(f"cannot connect to MQTT broker {self.url}: {problem}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                reason = self._problem or f"no answer from {self.url.host}:{self.url.port}"
+                self.close()
+                raise ConnectError(f"cannot connect to MQTT broker {self.url}: {reason} (waited {timeout:g} s)")
+            self._attempted.wait(min(remaining, 0.5))
+            self._attempted.clear()
 
     def close(self, timeout: float = 5.0) -> None:
         """Disconnect cleanly (no Last Will) and stop the threads."""
@@ -151,6 +216,11 @@ class MqttClient:
     def connected(self) -> bool:
         """Whether the broker currently accepts our messages."""
         return self._connected.is_set()
+
+    @property
+    def problem(self) -> str | None:
+        """Why we are not connected: None, "unreachable[: why]", "refused: <reason>" or "tls: <reason>"."""
+        return None if self._connected.is_set() else self._problem
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until connected or the timeout passes."""
@@ -230,9 +300,13 @@ class MqttClient:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
-            self._refused = str(reason)
-            log.warning("broker %s refused connection: %s", self.url, reason)
+            self._paho.refused = True
+            self._set_problem(f"refused: {reason}")
             return
+        self._paho.refused = False
+        self._paho.delay = None
+        self._problem = None
+        self._problem_logged = (None, 0.0, 0.0)
         with self._lock:
             filters = list(self._subs)
             for sub in self._subs.values():
@@ -240,8 +314,31 @@ class MqttClient:
         if filters:
             self._send_subscribe(filters)
         self._connected.set()
+        self._attempted.set()
         log.info("connected to %s as %s", self.url, self.client_id)
         self._notify_connection(True)
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        error = self._paho.last_error
+        if isinstance(error, ssl.SSLError | ssl.CertificateError):
+            self._set_problem(f"tls: {getattr(error, 'reason', None) or error}")
+        else:
+            self._set_problem(f"unreachable: {error}" if error else "unreachable")
+
+    def _set_problem(self, problem: str) -> None:
+        """Record why the last attempt failed; log it once, then again only at growing intervals."""
+        self._problem = problem
+        self._attempted.set()
+        if self._closed:
+            return
+        last, when, interval = self._problem_logged
+        now = time.monotonic()
+        if problem == last and now - when < interval:
+            return
+        interval = 10.0 if problem != last else min(interval * 3, 600.0)
+        self._problem_logged = (problem, now, interval)
+        log.warning("cannot connect to MQTT broker %s as %s: %s (retrying with backoff)", self.url,
+                    self.client_id, problem)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         was = self._connected.is_set()

@@ -287,10 +287,10 @@ def decode(model: type[M], data: bytes | bytearray | str | dict[str, Any]) -> M:
             raise PayloadError(f"payload of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         try:
             obj = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PayloadError(f"not JSON: {exc}") from None
         except RecursionError:
             raise PayloadError("not JSON: nested too deeply") from None
+        except ValueError as exc:  # bad JSON, bad UTF-8, or an integer over Python's digit limit
+            raise PayloadError(f"not JSON: {str(exc)[:120]}") from None
     if not isinstance(obj, dict):
         raise PayloadError(f"expected a JSON object, got {type(obj).__name__}")
     try:

@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -32,6 +33,10 @@ from mqtt.payloads import (
 log = logging.getLogger(__name__)
 
 _REPLY_START = re.compile(rb'\{"v":1,"id":"([A-Za-z0-9_-]{8,64})"')
+# What a request that fails to parse still tells: who to answer and under which id (see ``_salvage``).
+_ID_FIELD = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_-]{8,64})"')
+_REPLY_TO_FIELD = re.compile(rb'"reply_to"\s*:\s*"([A-Za-z0-9_/.-]{1,200})"')
+_REJECT_LOG_EVERY = 60.0  # seconds between summaries once rejected requests flood in
 
 
 class RpcError(Exception):
@@ -204,6 +209,8 @@ class RpcServer:
         self._authorize = authorize
         self._unsubscribe: Callable[[], None] | None = None
         self.rejected = 0
+        self._reject_window = [time.monotonic(), 0, 0]  # window start, rejections not logged, rejections in window
+        self._retained_seen: set[str] = set()
 
     def start(self) -> None:
         """Subscribe to the request topics of every device in every store."""
@@ -221,13 +228,19 @@ class RpcServer:
         except topics.TopicError as exc:
             self._reject(message, str(exc))
             return
+        if message.retain:
+            self._drop_retained(message)
+            return
+        if not message.payload:
+            return  # the empty message that clears a retained request (ours, in _drop_retained): nothing to answer
+        device_branch = topics.device_base(where.store, where.key) + "/reply/"
         try:
             request = decode(Request, message.payload)
         except PayloadError as exc:
             self._reject(message, str(exc))
+            self._answer_unparsed(message, device_branch, str(exc))
             return
-        device_branch = topics.device_base(where.store, where.key) + "/reply/"
-        if not request.reply_to.startswith(device_branch) or "+" in request.reply_to or "#" in request.reply_to:
+        if not _in_branch(request.reply_to, device_branch):
             # Replies go only to the requester's own branch, so no device can make us publish elsewhere.
             self._reject(message, f"reply_to {request.reply_to!r:.100} is outside {device_branch}")
             return
@@ -266,8 +279,64 @@ class RpcServer:
         return Reply(id=request.id, ok=True, result=result)
 
     def _reject(self, message: Message, reason: str) -> None:
+        # One short line per bad request, but a flood of them becomes one summary a minute, not a log per message.
         self.rejected += 1
-        log.warning("rejected request on %s: %s", message.topic[:200], reason)
+        now = time.monotonic()
+        if now - self._reject_window[0] >= _REJECT_LOG_EVERY:
+            if self._reject_window[1]:
+                log.warning("%d more requests rejected in the last %.0f s", self._reject_window[1],
+                            now - self._reject_window[0])
+            self._reject_window = [now, 0, 0]
+        self._reject_window[2] += 1
+        if self._reject_window[2] <= 5:
+            log.warning("rejected request on %s: %s", message.topic[:200], reason[:200])
+        else:
+            self._reject_window[1] += 1
+
+    def _answer_unparsed(self, message: Message, device_branch: str, reason: str) -> None:
+        """Answer bad_request to a request that did not parse, when it still names its id and reply topic."""
+        salvaged = _salvage(message)
+        if salvaged is None:
+            return
+        request_id, reply_to = salvaged
+        if not _in_branch(reply_to, device_branch):
+            return
+        reply = _error(request_id, ErrorCode.BAD_REQUEST, f"the request is not valid: {reason}")
+        self._client.publish(reply_to, encode(reply), qos=1, correlation_data=request_id.encode())
+
+    def _drop_retained(self, message: Message) -> None:
+        """A retained request would run again on every (re)subscription: ignore it, log once, and clear it."""
+        if message.topic not in self._retained_seen:
+            if len(self._retained_seen) < 10_000:
+                self._retained_seen.add(message.topic)
+            log.warning("ignored a retained request on %s (requests are never retained); clearing it",
+                        message.topic[:200])
+        self.rejected += 1
+        if message.payload:
+            self._client.publish(message.topic, b"", qos=1, retain=True)
+
+
+def _in_branch(reply_to: str, device_branch: str) -> bool:
+    return reply_to.startswith(device_branch) and "+" not in reply_to and "#" not in reply_to
+
+
+def _salvage(message: Message) -> tuple[str, str] | None:
+    """The id and reply topic of a request that failed to parse: MQTT 5 properties, else the raw JSON's fields."""
+    head = message.payload[:MAX_PAYLOAD_BYTES]
+    request_id = None
+    if message.correlation_data:
+        text = message.correlation_data.decode("ascii", "replace")
+        request_id = text if re.fullmatch(r"[A-Za-z0-9_-]{8,64}", text) else None
+    if request_id is None:
+        found = _ID_FIELD.search(head)
+        request_id = found.group(1).decode("ascii") if found else None
+    reply_to = message.response_topic
+    if not reply_to:
+        found = _REPLY_TO_FIELD.search(head)
+        reply_to = found.group(1).decode("ascii") if found else None
+    if request_id is None or not reply_to:
+        return None
+    return request_id, reply_to
 
 
 def _error(request_id: str, code: ErrorCode, message: str) -> Reply:

@@ -129,3 +129,53 @@ def test_last_will_marks_device_offline(tmp_path, broker_url, collector) -> None
     assert got.wait_for(lambda m: m and m[-1].payload == b"offline", timeout=10)
     watcher.close()
     assert Will  # the public type used above
+
+
+def test_an_unreachable_broker_is_named_and_logged_once(caplog) -> None:
+    from mqtt.brokers import free_port
+    from mqtt.client import ConnectError
+    from mqtt.url import BrokerUrl
+
+    client = MqttClient(BrokerUrl("127.0.0.1", free_port()), unique("lonely"))
+    with caplog.at_level("WARNING", logger="mqtt.client"):
+        client.connect(wait=False)
+        deadline = time.monotonic() + 5
+        while client.problem is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.problem is not None and client.problem.startswith("unreachable")
+        assert not client.connected
+        client.close()
+    assert sum("cannot connect" in r.getMessage() for r in caplog.records) == 1
+    again = MqttClient(BrokerUrl("127.0.0.1", free_port()), unique("lonely"))
+    started = time.monotonic()
+    try:
+        again.connect(1.0)
+    except ConnectError as exc:
+        assert "unreachable" in str(exc)
+    else:
+        raise AssertionError("connected to nothing")
+    assert time.monotonic() - started < 3
+
+
+def test_reconnect_waits_are_jittered_and_bounded() -> None:
+    import random
+
+    from mqtt.client import MAX_RECONNECT_DELAY, MIN_RECONNECT_DELAY, next_delay
+
+    rng = random.Random(7)
+    runs = []
+    for _ in range(50):
+        delay, waits = None, []
+        for _ in range(12):
+            delay = next_delay(delay, rng=rng)
+            waits.append(delay)
+        runs.append(waits)
+    assert all(MIN_RECONNECT_DELAY <= w <= MAX_RECONNECT_DELAY for waits in runs for w in waits)
+    # Fifty devices that lost the broker together do not come back together: their n-th attempts spread out.
+    for n in (0, 3, 8, 11):
+        attempts = sorted(sum(waits[: n + 1]) for waits in runs)
+        assert attempts[-1] - attempts[0] > 0.5
+        buckets: dict[int, int] = {}
+        for a in attempts:
+            buckets[int(a * 10)] = buckets.get(int(a * 10), 0) + 1
+        assert max(buckets.values()) <= 12  # lockstep would put all fifty in one 100 ms window

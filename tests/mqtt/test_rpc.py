@@ -161,3 +161,73 @@ def test_embedded_broker_serves_rpc_and_retained_messages() -> None:
         server_client.close()
     finally:
         broker.stop()
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"v":1,"id":"bignumber01","op":"test.echo","reply_to":"aisle/v1/s1/device/kiosk-7/reply/r1","args":{"n":'
+    + b"9" * 5000 + b"}}",
+    b'{"v":1,"id":"deepnest001","op":"test.echo","reply_to":"aisle/v1/s1/device/kiosk-7/reply/r1","args":'
+    + b'{"a":' * 3000 + b"1" + b"}" * 3001,
+    b'{"v":1,"id":"badfield001","op":"test.echo","reply_to":"aisle/v1/s1/device/kiosk-7/reply/r1","args":[]}',
+], ids=["5000-digit-number", "deep-nesting", "wrong-type"])
+def test_a_request_that_does_not_parse_gets_a_bad_request_reply(server, make_client, collector, caplog,
+                                                                  payload) -> None:
+    client = make_client()
+    replies = collector()
+    client.subscribe("aisle/v1/s1/device/kiosk-7/reply/r1", replies)
+    assert client.wait_subscribed("aisle/v1/s1/device/kiosk-7/reply/r1")
+    with caplog.at_level("WARNING", logger="mqtt.rpc"):
+        client.publish(topics.request("s1", "kiosk-7"), payload)
+        assert replies.wait_for(lambda m: len(m) == 1)
+    reply = json.loads(replies.messages[0].payload)
+    assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
+    assert reply["id"].encode() in payload[:30]
+    assert "Traceback" not in caplog.text and all(len(r.getMessage()) < 400 for r in caplog.records)
+    assert RpcClient(client, "s1", "kiosk-7").call("test.echo")["device"] == "kiosk-7"
+
+
+def test_a_bad_request_is_never_answered_outside_the_device_branch(server, make_client, collector) -> None:
+    client = make_client()
+    spy = collector()
+    client.subscribe("aisle/v1/s1/device/victim/#", spy)
+    assert client.wait_subscribed("aisle/v1/s1/device/victim/#")
+    before = server.rejected
+    client.publish(topics.request("s1", "kiosk-8"),
+                   b'{"id":"abcdefgh12","op":"x","reply_to":"aisle/v1/s1/device/victim/reply/x","args":' + b"9" * 5000)
+    deadline = time.monotonic() + 3
+    while server.rejected == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.rejected == before + 1
+    assert not spy.wait_for(lambda m: bool(m), timeout=0.3)
+
+
+def test_a_retained_request_is_not_run_again_on_resubscription(make_client, collector) -> None:
+    runs: list[dict] = []
+    device = unique("kiosk-ret")
+    first = RpcServer(make_client(unique("srv")), {"test.count": lambda ctx, args: runs.append(args) or {}})
+    first.start()
+    sender = make_client()
+    rpc = RpcClient(sender, "s1", device)
+    assert rpc.wait_ready()
+    request = {"v": 1, "id": "retained0001", "op": "test.count", "reply_to": rpc.reply_topic, "args": {"n": 1}}
+    sender.publish(topics.request("s1", device), json.dumps(request).encode(), retain=True).wait_for_publish(5)
+    deadline = time.monotonic() + 5
+    while not runs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(runs) == 1  # a live request runs once, retained flag or not
+    first.stop()
+    # A backend that (re)subscribes gets the stored copy flagged retained: it must not run it again, and clears it.
+    second_client = make_client(unique("srv"))
+    second = RpcServer(second_client, {"test.count": lambda ctx, args: runs.append(args) or {}})
+    second.start()
+    assert second_client.wait_subscribed(topics.request_filter())
+    deadline = time.monotonic() + 5
+    while second.rejected == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert second.rejected == 1 and len(runs) == 1
+    probe = collector()
+    watcher = make_client()
+    watcher.subscribe(topics.request("s1", device), probe)
+    assert watcher.wait_subscribed(topics.request("s1", device))
+    assert not probe.wait_for(lambda m: any(x.retain and x.payload for x in m), timeout=0.5)
+    second.stop()
