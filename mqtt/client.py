@@ -19,6 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from mqtt.paho_reads import BufferedReads
 from mqtt.url import BrokerUrl
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,11 @@ MAX_RECONNECT_DELAY = 30.0
 MAX_REFUSED_DELAY = 120.0
 
 
-def next_delay(previous: float | None, *, refused: bool = False, rng: random.Random | None = None) -> float:
+def next_delay(previous: float | None, *, refused: bool = False, rng: random.Random | None = None,
+               cap: float = MAX_RECONNECT_DELAY) -> float:
     """The next reconnect wait after ``previous``: random between the minimum and three times the last wait."""
     rng = rng or random
-    cap = MAX_REFUSED_DELAY if refused else MAX_RECONNECT_DELAY
+    cap = max(cap, MAX_REFUSED_DELAY) if refused else cap
     low = MIN_RECONNECT_DELAY * (5 if refused else 1)
     if previous is None:
         return rng.uniform(low, low * 2)
@@ -53,7 +55,7 @@ def next_delay(previous: float | None, *, refused: bool = False, rng: random.Ran
     return delay if delay <= cap else rng.uniform(cap / 2, cap)
 
 
-class _Paho(paho.Client):
+class _Paho(BufferedReads):
     """paho's client with jittered reconnect waits and the reason of the last failed connection attempt."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -61,6 +63,7 @@ class _Paho(paho.Client):
         self.last_error: BaseException | None = None
         self.refused = False
         self.delay: float | None = None
+        self.max_delay = MAX_RECONNECT_DELAY
 
     def reconnect(self) -> paho.MQTTErrorCode:
         """Open the connection, remembering why it failed (paho's connect-fail callback is not told)."""
@@ -72,7 +75,7 @@ class _Paho(paho.Client):
 
     def _reconnect_wait(self) -> None:
         # paho's own wait doubles a fixed delay: every device that lost the broker together retries together.
-        self.delay = next_delay(self.delay, refused=self.refused)
+        self.delay = next_delay(self.delay, refused=self.refused, cap=self.max_delay)
         deadline = time.monotonic() + self.delay
         while not self._thread_terminate and time.monotonic() < deadline:
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
@@ -109,6 +112,7 @@ class _Subscription:
     qos: int
     retain_handling: int = 0
     handlers: list[Handler] = field(default_factory=list)
+    direct: list[Handler] = field(default_factory=list)  # run on paho's network thread (subscribe(direct=True))
     acked: threading.Event = field(default_factory=threading.Event)
 
 
@@ -116,7 +120,8 @@ class MqttClient:
     """One connection to a broker, shared by every part of a process that talks MQTT.
 
     paho's network thread only copies messages into a queue; handlers run on the
-    dispatcher (a thread of ours by default, or e.g. Kivy's clock via ``dispatch``).
+    dispatcher (a thread of ours by default, or e.g. Kivy's clock via ``dispatch``),
+    except those subscribed ``direct``, which run on the network thread itself.
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class MqttClient:
         dispatch: Dispatch | None = None,
         keepalive: int = 30,
         max_inflight: int = 100,
+        max_reconnect_delay: float = MAX_RECONNECT_DELAY,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -142,6 +148,7 @@ class MqttClient:
             **kwargs,
         )
         self._keepalive = keepalive
+        self._paho.max_delay = max_reconnect_delay  # one backend needs no spreading out, only a quick return
         self._paho.max_inflight_messages_set(max_inflight)
         self._paho.max_queued_messages_set(0)
         if url.username:
@@ -170,6 +177,8 @@ class MqttClient:
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._closed = False
+        self._retained_lock = threading.Lock()
+        self._retained_sent = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -218,6 +227,11 @@ class MqttClient:
         return self._connected.is_set()
 
     @property
+    def retained_sent(self) -> int:
+        """How many retained messages this client has queued so far."""
+        return self._retained_sent
+
+    @property
     def problem(self) -> str | None:
         """Why we are not connected: None, "unreachable[: why]", "refused: <reason>" or "tls: <reason>"."""
         return None if self._connected.is_set() else self._problem
@@ -241,28 +255,32 @@ class MqttClient:
     # -- subscribe / publish -------------------------------------------------
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1, *,
-                  skip_retained: bool = False) -> Callable[[], None]:
+                  skip_retained: bool = False, direct: bool = False) -> Callable[[], None]:
         """Deliver messages matching ``topic_filter`` to ``handler``; returns a function that unsubscribes.
 
         ``skip_retained`` asks an MQTT 5 broker not to send the retained messages when subscribing (retain handling
         2), for a client that fetches the current state another way; MQTT 3.1.1 has no such option and ignores it.
+        ``direct`` runs the handler on paho's network thread as each message arrives, ahead of the dispatcher's
+        unbounded queue (admission control that must see a flood as it comes): such a handler must be quick and
+        must never block (no database, no waiting on replies), or every message of this connection waits for it.
         """
         with self._lock:
             sub = self._subs.get(topic_filter)
             new = sub is None
             if sub is None:
                 sub = self._subs[topic_filter] = _Subscription(qos, 2 if skip_retained else 0)
-            sub.handlers.append(handler)
+            (sub.direct if direct else sub.handlers).append(handler)
         if new and self.connected:
             self._send_subscribe([topic_filter])
 
         def unsubscribe() -> None:
             with self._lock:
                 current = self._subs.get(topic_filter)
-                if current is None or handler not in current.handlers:
+                handlers = None if current is None else current.direct if direct else current.handlers
+                if current is None or handlers is None or handler not in handlers:
                     return
-                current.handlers.remove(handler)
-                empty = not current.handlers
+                handlers.remove(handler)
+                empty = not current.handlers and not current.direct
                 if empty:
                     del self._subs[topic_filter]
             if empty and self.connected:
@@ -287,6 +305,9 @@ class MqttClient:
         correlation_data: bytes | None = None,
     ) -> paho.MQTTMessageInfo:
         """Queue a message for sending; QoS 1 messages survive a reconnect."""
+        if retain:
+            with self._retained_lock:
+                self._retained_sent += 1
         properties = None
         if self.url.protocol == 5 and (response_topic or correlation_data):
             properties = Properties(PacketTypes.PUBLISH)
@@ -368,7 +389,16 @@ class MqttClient:
             response_topic=getattr(props, "ResponseTopic", None) if props else None,
             correlation_data=getattr(props, "CorrelationData", None) if props else None,
         )
-        self._hand_over(lambda: self._deliver(message))
+        levels = message.topic.split("/")
+        with self._lock:
+            matching = [s for f, s in self._subs.items() if _matches(f, levels)]
+        for handler in [h for s in matching for h in s.direct]:
+            try:
+                handler(message)
+            except Exception:  # a faulty handler must not stop the network loop
+                log.exception("handler %r failed on %s", handler, message.topic)
+        if any(s.handlers for s in matching):
+            self._hand_over(lambda: self._deliver(message))
 
     # -- helpers -----------------------------------------------------------
 

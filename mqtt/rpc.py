@@ -8,15 +8,18 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+import paho.mqtt.client as paho
 from pydantic import BaseModel, ValidationError
 
 from mqtt import topics
+from mqtt.admission import Admission, Refusal
 from mqtt.client import Message, MqttClient
 from mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
@@ -36,6 +39,8 @@ _REPLY_START = re.compile(rb'\{"v":1,"id":"([A-Za-z0-9_-]{8,64})"')
 # What a request that fails to parse still tells: who to answer and under which id (see ``_salvage``).
 _ID_FIELD = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_-]{8,64})"')
 _REPLY_TO_FIELD = re.compile(rb'"reply_to"\s*:\s*"([A-Za-z0-9_/.-]{1,200})"')
+# Where the op of a request not yet decoded is; the worker's full decode checks it (see RpcServer.handle).
+_OP_FIELD = re.compile(rb'"op"\s*:\s*"([a-z][a-z_.]{0,63})"')
 _REJECT_LOG_EVERY = 60.0  # seconds between summaries once rejected requests flood in
 
 
@@ -50,10 +55,11 @@ class RpcTimeout(RpcError, TimeoutError):
 class RemoteError(RpcError):
     """The backend answered with an error."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds the backend asked us to wait (rate_limited, unavailable)
 
 
 class OpError(Exception):
@@ -166,7 +172,7 @@ def reply_result(payload: bytes) -> dict[str, Any]:
 
 def _remote_error(reply: Reply) -> RemoteError:
     error = reply.error or ErrorInfo(code=ErrorCode.INTERNAL, message="no reason given")
-    return RemoteError(error.code, error.message)
+    return RemoteError(error.code, error.message, error.retry_after)
 
 
 @dataclass(frozen=True)
@@ -198,11 +204,18 @@ OpHandler = Callable[[RequestContext, dict[str, Any]], dict[str, Any] | BaseMode
 
 
 class RpcServer:
-    """Receives every device's requests, runs the matching operation, and replies."""
+    """Receives every device's requests, runs the matching operation, and replies.
+
+    With ``admission``, requests are checked against their device's budget as they arrive (on the MQTT network
+    thread) and queued, boundedly and fairly across devices, for a worker thread that runs them; a request over
+    budget or finding the queue full is answered at once with a retry hint. Without it, requests run one at a time
+    on the client's dispatcher, behind its unbounded queue.
+    """
 
     def __init__(self, client: MqttClient, operations: dict[str, OpHandler], *,
                  identify: Callable[[str, str], str] | None = None,
-                 authorize: Callable[[RequestContext], bool] | None = None) -> None:
+                 authorize: Callable[[RequestContext], bool] | None = None,
+                 admission: Admission | None = None) -> None:
         self._client = client
         self._operations = dict(operations)
         self._identify = identify
@@ -211,44 +224,165 @@ class RpcServer:
         self.rejected = 0
         self._reject_window = [time.monotonic(), 0, 0]  # window start, rejections not logged, rejections in window
         self._retained_seen: set[str] = set()
+        self.admission = admission
+        # With admission, the broker delivers requests at QoS 0. QoS 1 bought nothing here: the session is clean,
+        # so a reconnect loses unacknowledged requests either way (the client times out and resends; operations
+        # are idempotent by request id). It cost a PUBACK per request: under a flood, thousands of them on this
+        # connection ahead of the replies (bench/abuse.py: 10 flooding devices, a shopper's p99 halved without).
+        self.request_qos = 0 if admission is not None else 1
+        self._worker: threading.Thread | None = None
+        self._refusals_logged: dict[tuple[str, str], float] = {}  # device -> when its refusals were last logged
+        # Replies not yet acknowledged by the broker, per device: one device's large replies (catalogue pages) must
+        # not fill the connection that carries everyone's replies (Mosquitto reads it one packet per pass).
+        self._unsent: dict[tuple[str, str], deque[tuple[paho.MQTTMessageInfo, int]]] = {}
+        self.backlogged = 0  # requests refused because their device's earlier replies had not left yet
+        self._topics: dict[str, topics.ParsedTopic] = {}  # request topics already parsed: a flood repeats one topic
+        self._reject_lock = threading.Lock()  # rejections come from the network thread and the worker
 
     def start(self) -> None:
         """Subscribe to the request topics of every device in every store."""
-        self._unsubscribe = self._client.subscribe(topics.request_filter(), self.handle, qos=1)
+        if self.admission is not None:
+            # One worker: the database serialises its work anyway, and a device's requests stay in order.
+            self._worker = threading.Thread(target=self._work, name="rpc-worker", daemon=True)
+            self._worker.start()
+        self._unsubscribe = self._client.subscribe(topics.request_filter(), self.handle, qos=self.request_qos,
+                                                   direct=self.admission is not None)
 
-    def stop(self) -> None:
-        """Stop answering requests."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop answering requests; queued ones are told to come back later."""
         if self._unsubscribe:
             self._unsubscribe()
+        if self.admission is not None:
+            for store, device, op, message in self.admission.queue.close():  # type: ignore[misc]
+                self._refuse_unparsed(message, store, device, Refusal(True, 5.0, op))
+            if self._worker is not None:
+                self._worker.join(timeout)
 
     def handle(self, message: Message) -> None:
-        """Answer one request message; never raises."""
-        try:
-            where = topics.parse(message.topic)
-        except topics.TopicError as exc:
-            self._reject(message, str(exc))
+        """Answer one request message (with admission: queue it, or refuse it at once); never raises."""
+        where = self._where(message)
+        if where is None:
             return
+        if self.admission is None:
+            self._decode_and_serve(message, where.store, where.key)
+            return
+        # On the network thread, as messages arrive: only what admission needs, read cheaply, so that refusing a
+        # flood costs little. The worker decodes and checks the whole request, and charges again if the op differs.
+        found = _OP_FIELD.search(message.payload, 0, MAX_PAYLOAD_BYTES)
+        op = found.group(1).decode("ascii") if found else ""
+        refusal = self.admission.offer(where.store, where.key, op, (where.store, where.key, op, message))
+        if refusal is not None:
+            self._refuse_unparsed(message, where.store, where.key, refusal)
+
+    def _where(self, message: Message) -> topics.ParsedTopic | None:
+        """The store and device of a request topic; None (handled) for bad topics, retained and empty messages."""
+        where = self._topics.get(message.topic)
+        if where is None:
+            try:
+                where = topics.parse(message.topic)
+            except topics.TopicError as exc:
+                self._reject(message, str(exc))
+                return None
+            if len(self._topics) >= 10_000:
+                self._topics.clear()
+            self._topics[message.topic] = where
         if message.retain:
             self._drop_retained(message)
-            return
+            return None
         if not message.payload:
-            return  # the empty message that clears a retained request (ours, in _drop_retained): nothing to answer
-        device_branch = topics.device_base(where.store, where.key) + "/reply/"
+            return None  # the empty message that clears a retained request (ours, in _drop_retained)
+        return where
+
+    def _decode_and_serve(self, message: Message, store: str, device: str, admitted_as: str | None = None
+                          ) -> str | None:
+        """Validate a request and serve it; returns the device's role, or None when it was not served."""
+        device_branch = topics.device_base(store, device) + "/reply/"
         try:
             request = decode(Request, message.payload)
         except PayloadError as exc:
             self._reject(message, str(exc))
             self._answer_unparsed(message, device_branch, str(exc))
-            return
+            return None
         if not _in_branch(request.reply_to, device_branch):
             # Replies go only to the requester's own branch, so no device can make us publish elsewhere.
             self._reject(message, f"reply_to {request.reply_to!r:.100} is outside {device_branch}")
-            return
-        role = self._identify(where.store, where.key) if self._identify else ""
-        context = RequestContext(where.store, where.key, request.id, request.op, role)
+            return None
+        if admitted_as is not None and self.admission is not None:
+            refusal = self.admission.charge(store, device, request.op, admitted_as)
+            if refusal is None and self._unsent_bytes(store, device) > self.admission.policy.reply_backlog:
+                refusal = Refusal(True, 0.5, self.admission.policy.kind(request.op))
+                self.backlogged += 1
+            if refusal is not None:
+                self._refuse(store, device, request.id, request.reply_to, refusal)
+                return None
+        role = self._identify(store, device) if self._identify else ""
+        context = RequestContext(store, device, request.id, request.op, role)
         reply = self._run(context, request)
-        self._client.publish(request.reply_to, reply if isinstance(reply, bytes) else encode(reply), qos=1,
-                             correlation_data=request.id.encode())
+        data = reply if isinstance(reply, bytes) else encode(reply)
+        sent = self._client.publish(request.reply_to, data, qos=1, correlation_data=request.id.encode())
+        if admitted_as is not None:
+            self._unsent.setdefault((store, device), deque()).append((sent, len(data)))
+        return role
+
+    def _unsent_bytes(self, store: str, device: str) -> int:
+        """Bytes of this device's replies the broker has not yet acknowledged (worker thread only)."""
+        replies = self._unsent.get((store, device))
+        while replies and replies[0][0].is_published():
+            replies.popleft()
+        if not replies:
+            self._unsent.pop((store, device), None)
+            if len(self._unsent) > 10_000:  # devices that went quiet with replies still out: forget the oldest
+                del self._unsent[next(iter(self._unsent))]
+            return 0
+        return sum(size for _, size in replies)
+
+    def _work(self) -> None:
+        """The worker: run admitted requests, fairly across devices, until the queue closes."""
+        assert self.admission is not None
+        while (item := self.admission.queue.get()) is not None:
+            store, device, op, message = item  # type: ignore[misc]  # only handle() queues, always this tuple
+            started = time.monotonic()
+            try:
+                role = self._decode_and_serve(message, store, device, admitted_as=op)
+            except Exception:  # _run answers every handler failure; this is a failure to publish: keep serving
+                log.exception("could not answer %s from %s/%s", op, store, device)
+                role = None
+            if role is not None:
+                self.admission.note_role(store, device, role)
+            self.admission.done(store, device, time.monotonic() - started)
+
+    def _refuse_unparsed(self, message: Message, store: str, device: str, refusal: Refusal) -> None:
+        """Refuse a request not yet decoded, answering under the id and reply topic it names (if it names them)."""
+        salvaged = _salvage(message) if refusal.answer else None
+        if salvaged is not None and _in_branch(salvaged[1], topics.device_base(store, device) + "/reply/"):
+            self._refuse(store, device, *salvaged, refusal)
+        else:
+            self._log_refusal(store, device, refusal)
+
+    def _refuse(self, store: str, device: str, request_id: str, reply_to: str, refusal: Refusal) -> None:
+        """Answer at once: over budget (rate_limited) or the queue is full (unavailable), with when to retry."""
+        self._log_refusal(store, device, refusal)
+        if not refusal.answer:
+            return
+        wait = round(refusal.retry_after, 2)
+        if refusal.busy:
+            reply = _error(request_id, ErrorCode.UNAVAILABLE, f"the store is busy; try again in {wait:g} s",
+                           retry_after=wait)
+        else:
+            reply = _error(request_id, ErrorCode.RATE_LIMITED, f"too many {refusal.kind} requests from this "
+                           f"device; try again in {wait:g} s", retry_after=wait)
+        self._client.publish(reply_to, encode(reply), qos=1, correlation_data=request_id.encode())
+
+    def _log_refusal(self, store: str, device: str, refusal: Refusal) -> None:
+        # One line per device a minute: a flood must not turn into a flood of log lines.
+        now = time.monotonic()
+        if now - self._refusals_logged.get((store, device), -_REJECT_LOG_EVERY) >= _REJECT_LOG_EVERY:
+            if len(self._refusals_logged) >= 10_000:
+                self._refusals_logged.clear()
+            self._refusals_logged[(store, device)] = now
+            log.warning("%s %s/%s (%s requests; logged once a minute per device)",
+                        "queue full, refused" if refusal.busy else "over budget, refused", store[:32], device[:64],
+                        refusal.kind)
 
     def _run(self, context: RequestContext, request: Request) -> Reply | bytes:
         operation = self._operations.get(request.op)
@@ -280,18 +414,19 @@ class RpcServer:
 
     def _reject(self, message: Message, reason: str) -> None:
         # One short line per bad request, but a flood of them becomes one summary a minute, not a log per message.
-        self.rejected += 1
-        now = time.monotonic()
-        if now - self._reject_window[0] >= _REJECT_LOG_EVERY:
-            if self._reject_window[1]:
-                log.warning("%d more requests rejected in the last %.0f s", self._reject_window[1],
-                            now - self._reject_window[0])
-            self._reject_window = [now, 0, 0]
-        self._reject_window[2] += 1
-        if self._reject_window[2] <= 5:
-            log.warning("rejected request on %s: %s", message.topic[:200], reason[:200])
-        else:
-            self._reject_window[1] += 1
+        with self._reject_lock:
+            self.rejected += 1
+            now = time.monotonic()
+            if now - self._reject_window[0] >= _REJECT_LOG_EVERY:
+                if self._reject_window[1]:
+                    log.warning("%d more requests rejected in the last %.0f s", self._reject_window[1],
+                                now - self._reject_window[0])
+                self._reject_window = [now, 0, 0]
+            self._reject_window[2] += 1
+            if self._reject_window[2] <= 5:
+                log.warning("rejected request on %s: %s", message.topic[:200], reason[:200])
+            else:
+                self._reject_window[1] += 1
 
     def _answer_unparsed(self, message: Message, device_branch: str, reason: str) -> None:
         """Answer bad_request to a request that did not parse, when it still names its id and reply topic."""
@@ -339,5 +474,5 @@ def _salvage(message: Message) -> tuple[str, str] | None:
     return request_id, reply_to
 
 
-def _error(request_id: str, code: ErrorCode, message: str) -> Reply:
-    return Reply(id=request_id, ok=False, error=ErrorInfo(code=code, message=message[:500]))
+def _error(request_id: str, code: ErrorCode, message: str, *, retry_after: float | None = None) -> Reply:
+    return Reply(id=request_id, ok=False, error=ErrorInfo(code=code, message=message[:500], retry_after=retry_after))
