@@ -6,9 +6,9 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from backend import tokens
+from backend import holds, tokens
 from backend.db import Store
-from mqtt.commerce import Cart, CartLine, Handoff, LineRequest, line_total, total
+from mqtt.commerce import MAX_LINES, Cart, CartLine, Handoff, LineRequest, line_total, total
 from mqtt.payloads import ErrorCode, Money
 
 HANDOFF_TTL = timedelta(minutes=10)
@@ -43,10 +43,13 @@ def current_price(store: Store, store_id: str, sku: str) -> Decimal | None:
     return Decimal(row[0]) if row else None
 
 
-def create(store: Store, store_id: str, owner: str, lines: list[LineRequest], now: datetime) -> Cart:
-    """A new cart owned by ``owner``, optionally pre-filled."""
+def create(store: Store, store_id: str, owner: str, lines: list[LineRequest], now: datetime, *,
+           caps: holds.Caps | None = None, open_window: timedelta = holds.HoldLimits.open_cart_window) -> Cart:
+    """A new cart owned by ``owner``, optionally pre-filled, unless the owner has its cap of open carts."""
     with store.transaction():
         store_currency(store, store_id)
+        if caps is not None and holds.open_carts(store, owner, now - open_window) >= caps.open_carts:
+            raise CartError(ErrorCode.LIMIT_REACHED, holds.cart_cap_message(caps, open_window))
         cart_id = new_cart_id()
         store.conn.execute("INSERT INTO carts VALUES (?, ?, ?, 1, ?, ?)",
                            [cart_id, store_id, owner, now.isoformat(), now.isoformat()])
@@ -94,6 +97,10 @@ def set_line(store: Store, store_id: str, cart_id: str, sku: str, quantity: int,
         if quantity == 0:
             store.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", [cart_id, sku])
         else:
+            count = store.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ? AND sku != ?",
+                                       [cart_id, sku]).fetchone()[0]
+            if count >= MAX_LINES:  # the same bound as cart.create, so one cart cannot grow without end
+                raise CartError(ErrorCode.CONFLICT, f"a cart holds at most {MAX_LINES} different products")
             position = store.conn.execute("SELECT coalesce(max(position), -1) + 1 FROM cart_lines WHERE cart_id = ?",
                                           [cart_id]).fetchone()[0]
             _put_line(store, store_id, cart_id, sku, quantity, position)

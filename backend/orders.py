@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from backend import holds, stock
 from backend.carts import CartError, current_price, store_currency
 from backend.db import Store
 from mqtt.commerce import (
@@ -23,7 +25,26 @@ from mqtt.commerce import (
 )
 from mqtt.payloads import ErrorCode, Money
 
+log = logging.getLogger(__name__)
+
 REFERENCE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"  # no look-alikes (0/O, 1/I, 5/S, 8/B) for reading aloud at a till
+S = OrderStatus
+# Where an order may go next. Ready means on the pickup shelf, or packed for the courier; shipped (handed to the
+# carrier) and collected are sales; a paid pickup may be handed over at the till at once.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.READY, S.SHIPPED, S.COLLECTED, S.CANCELLED}),
+    S.READY: frozenset({S.SHIPPED, S.COLLECTED, S.CANCELLED}),
+    S.SHIPPED: frozenset(),
+    S.COLLECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+ONLY_FOR = {S.COLLECTED: Fulfilment.PICKUP, S.SHIPPED: Fulfilment.DELIVERY}
+SALES = frozenset({S.COLLECTED, S.SHIPPED})
+FINISHED = (S.COLLECTED.value, S.SHIPPED.value, S.CANCELLED.value)
+EXPIRED_REASON = "payment_deadline"
+# A sale takes the units where staff pick orders: the warehouse, then the backroom, then the shelf.
+SALE_LOCATIONS = ("warehouse", "backroom", "shelf")
 
 
 @dataclass(frozen=True)
@@ -110,8 +131,9 @@ def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[Deliv
 
 
 def place(store: Store, store_id: str, device: str, order_id: str, option_id: str, lines: list[LineRequest],
-          address: Address | None, cart_id: str | None, now: datetime) -> tuple[Order, bool, list[str]]:
-    """Write the order and reserve its stock; the same order id returns the first result.
+          address: Address | None, cart_id: str | None, now: datetime, *, caps: holds.Caps | None = None,
+          payment_deadline: timedelta = holds.HoldLimits.payment_deadline) -> tuple[Order, bool, list[str]]:
+    """Write the order and reserve its stock, within the device's caps; the same order id returns the first result.
 
     Returns (order, duplicate, source store ids whose stock changed).
     """
@@ -126,14 +148,23 @@ def place(store: Store, store_id: str, device: str, order_id: str, option_id: st
             raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
         if option.kind == Fulfilment.DELIVERY and address is None:
             raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
+        if caps is not None:  # checked in the transaction that reserves, so no two requests slip past together
+            held_orders, held_units = holds.unpaid_holds(store, device)
+            refused = holds.order_cap_message(caps, held_orders, held_units, sum(line.quantity for line in lines),
+                                              payment_deadline)
+            if refused:
+                raise CartError(ErrorCode.LIMIT_REACHED, refused)
         _, priced = _priced_lines(store, store_id, lines)
         reference = _new_reference(store)
         store.conn.execute(
-            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orders (order_id, reference, store, device, kind, source_store, pickup_store, fee, total,"
+            " currency, status, lead_time_hours, address, cart_id, created_at, updated_at, pay_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [order_id, reference, store_id, device, option.kind.value, option.source_store, option.pickup_store,
              format(option.fee.amount, "f"), format(option.total.amount, "f"), option.total.currency,
              OrderStatus.AWAITING_PAYMENT.value, option.lead_time_hours,
-             address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat()],
+             address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat(),
+             pay_by(option, now, payment_deadline).isoformat()],
         )
         for line in priced:
             store.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
@@ -181,26 +212,100 @@ def get(store: Store, order_id: str) -> Order:
                  lead_time_hours=row[10], created_at=datetime.fromisoformat(row[11]))
 
 
-def set_status(store: Store, order_id: str, status: OrderStatus, now: datetime) -> tuple[Order, str, list[str]]:
-    """Move an order on; cancelling releases its reservation. Returns (order, device, stores whose stock changed)."""
+def set_status(store: Store, order_id: str, status: OrderStatus, now: datetime, *, store_id: str | None = None,
+               device: str = "", reason: str | None = None,
+               only_from: OrderStatus | None = None) -> tuple[Order, str, list[str], bool]:
+    """Move an order on by one allowed step; returns (order, ordering device, stores whose stock changed, moved).
+
+    ``store_id`` is the asking device's store: an order that store takes no part in is NOT_FOUND. Cancelling
+    releases the reservation; collected and shipped turn it into a sale through the stock ledger. Asking for
+    the status the order already has changes nothing (moved is False). ``only_from``: refuse unless the order
+    is in that status now.
+    """
     with store.transaction():
-        row = store.conn.execute("SELECT device, status, source_store FROM orders WHERE order_id = ?",
-                                 [order_id]).fetchone()
-        if row is None:
+        row = store.conn.execute("SELECT device, status, source_store, kind, store, pickup_store FROM orders"
+                                 " WHERE order_id = ?", [order_id]).fetchone()
+        if row is None or (store_id is not None and store_id not in (row[4], row[5], row[2])):
             raise CartError(ErrorCode.NOT_FOUND, "no such order")
-        if row[1] == OrderStatus.CANCELLED.value:
-            raise CartError(ErrorCode.CONFLICT, "the order is cancelled")
-        changed: list[str] = []
-        if status == OrderStatus.CANCELLED:
-            for sku, quantity in store.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?",
-                                                    [order_id]).fetchall():
-                store.conn.execute(
-                    "UPDATE stock_state SET reserved = max(0, reserved - ?), seq = seq + 1, updated_at = ?"
-                    " WHERE store = ? AND sku = ?", [quantity, now.isoformat(), row[2], sku])
-            changed.append(row[2])
-        store.conn.execute("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ?",
-                           [status.value, now.isoformat(), order_id])
-    return get(store, order_id), str(row[0]), changed
+        current, source, kind = OrderStatus(row[1]), str(row[2]), Fulfilment(row[3])
+        if status == current:
+            return get(store, order_id), str(row[0]), [], False
+        if only_from is not None and current != only_from:
+            raise CartError(ErrorCode.CONFLICT, f"the order is {current.value} now")
+        _check_transition(current, status, kind)
+        lines = store.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?", [order_id]).fetchall()
+        if status == OrderStatus.CANCELLED or status in SALES:
+            for sku, quantity in lines:
+                _release(store, source, sku, quantity, now)
+                if status in SALES:
+                    _sell(store, source, sku, quantity, order_id, device, now)
+        # The status it was read with: a second writer (another process) cannot make it happen twice.
+        cursor = store.conn.execute(
+            "UPDATE orders SET status = ?, closed_reason = ?, updated_at = ? WHERE order_id = ? AND status = ?",
+            [status.value, reason if status == OrderStatus.CANCELLED else None, now.isoformat(), order_id,
+             current.value])
+        if cursor.rowcount != 1:
+            raise CartError(ErrorCode.CONFLICT, "the order changed meanwhile; look it up again")
+        changed = [source] if status == OrderStatus.CANCELLED or status in SALES else []
+    return get(store, order_id), str(row[0]), changed, True
+
+
+def _check_transition(current: OrderStatus, target: OrderStatus, kind: Fulfilment) -> None:
+    allowed = TRANSITIONS[current]
+    if not allowed:
+        raise CartError(ErrorCode.CONFLICT, f"the order is already {current.value}; it cannot change any more")
+    if target not in allowed:
+        raise CartError(ErrorCode.CONFLICT, f"a {current.value} order cannot become {target.value};"
+                        f" it can become {' or '.join(sorted(s.value for s in allowed))}")
+    needed = ONLY_FOR.get(target)
+    if needed is not None and kind != needed:
+        raise CartError(ErrorCode.CONFLICT, f"a {kind.value} order cannot be {target.value}")
+
+
+def _release(store: Store, source: str, sku: str, quantity: int, now: datetime) -> None:
+    store.conn.execute("UPDATE stock_state SET reserved = max(0, reserved - ?), seq = seq + 1, updated_at = ?"
+                       " WHERE store = ? AND sku = ?", [quantity, now.isoformat(), source, sku])
+
+
+def _sell(store: Store, source: str, sku: str, quantity: int, order_id: str, device: str, now: datetime) -> None:
+    """Take sold units off the books through the ledger, once per order and item."""
+    held = dict(store.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
+                                   [source, sku]).fetchall())
+    if sum(held.values()) < quantity:
+        raise CartError(ErrorCode.CONFLICT, f"the books show only {sum(held.values())} of {sku} at {source}, not"
+                        f" {quantity}: count the stock (stock.adjust) before handing this order over")
+    left = quantity
+    for location in SALE_LOCATIONS:
+        take = min(left, held.get(location, 0))
+        if take:
+            stock.apply_in_transaction(store, source, sku, location, -take, "sold", device,
+                                       f"sale:{order_id}:{sku}:{location}", now)
+            left -= take
+
+
+def pay_by(option: DeliveryOption, now: datetime, deadline: timedelta) -> datetime:
+    """When an order placed now is released unless paid: a pickup (paid at the till) gets the deadline once ready."""
+    ready = timedelta(hours=option.lead_time_hours) if option.kind == Fulfilment.PICKUP else timedelta(0)
+    return now + ready + deadline
+
+
+def expire_unpaid(store: Store, now: datetime) -> list[tuple[Order, str, list[str], bool]]:
+    """Cancel every order still unpaid past its ``pay_by`` time, releasing its stock."""
+    with store.lock:
+        due = [r[0] for r in store.conn.execute(
+            "SELECT order_id FROM orders WHERE status = ? AND pay_by <= ? ORDER BY pay_by LIMIT 500",
+            [OrderStatus.AWAITING_PAYMENT.value, now.isoformat()])]
+    expired = []
+    for order_id in due:
+        try:
+            result = set_status(store, order_id, OrderStatus.CANCELLED, now, device="backend",
+                                reason=EXPIRED_REASON, only_from=OrderStatus.AWAITING_PAYMENT)
+        except CartError as exc:  # paid at the till a moment ago: nothing to expire
+            log.info("order %s not expired: %s", order_id, exc.message)
+            continue
+        if result[3]:  # not cancelled by staff in the meantime
+            expired.append(result)
+    return expired
 
 
 def address_of(store: Store, order_id: str) -> Address | None:

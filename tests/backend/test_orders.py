@@ -114,3 +114,126 @@ def test_malformed_orders_are_bad_requests(kiosk, args) -> None:
     with pytest.raises(RemoteError) as err:
         kiosk.call("order.place", args)
     assert err.value.code == ErrorCode.BAD_REQUEST
+
+
+# -- the order state machine -------------------------------------------------------------------------------------
+
+def place(rpc: RpcClient, n: int, option: str = "pickup:test-a", sku: str = "FRU-APL-GOLDEN", quantity: int = 3,
+          address: dict | None = None) -> Order:
+    args = {"order_id": f"o_kiosk1-{n:016d}", "option_id": option, "lines": [{"sku": sku, "quantity": quantity}]}
+    if address:
+        args["address"] = address
+    return Order.model_validate(rpc.call("order.place", args)["order"])
+
+
+def move(rpc: RpcClient, order: Order, *statuses: str) -> dict:
+    answer: dict = {}
+    for status in statuses:
+        answer = rpc.call("order.set_status", {"order_id": order.order_id, "status": status})
+    return answer
+
+
+@pytest.mark.parametrize(("kind", "path", "refused"), [
+    ("pickup", [], "collected"),  # unpaid goods never leave the store
+    ("pickup", [], "ready"),
+    ("pickup", ["paid", "collected"], "awaiting_payment"),  # the attack of issue 17
+    ("pickup", ["paid", "collected"], "cancelled"),
+    ("pickup", ["cancelled"], "paid"),
+    ("pickup", ["paid"], "shipped"),  # a pickup is not shipped
+    ("delivery", ["paid"], "collected"),  # a delivery is not collected at a till
+    ("delivery", ["paid", "shipped"], "cancelled"),
+])
+def test_disallowed_transitions_are_refused_and_change_nothing(service, kiosk, make_client, kind, path,
+                                                               refused) -> None:
+    staff = RpcClient(make_client(), "test-a", "staff-1")
+    order = place(kiosk, 20, "delivery:test-wh" if kind == "delivery" else "pickup:test-a", address=ADDRESS)
+    move(staff, order, *path)
+    source = "test-wh" if kind == "delivery" else "test-a"
+    before = stock.level(service.store, source, "FRU-APL-GOLDEN")
+    ledger = service.store.db["stock_ledger"].count
+    with pytest.raises(RemoteError) as err:
+        move(staff, order, refused)
+    assert err.value.code == ErrorCode.CONFLICT and "cannot" in err.value.message
+    assert orders.get(service.store, order.order_id).status == (path[-1] if path else "awaiting_payment")
+    assert stock.level(service.store, source, "FRU-APL-GOLDEN") == before
+    assert service.store.db["stock_ledger"].count == ledger
+
+
+def test_another_stores_staff_cannot_see_or_move_an_order(service, kiosk, make_client) -> None:
+    from backend import roles
+
+    roles.register(service.store, "staff-b1", "test-b", "staff")
+    order = place(kiosk, 21)
+    other = RpcClient(make_client(), "test-b", "staff-b1")
+    for status in ("paid", "cancelled", "collected"):
+        with pytest.raises(RemoteError) as err:
+            other.call("order.set_status", {"order_id": order.order_id, "status": status})
+        assert err.value.code == ErrorCode.NOT_FOUND, status
+    with pytest.raises(RemoteError) as err:  # on test-a's topic it is no staff of test-a at all
+        RpcClient(make_client(), "test-a", "staff-b1").call("order.set_status",
+                                                            {"order_id": order.order_id, "status": "paid"})
+    assert err.value.code == ErrorCode.FORBIDDEN
+    assert orders.get(service.store, order.order_id).status == "awaiting_payment"
+    assert stock.level(service.store, "test-a", "FRU-APL-GOLDEN").reserved == 3
+
+
+def test_pickup_store_staff_may_hand_over_an_order_placed_elsewhere(service, make_client) -> None:
+    from backend import roles
+
+    roles.register(service.store, "staff-b1", "test-b", "staff")
+    with service.store.transaction():  # test-b in SEK, so a test-a kiosk is offered pickup there
+        service.store.conn.execute("UPDATE stores SET currency = 'SEK' WHERE id = 'test-b'")
+    kiosk = RpcClient(make_client(), "test-a", "kiosk-1")
+    order = place(kiosk, 22, option="pickup:test-b", quantity=2)
+    assert order.source_store == "test-b" and order.pickup_store == "test-b"
+    move(RpcClient(make_client(), "test-b", "staff-b1"), order, "paid", "ready", "collected")
+    assert stock.level(service.store, "test-b", "FRU-APL-GOLDEN").on_hand == 8
+
+
+def test_collected_turns_the_reservation_into_a_sale_once(service, kiosk, make_client, collector) -> None:
+    events = collector()
+    watcher = make_client()
+    watcher.subscribe(topics.event("test-a", "kiosk-1"), events)
+    assert watcher.wait_subscribed(topics.event("test-a", "kiosk-1"))
+    mirror = StoreMirror(make_client(), "test-a")
+    staff = RpcClient(make_client(), "test-a", "staff-1")
+    before = stock.level(service.store, "test-a", "FRU-APL-GOLDEN")
+    order = place(kiosk, 23, quantity=25)  # more than the backroom's 20: the rest comes off the shelf
+    move(staff, order, "paid", "ready")
+    assert stock.level(service.store, "test-a", "FRU-APL-GOLDEN").reserved == 25
+    first = move(staff, order, "collected")
+    again = move(staff, order, "collected")  # a retry: the sale happens once
+    assert not first["duplicate"] and again["duplicate"] and again["order"]["status"] == "collected"
+    after = stock.level(service.store, "test-a", "FRU-APL-GOLDEN")
+    assert after.reserved == before.reserved and after.on_hand == before.on_hand - 25
+    assert after.available == before.available - 25  # sold, not back on offer
+    assert (after.backroom, after.shelf) == (0, before.shelf - 5)
+    sold = service.store.conn.execute(
+        "SELECT location, delta, device FROM stock_ledger WHERE reason = 'sold' ORDER BY location").fetchall()
+    assert sold == [("backroom", -20, "staff-1"), ("shelf", -5, "staff-1")]
+    total = service.store.conn.execute("SELECT sum(delta) FROM stock_ledger WHERE store = 'test-a'"
+                                       " AND sku = 'FRU-APL-GOLDEN'").fetchone()[0]
+    assert total == after.on_hand and stock.ledger_balances(service.store) == []
+    assert wait_until(lambda: mirror.stock.get("test-a", "FRU-APL-GOLDEN").on_hand == after.on_hand)
+    statuses = lambda: [decode(Event, m.payload).data["status"] for m in events.messages]  # noqa: E731
+    assert events.wait_for(lambda m: len(m) >= 4)
+    assert statuses() == ["awaiting_payment", "paid", "ready", "collected"]
+
+
+def test_shipped_delivery_is_sold_from_the_warehouse(service, kiosk, make_client) -> None:
+    staff = RpcClient(make_client(), "test-a", "staff-1")
+    order = place(kiosk, 24, option="delivery:test-wh", quantity=4, address=ADDRESS)
+    move(staff, order, "paid", "shipped")
+    level = stock.level(service.store, "test-wh", "FRU-APL-GOLDEN")
+    assert (level.on_hand, level.reserved) == (296, 0)
+    assert stock.ledger_balances(service.store) == []
+
+
+def test_cancel_is_applied_once(service, kiosk, make_client) -> None:
+    staff = RpcClient(make_client(), "test-a", "staff-1")
+    order = place(kiosk, 25, quantity=5)
+    move(staff, order, "paid")
+    assert not move(staff, order, "cancelled")["duplicate"]
+    assert move(staff, order, "cancelled")["duplicate"]
+    level = stock.level(service.store, "test-a", "FRU-APL-GOLDEN")
+    assert (level.reserved, level.on_hand) == (0, 60)
