@@ -19,9 +19,10 @@ class AlertOperations:
     """Handlers of ``alert.*``; every change is published through the given callbacks."""
 
     def __init__(self, store: Store, clock: Clock, publish_alert: Callable[[str], None],
-                 publish_stock: Callable[[StockLevel], None]) -> None:
+                 publish_stock: Callable[[StockLevel], None], policy: alerts.ReportPolicy | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.policy = policy or alerts.ReportPolicy()  # read on every report: may be replaced while serving
         self._publish_alert = publish_alert
         self._publish_stock = publish_stock
 
@@ -39,12 +40,25 @@ class AlertOperations:
     def report(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """A scan found the shelf empty, or staff saw it: open an alert (or join the live one)."""
         request = decode(AlertReportArgs, args)
-        if request.reason != AlertReason.SCAN_OUT_OF_STOCK and not roles.may(ctx.role, "alert.claim"):
-            raise OpError(ErrorCode.FORBIDDEN, "only staff report empty shelves; shoppers' scans report themselves")
+        if not roles.may(ctx.role, "alert.claim"):
+            return self._shopper_report(ctx, request)
         with _alert_errors():
             alert_id, created = alerts.open_alert(self.store, ctx.store, request.sku, request.reason, ctx.device,
                                                   self.clock())
         self._publish_alert(alert_id)  # new, or a live one whose reason may have become more urgent
+        return {"alert_id": alert_id, "created": created}
+
+    def _shopper_report(self, ctx: RequestContext, request: AlertReportArgs) -> dict[str, Any]:
+        # Any shopper device can send this: counted per device, and a full shelf only asks staff to look.
+        if request.reason != AlertReason.SCAN_OUT_OF_STOCK:
+            raise OpError(ErrorCode.FORBIDDEN, "only staff report empty shelves; shoppers' scans report themselves")
+        now, policy = self.clock(), self.policy
+        with _alert_errors():
+            alerts.count_report(self.store, ctx.store, request.sku, ctx.device, now, policy)
+            alert_id, created, changed = alerts.shopper_report(self.store, ctx.store, request.sku, ctx.device, now,
+                                                               policy)
+        if created or changed:
+            self._publish_alert(alert_id)
         return {"alert_id": alert_id, "created": created}
 
     def claim(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:

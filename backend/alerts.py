@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend import stock
 from backend.db import Store
-from mqtt.alerts import Alert, AlertReason, AlertState
+from mqtt.alerts import Alert, AlertKind, AlertReason, AlertState
 from mqtt.payloads import ErrorCode
 
 DEFAULT_ESCALATE_AFTER = timedelta(minutes=10)
 VELOCITY_DAYS = 7
 BASE_PRIORITY = {AlertReason.THRESHOLD: 30, AlertReason.STAFF_REPORT: 40, AlertReason.SCAN_OUT_OF_STOCK: 50}
 LIVE = (AlertState.OPEN.value, AlertState.CLAIMED.value)
+# A "check shelf" alert stays below every restock alert (the least urgent of which starts at 30).
+CHECK_SHELF_BASE = 10
+CHECK_SHELF_MAX = 25
+
+
+@dataclass(frozen=True)
+class ReportPolicy:
+    """How much shoppers' out-of-stock reports may ask of staff."""
+
+    check_shelf_period: timedelta = timedelta(hours=1)  # at most one "check shelf" alert per product and period
+    reports_per_device: int = 30  # a busy kiosk's honest reports fit; a flood does not
+    report_window: timedelta = timedelta(hours=1)
 
 
 class AlertError(Exception):
@@ -43,8 +56,13 @@ def velocity(store: Store, store_id: str, sku: str, now: datetime, days: int = V
     return float(row[0]) / days
 
 
-def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: timedelta, escalated: bool) -> int:
+def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: timedelta, escalated: bool,
+             kind: AlertKind = AlertKind.RESTOCK) -> int:
     """Urgency 0-100: what opened it, an empty shelf, how fast it sells, how long it has waited."""
+    if kind == AlertKind.CHECK_SHELF:
+        # Nobody has seen the shelf empty but one shopper: waiting raises it a little, never above a restock.
+        score = CHECK_SHELF_BASE + min(10, int(waited.total_seconds() // 360)) + (5 if escalated else 0)
+        return max(0, min(CHECK_SHELF_MAX, score))
     score = BASE_PRIORITY[reason]
     score += 20 if shelf == 0 else 0
     score += min(30, int(units_per_day * 5))
@@ -53,10 +71,42 @@ def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: time
     return max(0, min(100, score))
 
 
-def _live_alert(store: Store, store_id: str, sku: str, location: str) -> tuple[str, AlertReason] | None:
-    row = store.conn.execute("SELECT alert_id, reason FROM alerts WHERE store = ? AND sku = ? AND location = ?"
+def _live_alert(store: Store, store_id: str, sku: str, location: str) -> tuple[str, AlertReason, AlertKind] | None:
+    row = store.conn.execute("SELECT alert_id, reason, kind FROM alerts WHERE store = ? AND sku = ? AND location = ?"
                              " AND state IN (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
-    return (row[0], AlertReason(row[1])) if row else None
+    return (row[0], AlertReason(row[1]), AlertKind(row[2])) if row else None
+
+
+def _require_sold(store: Store, store_id: str, sku: str) -> None:
+    if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
+                          [store_id, sku]).fetchone() is None:
+        raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
+
+
+def _insert(store: Store, store_id: str, sku: str, location: str, reason: AlertReason, kind: AlertKind,
+            device: str, now: datetime) -> str:
+    alert_id = "a_" + secrets.token_urlsafe(12)
+    store.conn.execute(
+        "INSERT INTO alerts (alert_id, store, sku, location, state, reason, kind, opened_by, opened_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+        [alert_id, store_id, sku, location, reason.value, kind.value, device, now.isoformat(), now.isoformat()])
+    return alert_id
+
+
+def _open_in_transaction(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
+                         location: str) -> tuple[str, bool, bool]:
+    """(alert id, newly opened, live alert changed); the caller holds the transaction."""
+    _require_sold(store, store_id, sku)
+    live = _live_alert(store, store_id, sku, location)
+    if live is None:
+        return _insert(store, store_id, sku, location, reason, AlertKind.RESTOCK, device, now), True, False
+    existing, current, kind = live
+    # A "check shelf" alert becomes a restock alert once the count or staff agree the shelf is low.
+    if kind == AlertKind.CHECK_SHELF or BASE_PRIORITY[reason] > BASE_PRIORITY[current]:
+        store.conn.execute("UPDATE alerts SET reason = ?, kind = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+                           [reason.value, AlertKind.RESTOCK.value, now.isoformat(), existing])
+        return existing, False, True
+    return existing, False, False
 
 
 def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
@@ -66,40 +116,82 @@ def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, devic
     A live alert takes on a more urgent reason (a shopper found the shelf empty) with a new seq.
     """
     with store.transaction():
-        if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
-                              [store_id, sku]).fetchone() is None:
-            raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
-        live = _live_alert(store, store_id, sku, location)
+        alert_id, created, _ = _open_in_transaction(store, store_id, sku, reason, device, now, location)
+    return alert_id, created
+
+
+def count_report(store: Store, store_id: str, sku: str, device: str, now: datetime, policy: ReportPolicy) -> None:
+    """Count one shopper report against the device's budget; raises AlertError(RATE_LIMITED) over it."""
+    since = (now - policy.report_window).isoformat()
+    with store.transaction():
+        # Rows older than the window count for nothing: keep the table the size of one window.
+        store.conn.execute("DELETE FROM alert_reports WHERE created_at < ?", [since])
+        rows = store.conn.execute("SELECT created_at FROM alert_reports WHERE device = ? ORDER BY created_at",
+                                  [device]).fetchall()
+        if len(rows) >= policy.reports_per_device:
+            # The oldest report that must leave the window before another fits.
+            free_at = datetime.fromisoformat(rows[len(rows) - policy.reports_per_device][0]) + policy.report_window
+            minutes = max(1, -int(-(free_at - now).total_seconds() // 60))
+            raise AlertError(ErrorCode.RATE_LIMITED,
+                             f"at most {policy.reports_per_device} shelf reports per device per"
+                             f" {_span(policy.report_window)}; try again in {minutes} min")
+        store.conn.execute("INSERT INTO alert_reports (device, store, sku, created_at) VALUES (?, ?, ?, ?)",
+                           [device, store_id, sku, now.isoformat()])
+
+
+def _span(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def shopper_report(store: Store, store_id: str, sku: str, device: str, now: datetime,
+                   policy: ReportPolicy) -> tuple[str, bool, bool]:
+    """A shopper's scan says the shelf is empty; returns (alert id, newly opened, live alert changed).
+
+    On a shelf the stock count calls low this is today's urgent alert (joined when one is live). On a shelf it calls
+    full, one shopper's word opens at most one low-priority "check shelf" alert per product and period, and never
+    raises a live alert's urgency: anyone can send this, so it must not be able to flood staff.
+    """
+    with store.transaction():
+        _require_sold(store, store_id, sku)
+        shelf, _, threshold = _shelf_backroom_threshold(store, store_id, sku)
+        if shelf <= threshold:
+            return _open_in_transaction(store, store_id, sku, AlertReason.SCAN_OUT_OF_STOCK, device, now, "shelf")
+        live = _live_alert(store, store_id, sku, "shelf")
         if live is not None:
-            existing, current = live
-            if BASE_PRIORITY[reason] > BASE_PRIORITY[current]:
-                store.conn.execute("UPDATE alerts SET reason = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
-                                   [reason.value, now.isoformat(), existing])
-            return existing, False
-        alert_id = "a_" + secrets.token_urlsafe(12)
-        store.conn.execute(
-            "INSERT INTO alerts (alert_id, store, sku, location, state, reason, opened_by, opened_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)",
-            [alert_id, store_id, sku, location, reason.value, device, now.isoformat(), now.isoformat()])
-    return alert_id, True
+            return live[0], False, False
+        recent = store.conn.execute(
+            "SELECT alert_id FROM alerts WHERE store = ? AND sku = ? AND location = 'shelf' AND kind = ?"
+            " AND opened_at > ? ORDER BY opened_at DESC LIMIT 1",
+            [store_id, sku, AlertKind.CHECK_SHELF.value, (now - policy.check_shelf_period).isoformat()]).fetchone()
+        if recent is not None:
+            return recent[0], False, False
+        alert_id = _insert(store, store_id, sku, "shelf", AlertReason.SCAN_OUT_OF_STOCK, AlertKind.CHECK_SHELF,
+                           device, now)
+    return alert_id, True, False
 
 
 def evaluate(store: Store, store_id: str, sku: str, now: datetime) -> str | None:
-    """Open a threshold alert when the shelf fell to its reorder threshold; returns the new alert id."""
+    """Open a threshold alert when the shelf fell to its reorder threshold; returns the id of a new or changed alert.
+
+    A live "check shelf" alert becomes a threshold alert then: the count now agrees with the shopper.
+    """
     with store.lock:
         shelf, _, threshold = _shelf_backroom_threshold(store, store_id, sku)
         is_shop = store.conn.execute("SELECT kind FROM stores WHERE id = ?", [store_id]).fetchone()
     if is_shop is None or is_shop[0] != "store" or shelf > threshold:
         return None
-    alert_id, created = open_alert(store, store_id, sku, AlertReason.THRESHOLD, "backend", now)
-    return alert_id if created else None
+    with store.transaction():
+        alert_id, created, changed = _open_in_transaction(store, store_id, sku, AlertReason.THRESHOLD, "backend", now,
+                                                          "shelf")
+    return alert_id if created or changed else None
 
 
 def sweep(store: Store, now: datetime) -> list[str]:
     """Open threshold alerts for shop products already at their threshold (at start, after an import); new ids.
 
     A product whose alert was dismissed or resolved is left alone until its shelf stock changes again, so a
-    dismissal survives restarts.
+    dismissal survives restarts. A live "check shelf" alert of a low shelf becomes a threshold alert.
     """
     with store.lock:
         rows = store.conn.execute(
@@ -107,7 +199,7 @@ def sweep(store: Store, now: datetime) -> list[str]:
             " LEFT JOIN stock st ON st.store = sp.store AND st.sku = sp.sku AND st.location = 'shelf'"
             " WHERE s.kind = 'store' AND COALESCE(st.quantity, 0) <= sp.reorder_threshold"
             " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.store = sp.store AND a.sku = sp.sku"
-            "  AND a.location = 'shelf' AND (a.state IN (?, ?) OR a.updated_at >= COALESCE(("
+            "  AND a.location = 'shelf' AND a.kind = 'restock' AND (a.state IN (?, ?) OR a.updated_at >= COALESCE(("
             "   SELECT MAX(l.created_at) FROM stock_ledger l WHERE l.store = sp.store AND l.sku = sp.sku"
             "   AND l.location = 'shelf'), '')))"
             " ORDER BY sp.store, sp.sku", LIVE).fetchall()
@@ -203,7 +295,7 @@ def payload(store: Store, alert_id: str, now: datetime) -> Alert:
     with store.lock:
         row = store.conn.execute(
             "SELECT alert_id, store, sku, location, state, reason, opened_at, claimed_by, claimed_at, closed_at,"
-            " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at FROM alerts WHERE alert_id = ?",
+            " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind FROM alerts WHERE alert_id = ?",
             [alert_id]).fetchone()
         if row is None:
             raise AlertError(ErrorCode.NOT_FOUND, "no such alert")
@@ -213,9 +305,10 @@ def payload(store: Store, alert_id: str, now: datetime) -> Alert:
     state = AlertState(row[4])
     closed = datetime.fromisoformat(row[9]) if row[9] else None
     waited = (closed or now) - opened if state != AlertState.CLAIMED else datetime.fromisoformat(row[8]) - opened
+    kind = AlertKind(row[15])
     return Alert(
-        alert_id=row[0], store=row[1], sku=row[2], location=row[3], state=state, reason=AlertReason(row[5]),
-        priority=priority(AlertReason(row[5]), shelf, speed, waited, row[12] is not None), opened_at=opened,
+        alert_id=row[0], store=row[1], sku=row[2], location=row[3], state=state, reason=AlertReason(row[5]), kind=kind,
+        priority=priority(AlertReason(row[5]), shelf, speed, waited, row[12] is not None, kind), opened_at=opened,
         claimed_by=row[7], claimed_at=datetime.fromisoformat(row[8]) if row[8] else None, closed_at=closed,
         resolved_quantity=row[10], dismiss_reason=row[11], escalated=row[12] is not None, shelf=shelf,
         backroom=backroom, threshold=threshold, restock_now=backroom > 0 and shelf + backroom > threshold,

@@ -29,6 +29,14 @@ class AlertReason(StrEnum):
     STAFF_REPORT = "staff_report"
 
 
+class AlertKind(StrEnum):
+    """What staff are asked to do."""
+
+    RESTOCK = "restock"
+    # A shopper's scan says empty but the stock count says full: look, low priority, once per product per period.
+    CHECK_SHELF = "check_shelf"
+
+
 class Alert(Payload):
     """One restock alert as every staff device sees it."""
 
@@ -38,6 +46,7 @@ class Alert(Payload):
     location: str = "shelf"
     state: AlertState
     reason: AlertReason
+    kind: AlertKind = Field(default=AlertKind.RESTOCK, description="restock, or only check a shelf counted full")
     priority: int = Field(ge=0, le=100, description="higher is more urgent")
     opened_at: Timestamp
     claimed_by: DeviceId | None = None

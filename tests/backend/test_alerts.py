@@ -111,8 +111,11 @@ def test_shopper_scan_and_staff_report_open_alerts(alert_service, make_client) -
     assert wait_until(lambda: [a.reason for a in staff.for_sku("DRY-PASTA-500")] == ["scan_out_of_stock"], 2.0)
     alert = alerts.payload(alert_service.store, first["alert_id"], utcnow())
     assert alert.priority >= 70 and alert.priority > before.priority  # scan of an empty shelf: urgent
+    # DAI-MILK-1L counts 12 on the shelf (threshold 6): one shopper's word only asks staff to check the shelf
     fresh = kiosk.call("alert.report", {"sku": "DAI-MILK-1L", "reason": "scan_out_of_stock"})
     assert fresh["created"]
+    assert wait_until(lambda: [a.kind for a in staff.for_sku("DAI-MILK-1L")] == ["check_shelf"], 2.0)
+    assert staff.for_sku("DAI-MILK-1L")[0].priority <= alerts.CHECK_SHELF_MAX < alert.priority
     with pytest.raises(RemoteError) as err:
         kiosk.call("alert.report", {"sku": "NOPE-1", "reason": "scan_out_of_stock"})
     assert err.value.code == ErrorCode.NOT_FOUND
@@ -237,13 +240,16 @@ def test_backend_restart_loses_no_alert(tmp_path, broker_url, make_client, clock
 
 
 def test_priority_grows_with_sales_speed_and_waiting() -> None:
-    from mqtt.alerts import AlertReason
+    from mqtt.alerts import AlertKind, AlertReason
 
     slow = alerts.priority(AlertReason.THRESHOLD, 3, 0.5, timedelta(0), False)
     fast = alerts.priority(AlertReason.THRESHOLD, 3, 6.0, timedelta(0), False)
     waited = alerts.priority(AlertReason.THRESHOLD, 3, 0.5, timedelta(hours=1), False)
     assert slow < fast and slow < waited
     assert alerts.priority(AlertReason.SCAN_OUT_OF_STOCK, 0, 50, timedelta(days=1), True) == 100
+    # a "check shelf" alert never outranks the least urgent restock alert, however long it waits
+    check = alerts.priority(AlertReason.SCAN_OUT_OF_STOCK, 40, 50, timedelta(days=1), True, AlertKind.CHECK_SHELF)
+    assert check == alerts.CHECK_SHELF_MAX < alerts.priority(AlertReason.THRESHOLD, 40, 0, timedelta(0), False)
 
 
 def test_report_prints_times_per_day_and_category_and_writes_a_chart(tmp_path, store) -> None:
