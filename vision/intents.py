@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +20,9 @@ SKU_RE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,63}")
 STAFF_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,128}")
 BADGE_PREFIX = "AISLE-STAFF"
-BADGE_VERSION = "1"
+BADGE_VERSION = "2"  # version 1 (an unsigned key) is refused: anyone could print one
+# payload.signature, both base64url; mqtt/badges.py signs and verifies them (docs/qr-codes.md).
+BADGE_TOKEN_RE = re.compile(r"([A-Za-z0-9_-]{40,400})\.[A-Za-z0-9_-]{86}")
 
 _HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 _URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.DOTALL)
@@ -59,11 +64,11 @@ class CartHandoff:
 
 @dataclass(frozen=True, slots=True)
 class StaffBadge:
-    """A staff sign-in badge; the key is a secret the backend checks."""
+    """A staff sign-in badge as it claims to be; only the device's signature check (mqtt.badges) makes it true."""
 
     store: str
     staff_id: str
-    key: str = field(repr=False)
+    token: str = field(repr=False)  # payload.signature, verified with the store's public key
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +172,12 @@ DEFAULT_CONFIG = IntentConfig()
 
 
 def parse_intent(text: str | bytes, config: IntentConfig = DEFAULT_CONFIG) -> Intent:
-    """Classify scanned text; never raises, anything unexpected becomes Unknown(reason)."""
-    try:
-        return _parse(text, config)
-    except Exception as exc:  # noqa: BLE001 - scanned text is untrusted; never crash the scanner loop
-        return Unknown(f"unparseable ({type(exc).__name__})")
+    """Classify scanned text; anything we do not act on becomes Unknown(reason), never an exception.
+
+    Every check returns its rejection instead of raising, so nothing is caught here: a catch-all would hide a bug
+    from the fuzz tests (tests/vision/test_scan_intents.py drives every branch) and turn it into a wrong "unknown".
+    """
+    return _parse(text, config)
 
 
 def _parse(raw: str | bytes, config: IntentConfig) -> Intent:
@@ -211,18 +217,26 @@ def _parse(raw: str | bytes, config: IntentConfig) -> Intent:
 
 def _parse_badge(text: str) -> Intent:
     parts = text.split(":")
-    if len(parts) != 5:
-        return Unknown("badge must have 5 fields")
-    _, version, store, staff, key = parts
+    if len(parts) != 3:
+        return Unknown("badge must have 3 fields")
+    _, version, token = parts
     if version != BADGE_VERSION:
         return Unknown(f"unsupported badge version {version[:8]!r}")
-    if not STORE_RE.fullmatch(store):
+    match = BADGE_TOKEN_RE.fullmatch(token)
+    if match is None:
+        return Unknown("bad badge token")
+    payload = match.group(1)
+    try:
+        body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError):  # ValueError covers bad UTF-8 and JSON
+        return Unknown("bad badge payload")
+    store = body.get("store") if isinstance(body, dict) else None
+    staff = body.get("staff") if isinstance(body, dict) else None
+    if not isinstance(store, str) or not STORE_RE.fullmatch(store):
         return Unknown("bad store id")
-    if not STAFF_RE.fullmatch(staff):
+    if not isinstance(staff, str) or not STAFF_RE.fullmatch(staff):
         return Unknown("bad staff id")
-    if not TOKEN_RE.fullmatch(key):
-        return Unknown("bad badge key")
-    return StaffBadge(store, staff, key)
+    return StaffBadge(store, staff, token)
 
 
 def _route(url: _Url, config: IntentConfig) -> Intent:
@@ -328,15 +342,11 @@ def cart_handoff_url(store: str, token: str, base: str = DEFAULT_BASE_URL) -> st
     return f"{_check_base(base)}/s/{store}/cart/{token}"
 
 
-def staff_badge_text(store: str, staff_id: str, key: str) -> str:
-    """Payload of a staff badge QR code; raises IntentValueError."""
-    if not STORE_RE.fullmatch(store):
-        raise IntentValueError(f"bad store id {store!r}")
-    if not STAFF_RE.fullmatch(staff_id):
-        raise IntentValueError(f"bad staff id {staff_id!r}")
-    if not TOKEN_RE.fullmatch(key):
-        raise IntentValueError("badge key must be 22..128 base64url characters")
-    return f"{BADGE_PREFIX}:{BADGE_VERSION}:{store}:{staff_id}:{key}"
+def staff_badge_text(token: str) -> str:
+    """Payload of a staff badge QR code around a signed token (the backend makes both); raises IntentValueError."""
+    if not BADGE_TOKEN_RE.fullmatch(token):
+        raise IntentValueError("a badge token is base64url payload.signature")
+    return f"{BADGE_PREFIX}:{BADGE_VERSION}:{token}"
 
 
 def intent_for_symbol(symbol: Symbol, config: IntentConfig = DEFAULT_CONFIG) -> Intent:

@@ -101,13 +101,30 @@ def test_expired_token_explains_itself(service, kiosk, webshop) -> None:
     assert err.value.code == ErrorCode.EXPIRED and "expired" in err.value.message
 
 
-def test_tokens_carry_128_random_bits_and_never_repeat(service) -> None:
-    cart = carts.create(service.store, "test-a", "webshop", [LineRequest(sku="DAI-MILK-1L", quantity=1)], utcnow())
-    issued = {carts.issue_handoff(service.store, "test-a", cart.cart_id, "webshop", utcnow()).token
-              for _ in range(200)}
-    assert len(issued) == 200
-    nonces = [r[0] for r in service.store.conn.execute("SELECT nonce FROM handoffs")]
-    assert all(len(n) == 32 for n in nonces)  # 16 bytes hex
+def test_tokens_carry_128_random_bits_and_never_repeat(store) -> None:
+    from backend import tokens
+
+    key, expires, n = tokens.signing_key(store), utcnow() + timedelta(minutes=5), 512
+    issued = [tokens.issue(key, "test-a", expires) for _ in range(n)]
+    nonces = [bytes.fromhex(tokens.verify(key, "test-a", token).nonce) for token, _ in issued]
+    assert [x.hex() for x in nonces] == [nonce for _, nonce in issued]  # the token carries the nonce it names
+    assert all(len(x) == 16 for x in nonces) and len(set(nonces)) == n
+    # Unpredictable, not merely distinct: a counter or a clock, in either byte order, shares its high or low bytes...
+    assert len({x[:6] for x in nonces}) == len({x[-6:] for x in nonces}) == n
+    values = [int.from_bytes(x, "big") for x in nonces]
+    for bit in range(128):  # ...and leaves bits that never change: random ones are set about half the time
+        ones = sum(v >> bit & 1 for v in values)
+        assert abs(ones - n / 2) <= 72, f"bit {bit} set in {ones} of {n} tokens"  # 6.4 sigma
+    # ...and consecutive tokens differ in about half of their 128 bits (a counter flips one or two).
+    flips = [(a ^ b).bit_count() for a, b in zip(values, values[1:], strict=False)]
+    assert 60 <= sum(flips) / len(flips) <= 68, sum(flips) / len(flips)
+
+    # The handoffs the backend issues are keyed by those nonces.
+    cart = carts.create(store, "test-a", "webshop", [LineRequest(sku="DAI-MILK-1L", quantity=1)], utcnow())
+    handoffs = [carts.issue_handoff(store, "test-a", cart.cart_id, "webshop", utcnow()) for _ in range(20)]
+    stored = {r[0] for r in store.conn.execute("SELECT nonce FROM handoffs")}
+    assert {tokens.verify(key, "test-a", h.token).nonce for h in handoffs} == stored
+    assert all(len(x) == 32 for x in stored)  # 16 bytes hex
 
 
 def test_concurrent_redeems_have_exactly_one_winner(service, db_path) -> None:

@@ -18,6 +18,7 @@ from edge.codes import (
     shelf_link_url,
 )
 from mqtt.ids import SKU_RE
+from tests.code_strategies import OWN_BASES, digital_links, gtin_like, scanned_text, store_links, url_like
 
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
@@ -93,10 +94,53 @@ def test_upce_expansion_and_ean8_ambiguity() -> None:
     assert classify("01234565") == GtinCode("00000001234565", ("00012345000065",))
 
 
+PREFIXED = CodeConfig(OWN_BASES)
+
+
+# classify() catches nothing: an exception anywhere below it fails these, so they must reach every branch.
 @FUZZ
 @given(st.one_of(st.text(max_size=3000), st.binary(max_size=3000)))
-def test_never_raises(text: str | bytes) -> None:
+def test_never_raises_on_random_text(text: str | bytes) -> None:
     assert isinstance(classify(text), SkuCode | GtinCode | ShelfLink | UnknownCode)
+
+
+@FUZZ
+@given(scanned_text, st.sampled_from([None, PREFIXED]))
+def test_never_raises(text: str | bytes, config: CodeConfig | None) -> None:
+    assert isinstance(classify(text, config), SkuCode | GtinCode | ShelfLink | UnknownCode)
+
+
+@FUZZ
+@given(url_like, st.sampled_from([None, PREFIXED]))
+def test_links_never_raise(text: str, config: CodeConfig | None) -> None:
+    assert isinstance(classify(text, config), SkuCode | GtinCode | ShelfLink | UnknownCode)
+
+
+@FUZZ
+@given(store_links)
+def test_store_links_never_raise_and_are_understood(text: str) -> None:
+    result = classify(text, PREFIXED)
+    assert isinstance(result, ShelfLink | UnknownCode), result
+    if isinstance(result, ShelfLink):  # only from a well-formed link on one of our bases
+        assert f"/s/{result.store}/p/" in text and result.sku == result.sku.upper()
+
+
+@FUZZ
+@given(digital_links)
+def test_digital_links_never_raise_and_name_a_valid_gtin(text: str) -> None:
+    result = classify(text)
+    assert isinstance(result, GtinCode | UnknownCode), result
+    if isinstance(result, GtinCode):
+        assert "/01/" in text and len(result.gtin) == 14 and not result.alternatives
+
+
+@FUZZ
+@given(gtin_like)
+def test_digits_never_raise_and_valid_gtins_are_read(text: str) -> None:
+    result = classify(text)
+    assert isinstance(result, GtinCode | SkuCode | UnknownCode)
+    if isinstance(result, GtinCode):
+        assert all(len(g) == 14 and g.isdigit() for g in result.candidates)
 
 
 # The URL forms must stay identical to the scanner's (vision/intents.py, docs/qr-codes.md).
