@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from kiosk.config import ConfigError, KioskConfig, Mode, hash_pin, load_settings, stable_device_id, validate
+from kiosk.config import (
+    ConfigError,
+    KioskConfig,
+    Mode,
+    demo_config,
+    install_provisioning,
+    load_provisioning,
+    load_settings,
+    stable_device_id,
+    validate,
+)
+from mqtt.url import mask_url
 
 STARTED = time.monotonic()
 log = logging.getLogger("kiosk")
@@ -37,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-warning", type=float, help="seconds of countdown shown before that")
     p.add_argument("--text-scale", type=float, help="1.0, 1.3 or 1.6")
     p.add_argument("--high-contrast", action="store_true", default=None)
-    p.add_argument("--staff-pin", help="staff PIN (stored hashed in the data folder's settings)")
+    p.add_argument("--provision", type=Path, metavar="FILE",
+                   help="install the provisioning file `python -m backend devices provision` wrote, then start")
+    p.add_argument("--demo", action="store_true",
+                   help="demo staff sign-in: PIN 2468 and demo badges (never on a real store's device)")
     p.add_argument("--size", help="window size WIDTHxHEIGHT on a desktop")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--walkthrough", type=Path, metavar="OUTDIR",
@@ -68,18 +82,27 @@ def config_from(args: argparse.Namespace) -> KioskConfig:
     mode = resolve_mode(args.mode, size)  # type: ignore[arg-type]
     base = KioskConfig(mode=mode, data_dir=args.data_dir or Path("var") / f"kiosk-{mode.value}",
                        idle_timeout=300.0 if mode is Mode.STAFF else 90.0)
-    config = load_settings(base)
+    if args.provision:
+        installed = install_provisioning(base, args.provision)
+        log.info("provisioned as %s of store %s", installed.device, installed.store)
+    config = load_settings(load_provisioning(base))
+    if args.demo:
+        if config.provisioned:
+            raise ConfigError("--demo is for demo devices; this one is provisioned for a store")
+        config = demo_config(config)
     explicit = {
         "broker": args.broker, "store": args.store, "device_id": args.device, "images": args.images,
         "language": args.language, "idle_timeout": args.idle, "idle_warning": args.idle_warning,
         "text_scale": args.text_scale, "high_contrast": args.high_contrast,
-        "staff_pin_hash": hash_pin(args.staff_pin) if args.staff_pin else None,
         "recognition_model": args.recognition_model,
     }
     config = replace(config, **{k: v for k, v in explicit.items() if v is not None})
     config = replace(config, camera=None if args.camera < 0 else args.camera, images_fps=args.images_fps,
                      product_images=tuple(args.product_images), width=size[0] if size else 0,
                      height=size[1] if size else 0)
+    if config.mode is Mode.STAFF and not config.staff_enabled:
+        raise ConfigError("staff mode needs provisioning: run `python -m backend devices provision ...` and start "
+                          "with --provision FILE (or --demo for the demo)")
     return validate(config)
 
 
@@ -139,8 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_kivy(config, args.fullscreen, args.verbose)
         from kiosk.app import AisleApp
 
-        log.info("starting %s mode for store %s on %s as %s", config.mode.value, config.store, config.broker,
-                 device_id)
+        log.info("starting %s mode for store %s on %s as %s", config.mode.value, config.store,
+                 mask_url(config.broker), device_id)
+        if not config.staff_enabled:  # a shopper's phone is never provisioned: say so without alarm there
+            log.log(logging.INFO if config.mode is Mode.PHONE else logging.WARNING,
+                    "not provisioned: shopper mode only, no staff sign-in (python -m kiosk --provision FILE)")
+        elif config.demo:
+            log.warning("demo staff sign-in (PIN 2468, demo badges): never use --demo in a real store")
         app = AisleApp(config, device_id, started=STARTED, walkthrough=args.walkthrough, harness_port=args.harness)
         app.run()
         return app.exit_code

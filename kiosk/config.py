@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -14,12 +12,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from mqtt.badges import demo_public_key
+from mqtt.credentials import Provisioning, ProvisioningError, hash_pin, parse_provisioning, write_private
+from mqtt.url import BrokerUrl, mask_url, parse_broker_url, strip_password
+
 log = logging.getLogger(__name__)
 
 DEVICE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
 TEXT_SCALES = (1.0, 1.3, 1.6)
 IDLE_CHOICES = (30.0, 60.0, 90.0, 120.0, 180.0, 300.0)
-DEFAULT_PIN = "2468"  # demo only; a deployment sets its own with --staff-pin or settings.json
+DEMO_PIN = "2468"  # only with --demo; a production device gets its store's PIN hash from provisioning
+PROVISIONING_FILE = "provisioning.json"
 
 
 class Mode(StrEnum):
@@ -34,25 +37,12 @@ class ConfigError(ValueError):
     """A configuration value is not acceptable."""
 
 
-def hash_pin(pin: str, salt: str | None = None) -> str:
-    """``salt$sha256`` of a staff PIN, so settings files never hold the PIN itself."""
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), 50_000).hex()
-    return f"{salt}${digest}"
-
-
-def pin_matches(pin: str, stored: str) -> bool:
-    """Constant-time check of a PIN against ``hash_pin`` output."""
-    salt, _, _digest = stored.partition("$")
-    return bool(salt) and hmac.compare_digest(hash_pin(pin, salt), stored)
-
-
 @dataclass(frozen=True)
 class KioskConfig:
     """Everything the app needs to start; the settings screen changes the persisted part."""
 
     mode: Mode = Mode.KIOSK
-    broker: str = "mqtt://127.0.0.1:1883"
+    broker: str = field(default="mqtt://127.0.0.1:1883", repr=False)  # may carry a password: see as_dict
     store: str = "sthlm-city"
     device_id: str = ""
     data_dir: Path = Path("var/kiosk")
@@ -64,8 +54,13 @@ class KioskConfig:
     high_contrast: bool = False
     idle_timeout: float = 90.0
     idle_warning: float = 15.0
-    staff_pin_hash: str = field(default_factory=lambda: hash_pin(DEFAULT_PIN, "aisle-demo"))
-    staff_badge_keys: tuple[str, ...] = ()  # sha256 of badge keys accepted offline; empty: any badge of this store
+    # Staff sign-in exists only with these, from provisioning (or --demo): no PIN or key is built in.
+    staff_pin_hash: str = field(default="", repr=False)
+    badge_public_key: str = ""  # the store's Ed25519 key that signs staff badges
+    broker_username: str = ""  # the provisioned broker login
+    broker_password: str = field(default="", repr=False)
+    provisioned: bool = False
+    demo: bool = False
     product_images: tuple[Path, ...] = ()
     recognition_model: Path | None = None  # None: vision.recognition's default under assets/models
     base_url: str = "https://aisle.example"
@@ -76,6 +71,16 @@ class KioskConfig:
     def settings_path(self) -> Path:
         """Where the settings screen saves its choices."""
         return self.data_dir / "settings.json"
+
+    @property
+    def provisioning_path(self) -> Path:
+        """Where the device keeps its provisioning (mode 0600)."""
+        return self.data_dir / PROVISIONING_FILE
+
+    @property
+    def staff_enabled(self) -> bool:
+        """Whether staff can sign in here at all: only a provisioned (or demo) device knows how to check them."""
+        return bool(self.staff_pin_hash or self.badge_public_key)
 
     @property
     def is_shopper(self) -> bool:
@@ -89,7 +94,7 @@ class KioskConfig:
         return (1280, 800) if self.mode is Mode.KIOSK else (420, 860)
 
 
-PERSISTED = ("language", "text_scale", "high_contrast", "idle_timeout", "store", "broker", "staff_pin_hash")
+PERSISTED = ("language", "text_scale", "high_contrast", "idle_timeout", "store", "broker")
 
 
 def validate(config: KioskConfig) -> KioskConfig:
@@ -97,7 +102,7 @@ def validate(config: KioskConfig) -> KioskConfig:
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,31}", config.store):
         raise ConfigError(f"bad store id {config.store!r}")
     if not config.broker.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError(f"broker must be mqtt:// or mqtts://, got {config.broker!r}")
+        raise ConfigError(f"broker must be mqtt:// or mqtts://, got {mask_url(config.broker)!r}")
     if config.device_id and not DEVICE_RE.fullmatch(config.device_id):
         raise ConfigError(f"bad device id {config.device_id!r}")
     if config.idle_timeout and config.idle_warning >= config.idle_timeout:
@@ -125,8 +130,9 @@ def load_settings(config: KioskConfig) -> KioskConfig:
 
 
 def save_settings(config: KioskConfig) -> None:
-    """Persist the settings-screen part of the configuration atomically."""
+    """Persist the settings-screen part of the configuration atomically (never a broker password)."""
     data = {k: v for k, v in asdict(config).items() if k in PERSISTED}
+    data["broker"] = strip_password(config.broker)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     tmp = config.settings_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
@@ -154,5 +160,48 @@ def as_dict(config: KioskConfig) -> dict[str, Any]:
     """JSON-friendly view for logs and the harness (no secrets)."""
     data = asdict(config)
     data.pop("staff_pin_hash", None)
-    data.pop("staff_badge_keys", None)
+    data.pop("broker_password", None)
+    data["broker"] = mask_url(config.broker)
     return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+
+def broker_url(config: KioskConfig) -> BrokerUrl:
+    """Where and as whom to connect: the provisioned login wins over the URL's and the environment's."""
+    url = parse_broker_url(config.broker)
+    if config.broker_username:
+        url = replace(url, username=config.broker_username, password=config.broker_password or None)
+    return url
+
+
+def demo_config(config: KioskConfig) -> KioskConfig:
+    """``--demo``: the demo's staff PIN and badge key, which only demo badges are signed with."""
+    return replace(config, demo=True, staff_pin_hash=hash_pin(DEMO_PIN, "aisle-demo"),
+                   badge_public_key=demo_public_key())
+
+
+def install_provisioning(config: KioskConfig, source: Path) -> Provisioning:
+    """Check a provisioning file (or a provisioning QR's text in a file) and keep it in the data folder."""
+    try:
+        data = parse_provisioning(source.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc.strerror}") from None
+    except ProvisioningError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    write_private(config.provisioning_path, data.to_json())
+    return data
+
+
+def load_provisioning(config: KioskConfig) -> KioskConfig:
+    """Overlay the device's provisioning, if it has one, on the defaults."""
+    path = config.provisioning_path
+    try:
+        data = parse_provisioning(path.read_bytes())
+    except FileNotFoundError:
+        return config
+    except (OSError, ProvisioningError) as exc:
+        raise ConfigError(f"unusable provisioning {path}: {exc}") from None
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # it holds the broker password: nobody else may read it
+    return replace(config, store=data.store, device_id=data.device, broker=data.broker,
+                   broker_username=data.username, broker_password=data.password,
+                   staff_pin_hash=data.staff_pin_hash, badge_public_key=data.badge_public_key, provisioned=True)

@@ -364,6 +364,8 @@ class Walkthrough:
 
     def staff_tour(self) -> Step:
         yield self.synced()
+        if not self.ctl.staff.enabled:  # not provisioned and not --demo: shopper mode only, no staff to tour
+            return
         if self.ctl.nav.current != "staff_login":
             self.tap("staff_button")
         yield self.on("staff_login")

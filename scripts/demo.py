@@ -30,15 +30,16 @@ from mqtt.url import BrokerUrl
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = "sthlm-city"
-STAFF_DEVICE = "sthlm-city-staff-1"  # registered as staff by load_demo; its PIN is the demo's 2468
+STAFF_DEVICE = "sthlm-city-staff-1"  # registered as staff by load_demo; with --demo its PIN is 2468
 MODES = ("kiosk", "phone", "staff")
 log = logging.getLogger("demo")
 
 
 def app_command(url: BrokerUrl, mode: str, data_dir: Path, walkthrough_dir: Path | None = None) -> list[str]:
     """`python -m kiosk` for one mode against the demo backend."""
+    # --demo: the demo's staff PIN and badge key; a real store's devices are provisioned instead.
     cmd = [sys.executable, "-m", "kiosk", "--mode", mode, "--broker", str(url), "--store", STORE,
-           "--data-dir", str(data_dir)]
+           "--data-dir", str(data_dir), "--demo"]
     if mode == "staff":
         cmd += ["--device", STAFF_DEVICE]
     if walkthrough_dir is not None:

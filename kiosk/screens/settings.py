@@ -13,6 +13,7 @@ from kiosk.screens.base import AisleScreen
 from kiosk.state import state
 from kiosk.theme import ui
 from kiosk.widgets.text import AButton
+from mqtt.url import mask_url
 
 
 class SettingsScreen(AisleScreen):
@@ -25,7 +26,8 @@ class SettingsScreen(AisleScreen):
             self.ctl.nav.replace("staff_login")
             return
         self.ids.store_input.text = self.ctl.config.store
-        self.ids.broker_input.text = self.ctl.config.broker
+        # Never the password: anyone who gets a staff PIN would read the device's broker login here.
+        self.ids.broker_input.text = mask_url(self.ctl.config.broker)
         self.error = ""
         self.relabel()
 
@@ -53,6 +55,8 @@ class SettingsScreen(AisleScreen):
     def save_connection(self) -> None:
         """Switch store or broker (reconnects; the cart of the old store is dropped)."""
         store, broker = self.ids.store_input.text.strip(), self.ids.broker_input.text.strip()
+        if broker == mask_url(self.ctl.config.broker):
+            broker = self.ctl.config.broker  # unchanged: keep the password the mask stands for
         try:
             validate(replace(self.ctl.config, store=store, broker=broker))
         except ConfigError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kivy.properties import StringProperty
 
+from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
 from vision.intents import Intent, StaffBadge
 
@@ -29,6 +30,13 @@ class StaffLoginScreen(AisleScreen):
         pin, self.pin = self.pin, ""
         if pin:
             self.ctl.signed_in(self.ctl.staff.pin(pin))
+
+    def on_pre_enter(self, *_args: object) -> None:
+        # No provisioning: nothing here could check a PIN or a badge. (No controller yet: the staff app's first
+        # screen, and staff mode never starts without provisioning.)
+        if self.ctl is not None and not self.ctl.staff.enabled:
+            self.ctl.nav.replace("attract")  # switching screens clears notices: say why after it
+            self.ctl.notify(tr._("This device is for shoppers only: staff cannot sign in here."), "error")
 
     def on_scan(self, intent: Intent) -> bool:
         if isinstance(intent, StaffBadge):

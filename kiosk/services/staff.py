@@ -1,17 +1,32 @@
-"""Staff sign-in with a PIN or a staff badge, with a lock-out against guessing."""
+"""Staff sign-in with the store's PIN or a backend-signed staff badge, with a lock-out against guessing.
+
+Both checks run offline with what provisioning gave the device (the PIN hash and the store's public key); a device
+without provisioning has neither and signs nobody in. Revoked badges arrive as a retained list the device keeps.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import json
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
-from kiosk.config import KioskConfig, pin_matches
+from kiosk.config import KioskConfig
+from mqtt import badges
+from mqtt.client import Message
+from mqtt.credentials import pin_matches, write_private
+from mqtt.payloads import utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 LOCKOUT_SECONDS = 60.0
+REVOKED_FILE = "staff-revoked.json"
+MAX_LIST_BYTES = 64_000
 
 
 @dataclass(frozen=True)
@@ -20,22 +35,29 @@ class SignIn:
 
     ok: bool
     staff_id: str = ""
-    reason: str = ""  # "wrong_pin", "locked", "other_store", "unknown_badge"
+    # wrong_pin, locked, not_provisioned, other_store, unknown_badge, expired, revoked
+    reason: str = ""
     retry_after: float = 0.0
 
 
 class StaffAuth:
-    """Checks PINs and badges on the device.
+    """Checks PINs and badges on the device, offline."""
 
-    The backend has no badge-verification operation yet, so a badge is accepted when it names this store
-    and (if the configuration lists badge key hashes) its key is one of them.
-    """
-
-    def __init__(self, config: KioskConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, config: KioskConfig, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utcnow) -> None:
         self._config = config
         self._clock = clock
+        self._now = now
         self._failures = 0
         self._locked_until = 0.0
+        self._lock = threading.Lock()
+        self._revoked_path = config.data_dir / REVOKED_FILE
+        self._revoked_seq, self._revoked = self._load_revoked(self._revoked_path)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anyone can sign in as staff on this device."""
+        return self._config.staff_enabled
 
     def _locked(self) -> SignIn | None:
         left = self._locked_until - self._clock()
@@ -50,7 +72,9 @@ class StaffAuth:
         return SignIn(False, reason=reason)
 
     def pin(self, pin: str) -> SignIn:
-        """Sign in with the staff PIN."""
+        """Sign in with the store's staff PIN."""
+        if not self._config.staff_pin_hash:
+            return SignIn(False, reason="not_provisioned")
         locked = self._locked()
         if locked:
             return locked
@@ -59,16 +83,59 @@ class StaffAuth:
             return SignIn(True, staff_id="staff")
         return self._fail("wrong_pin")
 
-    def badge(self, store: str, staff_id: str, key: str) -> SignIn:
-        """Sign in with a scanned badge (``StaffBadge`` intent)."""
+    def badge(self, token: str) -> SignIn:
+        """Sign in with a scanned badge (the token of a ``StaffBadge`` intent), checked with the store's key."""
+        if not self._config.badge_public_key:
+            return SignIn(False, reason="not_provisioned")
         locked = self._locked()
         if locked:
             return locked
-        if store != self._config.store:
-            return self._fail("other_store")
-        allowed = self._config.staff_badge_keys
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        if allowed and not any(hmac.compare_digest(digest, k) for k in allowed):
-            return self._fail("unknown_badge")
+        with self._lock:
+            revoked = self._revoked
+        try:
+            claims = badges.verify(token, self._config.badge_public_key, self._config.store, self._now(), revoked)
+        except badges.BadgeError as exc:
+            log.info("staff badge refused: %s", exc.reason)
+            reason = exc.reason if exc.reason in ("other_store", "expired", "revoked") else "unknown_badge"
+            return self._fail(reason)
         self._failures = 0
-        return SignIn(True, staff_id=staff_id)
+        log.info("staff %s signed in with badge %s", claims.staff_id, claims.badge_id)
+        return SignIn(True, staff_id=claims.staff_id)
+
+    # -- revocation list ------------------------------------------------------
+
+    @property
+    def revoked(self) -> frozenset[str]:
+        """Badge ids this device refuses."""
+        with self._lock:
+            return self._revoked
+
+    def on_revocation_message(self, message: Message) -> None:
+        """A retained revocation list arrived (MQTT thread): keep it when it is newer than the one we have."""
+        if len(message.payload) > MAX_LIST_BYTES:
+            log.warning("ignoring an oversized staff revocation list")
+            return
+        try:
+            seq, revoked = badges.parse_revocation_list(json.loads(message.payload), self._config.store)
+        except (ValueError, badges.BadgeError) as exc:  # ValueError: not JSON
+            log.warning("ignoring a bad staff revocation list: %s", str(exc)[:80])
+            return
+        with self._lock:
+            # A broker that lost its retained state may send nothing or an old list: never forget a revocation.
+            if seq < self._revoked_seq:
+                return
+            self._revoked_seq, self._revoked = seq, revoked
+            body = json.dumps(badges.revocation_list(self._config.store, revoked, seq))
+        try:
+            write_private(self._revoked_path, body)
+        except OSError as exc:
+            log.warning("cannot keep the staff revocation list: %s", exc)
+
+    def _load_revoked(self, path: Path) -> tuple[int, frozenset[str]]:
+        try:
+            return badges.parse_revocation_list(json.loads(path.read_bytes()), self._config.store)
+        except FileNotFoundError:
+            return -1, frozenset()
+        except (OSError, ValueError, badges.BadgeError) as exc:
+            log.warning("ignoring unreadable staff revocation list %s: %s", path, str(exc)[:80])
+            return -1, frozenset()

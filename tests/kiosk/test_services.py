@@ -42,9 +42,9 @@ def test_folder_camera_decodes_off_the_caller_thread_and_keeps_previews(tmp_path
     assert preview is not None and len(preview.pixels) == preview.width * preview.height * 3
 
 
-def test_staff_pin_locks_out_after_repeated_guesses() -> None:
+def test_staff_pin_locks_out_after_repeated_guesses(tmp_path: Path) -> None:
     now = [0.0]
-    auth = StaffAuth(KioskConfig(staff_pin_hash=hash_pin("9753")), clock=lambda: now[0])
+    auth = StaffAuth(KioskConfig(staff_pin_hash=hash_pin("9753"), data_dir=tmp_path), clock=lambda: now[0])
     assert auth.pin("9753").ok
     for _ in range(4):
         assert auth.pin("0000").reason == "wrong_pin"
@@ -52,8 +52,6 @@ def test_staff_pin_locks_out_after_repeated_guesses() -> None:
     assert auth.pin("9753").reason == "locked"  # even the right PIN waits
     now[0] += 61
     assert auth.pin("9753").ok
-    assert auth.badge("other-store", "anna.k", "k" * 22).reason == "other_store"
-    assert auth.badge("sthlm-city", "anna.k", "k" * 22).staff_id == "anna.k"
 
 
 def test_settings_persist_without_the_pin_itself(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_generated_schemas_are_current() -> None:
 def test_every_topic_builder_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     for pattern in ("aisle/v1/{store}/info", "aisle/v1/{store}/catalog/{sku}", "aisle/v1/{store}/stock/{sku}",
-                    "aisle/v1/{store}/alerts/{alert_id}",
+                    "aisle/v1/{store}/alerts/{alert_id}", "aisle/v1/{store}/staff/revoked",
                     "/device/{device}/req",
                     "/device/{device}/reply/{nonce}", "/device/{device}/status", "/device/{device}/event",
                     "aisle/v1/_backend/{backend}/status"):
