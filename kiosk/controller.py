@@ -20,6 +20,7 @@ from kiosk.formatting import Formatter
 from kiosk.i18n.languages import LANGUAGES, is_rtl, offered, supported
 from kiosk.i18n.translator import tr
 from kiosk.navigation import Navigator
+from kiosk.presenters import link_text
 from kiosk.routing import ScanRouter
 from kiosk.services.alarm import Alarm, UrgentAlerts
 from kiosk.services.camera import CameraFeed, CameraUnavailable, make_source
@@ -30,6 +31,7 @@ from kiosk.services.staff import SignIn, StaffAuth
 from kiosk.services.tasks import Tasks
 from kiosk.state import state
 from kiosk.theme import ui
+from mqtt import topics
 from mqtt.alerts import Alert
 from mqtt.commerce import LineRequest
 from mqtt.payloads import utcnow
@@ -71,6 +73,7 @@ class Controller:
         self._tick_event = Clock.schedule_interval(self._tick, IDLE_TICK)
         Window.bind(on_key_down=self._on_key_down, on_touch_down=self._on_touch)
         ui.mode = config.mode.value
+        state.staff_enabled = self.staff.enabled
         ui.text_scale = config.text_scale
         ui.high_contrast = config.high_contrast
 
@@ -93,6 +96,8 @@ class Controller:
         link.on_session_end(lambda _session: self.reset_ui())
         link.on_alerts(self._alerts_changed)
         link.on_staff_action(self._staff_action_done)
+        if self.staff.enabled:  # the store's revoked badges, kept on the device for offline checks
+            link.edge.client.subscribe(topics.staff_revoked(config.store), self.staff.on_revocation_message)
         return link
 
     def _alerts_changed(self, alerts: tuple[Alert, ...]) -> None:
@@ -129,6 +134,7 @@ class Controller:
             self.tasks.cancel_all()
             self.link.close()
             self.staff = StaffAuth(config)
+            state.staff_enabled = self.staff.enabled
             self.router.intent_config = IntentConfig(base_urls=(config.base_url,))
             self.link = self._connect(config)
             state.store_name = ""
@@ -157,6 +163,7 @@ class Controller:
         for screen in self.nav.manager.screens:
             screen.relabel()
         self._cart_changed(self.link.cart_snapshot())
+        self._show_link()
 
     @property
     def fmt(self) -> Formatter:
@@ -188,6 +195,12 @@ class Controller:
         if up and not state.store_name:
             Clock.schedule_once(lambda _dt: self._refresh_store(), 1.0)
 
+    def _show_link(self) -> None:
+        """Not ready, getting ready or offline since when, and why (every tick: a few cheap look-ups)."""
+        text = link_text(self.link.health(), self.fmt, tr._)
+        state.link_state, state.link_banner = text.state, text.banner
+        state.link_reason, state.link_status = text.reason, text.status
+
     def _cart_changed(self, snapshot: CartSnapshot | None) -> None:
         if snapshot is None:
             return
@@ -218,6 +231,7 @@ class Controller:
             self._connection_changed(self.link.connected)
         if not state.store_name:
             self._refresh_store()
+        self._show_link()
         if not self._idle_applies():
             self.link.sessions.touch()
             state.idle_warning = False
@@ -305,7 +319,7 @@ class Controller:
 
     def staff_badge(self, badge: StaffBadge) -> None:
         """A staff badge was scanned on any screen."""
-        self.signed_in(self.staff.badge(badge.store, badge.staff_id, badge.key))
+        self.signed_in(self.staff.badge(badge.token))
 
     def signed_in(self, result: SignIn) -> bool:
         """Apply a sign-in attempt; on success show the staff screen."""
@@ -315,6 +329,9 @@ class Controller:
                     seconds=self.fmt.digits(str(math.ceil(result.retry_after)))),
                 "other_store": tr._("This badge belongs to another store."),
                 "unknown_badge": tr._("This badge is not known here."),
+                "expired": tr._("This badge has expired."),
+                "revoked": tr._("This badge has been withdrawn."),
+                "not_provisioned": tr._("This device is for shoppers only: staff cannot sign in here."),
             }.get(result.reason, tr._("Wrong PIN. Please try again."))
             self.notify(text, "error")
             return False

@@ -104,6 +104,7 @@ class Harness:
             "idle_left": state.idle_left, "cart_count": state.cart_count, "lang": ui.lang, "rtl": ui.rtl,
             "connected": state.connected, "staff": state.staff_id, "busy": ctl.tasks.busy, "alarms": state.alarms,
             "store_name": state.store_name, "synced": ctl.link.edge.synced(0.2),
+            "link": state.link_state, "link_status": state.link_status,
             "session": ctl.link.sessions.session.id, "camera_fps": ctl.camera.fps(),
             "preview_fps": ctl.nav.screen("scan").ids.preview.fps(), "decode_fps": ctl.camera.decode_rate(),
             "ui_fps": Clock.get_fps(),

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from edge.device import StockView
 from edge.nearby import NearbyStock, StoreStock
 from edge.outbox import LocalOrder
 from kiosk.formatting import Formatter
+from kiosk.services.link import LinkHealth
 from mqtt.commerce import DeliveryOption, Fulfilment
 
 Gettext = Callable[[str], str]
@@ -144,7 +146,46 @@ def error_text(code: str, _: Gettext) -> str:
         "conflict": _("Some items sold out meanwhile. Please check your cart."),
         "offline": _("The store system is not answering. Please try again in a moment."),
         "unavailable": _("The store system is busy. Please try again in a moment."),
+        "rate_limited": _("The store system is busy. Please try again in a moment."),
+        "limit_reached": _("This device already holds as many reservations as it may. Pay for one at the till, "
+                           "or let one expire, then try again."),
         "not_ready": _("The store system has not answered yet. Please try again in a moment."),
         "currency": _("That cart belongs to a store with another currency."),
         "forbidden": _("This device may not do that. Please use a staff phone."),
     }.get(code, _("Something went wrong. Please try again or ask the staff."))
+
+
+@dataclass(frozen=True)
+class LinkText:
+    """What the screens say about the store connection: a calm banner for shoppers, the reason for staff."""
+
+    state: str  # "ready", "syncing" (first sync running), "not_ready" (never had data) or "offline"
+    banner: str  # for shoppers; empty when ready
+    reason: str  # why there is no connection, in words; empty while connected
+    status: str  # the Settings line for staff: the reason with the client's own words
+
+
+def link_text(health: LinkHealth, fmt: Formatter, _: Gettext, now: datetime | None = None) -> LinkText:
+    """Not ready (never synced), getting ready, or offline with data "last known at"; with the reason why."""
+    if health.connected:
+        if health.ever_synced:
+            return LinkText("ready", "", "", _("Connected to the store."))
+        text = _("Getting ready: loading this store's prices and stock…")
+        return LinkText("syncing", text, "", text)
+    kind = (health.problem or "").split(":", 1)[0]
+    reason = {
+        "": _("Connecting to the store's server…"),
+        "unreachable": _("The store's server cannot be reached. Check the network and the broker address."),
+        "refused": _("The store's server refused this device's login (wrong login or not allowed)."),
+        "tls": _("The store server's certificate was not accepted."),
+    }.get(kind, _("Cannot connect to the store's server."))
+    status = f"{reason}\n{health.problem}" if health.problem else reason  # the client's words, for support
+    if not health.ever_synced:
+        return LinkText("not_ready", _("Not ready yet: prices and stock appear once this device reaches the store."),
+                        reason, status)
+    moment = health.last_known
+    local_now = (now or datetime.now().astimezone()).astimezone()
+    same_day = moment is not None and moment.astimezone().date() == local_now.date()
+    when = fmt.time(moment) if same_day else fmt.datetime(moment)
+    return LinkText("offline", _("Offline: prices and stock as last known at {time}.").format(time=when), reason,
+                    status)

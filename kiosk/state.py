@@ -16,11 +16,16 @@ class AppState(EventDispatcher):
     alarms = NumericProperty(0)  # urgent-alert chimes rung (for the status a test reads)
     cart_total = StringProperty("")
     staff_id = StringProperty("")
+    staff_enabled = BooleanProperty(False)  # provisioned (or demo): staff can sign in on this device
     idle_warning = BooleanProperty(False)
     idle_left = NumericProperty(0)
     notice = StringProperty("")
     notice_kind = OptionProperty("info", options=["info", "ok", "error"])
     camera_ok = BooleanProperty(True)
+    link_state = OptionProperty("not_ready", options=["ready", "syncing", "not_ready", "offline"])
+    link_banner = StringProperty("")  # for shoppers: not ready, getting ready, or offline "last known at"
+    link_reason = StringProperty("")  # for staff: why there is no connection
+    link_status = StringProperty("")  # for staff on Settings: the reason with the client's own words
 
 
 state = AppState()

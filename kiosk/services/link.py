@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from edge.cart import CartError, CartSnapshot, DeviceCart
@@ -19,18 +20,19 @@ from edge.outbox import LocalOrder, OrderOutbox, new_order_id
 from edge.session import Session, SessionManager
 from edge.staff_actions import ActionOutcome, StaffActionQueue
 from edge.views import ProductView, StockView, pick_name
-from kiosk.config import KioskConfig, Mode
+from kiosk.config import KioskConfig, Mode, broker_url
 from mqtt import topics
 from mqtt.alerts import Alert, AlertReason, AlertState
 from mqtt.client import Message
 from mqtt.commerce import Address, Cart, DeliveryOption, Event, Handoff, LineRequest, PlaceOrderArgs
-from mqtt.payloads import Money, PayloadError, StockLevel, StoreDetails, decode
+from mqtt.payloads import Money, PayloadError, StockLevel, StoreDetails, decode, utcnow
 from mqtt.rpc import RemoteError, RpcError
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Callable[[], None]], None]
 NO_IDLE = 10 * 365 * 24 * 3600.0  # phones keep their session; SessionManager needs some timeout
+SAVE_SYNCED_EVERY = timedelta(minutes=5)  # how stale "last known at" may be after a crash while in sync
 
 
 class LinkError(Exception):
@@ -46,6 +48,17 @@ class StoreNotReady(LinkError):
 
     def __init__(self) -> None:
         super().__init__("not_ready", "the store's details have not arrived yet")
+
+
+@dataclass(frozen=True)
+class LinkHealth:
+    """Whether this device has its store's data, and why not: for the attract screen, Settings and the log."""
+
+    connected: bool
+    synced: bool  # connected and caught up with the store right now
+    ever_synced: bool  # had the store's data once (in this run or an earlier one)
+    problem: str | None  # MqttClient.problem while not connected: "unreachable...", "refused: ...", "tls: ..."
+    last_known: datetime | None  # when the data here was last known to be current
 
 
 @dataclass(frozen=True)
@@ -86,8 +99,8 @@ class StoreLink:
         self._timeout = rpc_timeout
         config.data_dir.mkdir(parents=True, exist_ok=True)
         role = {Mode.KIOSK: "kiosk", Mode.PHONE: "phone", Mode.STAFF: "staff"}[config.mode]
-        self.edge = Edge(config.broker, config.store, device_id, config.data_dir / f"cache-{config.store}.db", role,
-                         connect_timeout=None)
+        self.edge = Edge(broker_url(config), config.store, device_id, config.data_dir / f"cache-{config.store}.db",
+                         role, connect_timeout=None)
         idle = NO_IDLE if config.mode is Mode.PHONE or config.idle_timeout <= 0 else config.idle_timeout
         self.sessions = SessionManager(idle, min(config.idle_warning, idle / 3))
         self.sessions.on_end.append(self._end_session)
@@ -110,6 +123,10 @@ class StoreLink:
         self._unsubscribe_events = self.edge.client.subscribe(topics.event(config.store, device_id), self._on_event)
         self._unsubscribe_alerts = self.edge.client.subscribe(topics.alerts_filter(config.store), self._on_alert,
                                                               qos=0)
+        self._synced_path = config.data_dir / f"synced-{config.store}.txt"
+        self._last_live = self._read_last_live()
+        self._saved_live = self._last_live
+        self._logged: tuple[str, str] | None = None
         self.outbox.start()
         self.staff_actions.start()
         self._remove_wake = self.edge.on_connection(lambda up: self.staff_actions.wake() if up else None)
@@ -331,6 +348,66 @@ class StoreLink:
         _rpc(lambda: self.edge.rpc.call("alert.report", {"sku": sku, "reason": AlertReason.SCAN_OUT_OF_STOCK.value},
                                         timeout=self._timeout))
         return True
+
+    # -- health ------------------------------------------------------------------------
+
+    def health(self) -> LinkHealth:
+        """Connection and sync state now; from one thread (the UI tick), as it saves "last known at" and logs."""
+        # Each change of trouble is logged once here; the MQTT client repeats its own line at backoff intervals.
+        client = self.edge.client
+        connected = client.connected
+        synced = connected and self.edge.synced()
+        problem = None if connected else client.problem
+        if synced:
+            self._last_live = utcnow()
+            if self._saved_live is None or self._last_live - self._saved_live >= SAVE_SYNCED_EVERY:
+                self._save_live(self._last_live)
+        elif not connected and self._last_live is not None and self._saved_live != self._last_live:
+            self._save_live(self._last_live)  # the moment the link went down is what the data is as of
+        health = LinkHealth(connected, synced, self._last_live is not None, problem, self._last_live)
+        self._log_health(health)
+        return health
+
+    def _log_health(self, health: LinkHealth) -> None:
+        if health.connected:
+            key = ("connected", "")
+        elif health.problem is None:
+            key = ("connecting", "")  # the first attempt has not failed yet: nothing to say
+        else:
+            key = ("offline" if health.ever_synced else "not_ready", health.problem.split(":", 1)[0])
+        if key == self._logged:
+            return
+        was, self._logged = self._logged, key
+        if key[0] == "not_ready":
+            log.warning("store %s not ready: no data yet and no connection to the broker (%s)", self.config.store,
+                        health.problem)
+        elif key[0] == "offline":
+            log.warning("store %s offline: showing data last known at %s (%s)", self.config.store,
+                        health.last_known.isoformat(timespec="seconds") if health.last_known else "?", health.problem)
+        elif key[0] == "connected" and was is not None and was[0] in ("not_ready", "offline"):
+            log.info("store %s: connected again", self.config.store)
+
+    def _read_last_live(self) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(self._synced_path.read_text(encoding="ascii").strip())
+            if moment.tzinfo is None:
+                raise ValueError("no time zone")
+            return moment
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("ignored unreadable %s: %s", self._synced_path, exc)
+        found = self.edge.cache.store_details(self.config.store)  # a cache from before this file existed
+        return found.received_at if found else None
+
+    def _save_live(self, moment: datetime) -> None:
+        try:
+            temporary = self._synced_path.with_suffix(".tmp")
+            temporary.write_text(moment.isoformat(), encoding="ascii")
+            temporary.replace(self._synced_path)
+        except OSError as exc:  # a full disk must not stop the kiosk; "last known at" is only less exact
+            log.warning("cannot save %s: %s", self._synced_path, exc)
+        self._saved_live = moment
 
     # -- sessions and events -------------------------------------------------------
 

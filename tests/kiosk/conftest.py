@@ -122,6 +122,12 @@ class DemoBackend:
         finally:
             rpc.close()
 
+    def pay(self, reference: str) -> None:
+        """Pay an order at the till (a device may hold only a few unpaid ones)."""
+        row = self.store.conn.execute("SELECT order_id FROM orders WHERE reference = ?", [reference]).fetchone()
+        assert row is not None, f"no order {reference}"
+        self.call("order.set_status", {"order_id": row[0], "status": "paid"})
+
     def stock(self, sku: str = SKU) -> dict[str, Any]:
         """Current stock of a product here."""
         return self.call("stock.get", {"sku": sku})["stock"]
@@ -145,7 +151,7 @@ class KioskApp:
     """One ``python -m kiosk`` process and its harness connection."""
 
     def __init__(self, mode: str, broker: str, workdir: Path, *, device: str | None = None,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), demo: bool = True) -> None:
         self.mode = mode
         self.images = workdir / "camera"
         self.images.mkdir(parents=True, exist_ok=True)
@@ -156,6 +162,8 @@ class KioskApp:
                 "--virtual-display", "no", *extra]
         if device:
             args += ["--device", device]
+        if demo:  # the demo's staff PIN 2468 and badge key; demo=False is a device without provisioning
+            args.append("--demo")
         env = {**os.environ, "KIVY_NO_CONSOLELOG": "1"}
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=env,

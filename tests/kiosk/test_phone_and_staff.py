@@ -49,12 +49,13 @@ def test_phone_search_add_and_reserve(phone: KioskApp, demo_backend: DemoBackend
     reference = phone.wait_props(lambda p: bool(p["reference"]), timeout=15)["reference"]
     kind = demo_backend.store.conn.execute("SELECT kind FROM orders WHERE reference = ?", [reference]).fetchone()
     assert kind == ("pickup",)
+    demo_backend.pay(reference)
     phone.tap("done_button")
     assert phone.on("attract")["cart_count"] == 0
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_phone_screens_in_every_language(phone: KioskApp, lang: str) -> None:
+def test_phone_screens_in_every_language(phone: KioskApp, demo_backend: DemoBackend, lang: str) -> None:
     phone.call("language", code=lang)
     phone.call("go", screen="attract")
     phone.shot("phone", lang, "attract")
@@ -76,8 +77,9 @@ def test_phone_screens_in_every_language(phone: KioskApp, lang: str) -> None:
     phone.shot("phone", lang, "options")
     phone.tap("place_button")
     phone.on("confirm")
-    phone.wait_props(lambda p: bool(p["reference"]), timeout=15)
+    reference = phone.wait_props(lambda p: bool(p["reference"]), timeout=15)["reference"]
     phone.shot("phone", lang, "confirm")
+    demo_backend.pay(reference)  # at the till, as a shopper would before reserving more
     for screen in ("scan", "recognise", "handoff"):
         phone.call("go", screen=screen)
         phone.wait(lambda s: not s["busy"])
