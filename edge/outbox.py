@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Answers that will not change however often the order is resent.
 PERMANENT = {ErrorCode.BAD_REQUEST, ErrorCode.CONFLICT, ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN,
-             ErrorCode.UNKNOWN_OP, ErrorCode.EXPIRED, ErrorCode.USED}
+             ErrorCode.LIMIT_REACHED, ErrorCode.UNKNOWN_OP, ErrorCode.EXPIRED, ErrorCode.USED}
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS device_orders (

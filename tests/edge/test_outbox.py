@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.db import Store
+from backend.holds import NO_CAPS
 from backend.service import BackendService
 from edge.outbox import OrderOutbox, new_order_id
 from mqtt.brokers import MosquittoBroker
@@ -46,7 +47,7 @@ def test_order_waits_for_the_backend_and_arrives_once(outbox, broker_url, db_pat
     assert outbox.pending() == 1
     backend_db = Store(db_path)
     load_fixture_catalog(backend_db)
-    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"))
+    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
     try:
         assert outbox.flush(15)
@@ -62,7 +63,7 @@ def test_broker_killed_during_a_stream_of_orders(tmp_path: Path, db_path) -> Non
     broker = MosquittoBroker(workdir=tmp_path / "broker").start()
     backend_db = Store(db_path)
     load_fixture_catalog(backend_db)
-    backend = BackendService(backend_db, broker.url, backend_id=unique("backend"))
+    backend = BackendService(backend_db, broker.url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
     client = MqttClient(broker.url, unique("kiosk"))
     client.connect()
@@ -129,7 +130,7 @@ def test_device_killed_after_placing_delivers_every_order_once_after_restart(tmp
     first.wait()
     backend_db = Store(db_path)
     load_fixture_catalog(backend_db)
-    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"))
+    backend = BackendService(backend_db, broker_url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
     try:
         second = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT, url, str(device_db), "resume"],

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 
+from mqtt.payloads import ErrorCode
+from mqtt.rpc import RemoteError
+from tests.conftest import unique
 from tests.kiosk.conftest import (
     GROCERY_PHOTO,
     SKU,
@@ -156,13 +160,50 @@ def test_an_expired_cart_code_explains_itself(kiosk: KioskApp, demo_backend: Dem
     kiosk.call("go", screen="attract")
 
 
-def test_continue_on_phone_shows_a_single_use_qr(kiosk: KioskApp, demo_backend: DemoBackend) -> None:
+def read_qr(path: Path) -> str:
+    """The text of the one QR code in a screenshot, read the way a phone's camera would."""
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    found = zxingcpp.read_barcodes(np.array(Image.open(path).convert("L")), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 1, f"{path.name}: {len(found)} QR codes on screen"
+    return found[0].text
+
+
+def show_phone_code(kiosk: KioskApp, name: str) -> str:
+    """Tap "Continue on your phone" on the cart and read the token of the code the kiosk shows."""
     kiosk.call("go", screen="cart")
     kiosk.tap("phone_button")
     kiosk.wait(lambda s: not s["busy"])
-    texts = kiosk.call("texts", frames=3)
-    assert any("Works once" in t or "phone's camera" in t for t in texts)
-    kiosk.shot("kiosk", "en", "handoff-qr")
+    kiosk.wait(lambda s: "Scan it with your phone's camera." in kiosk.call("texts"), what="the code (or a notice)")
+    url = read_qr(kiosk.shot("kiosk", "en", name))
+    prefix = f"https://aisle.example/s/{STORE}/cart/"
+    assert url.startswith(prefix), url
+    return url.removeprefix(prefix)
+
+
+def test_continue_on_phone_shows_a_single_use_qr(kiosk: KioskApp, demo_backend: DemoBackend) -> None:
+    if kiosk.status()["cart_count"] == 0:
+        kiosk.call("go", screen="product", sku=SKU)
+        kiosk.add_to_cart()
+    token = show_phone_code(kiosk, "handoff-qr")
+    phone, other_phone = unique("phone"), unique("phone")
+    cart = demo_backend.call("cart.redeem", {"token": token}, device=phone)["cart"]  # the shopper's phone
+    assert sum(line["quantity"] for line in cart["lines"]) == kiosk.status()["cart_count"]
+    kiosk.wait(lambda s: any("Opened on your phone" in t for t in kiosk.call("texts")), what="the kiosk to see it")
+    with pytest.raises(RemoteError) as refused:  # the same code photographed by someone else
+        demo_backend.call("cart.redeem", {"token": token}, device=other_phone)
+    assert refused.value.code is ErrorCode.USED
+    kiosk.tap("close_button")
+
+    kiosk.call("keys", text=f"https://aisle.example/s/{STORE}/cart/{token}")  # and scanned at a kiosk
+    kiosk.on("handoff")
+    assert "already been used" in kiosk.wait_props(lambda p: p["phase"] == "error")["message"]
+
+    fresh = show_phone_code(kiosk, "handoff-qr-again")  # asked again, the kiosk shows a new code
+    assert fresh != token
+    demo_backend.call("cart.redeem", {"token": fresh}, device=other_phone)
     kiosk.tap("close_button")
 
 

@@ -1,4 +1,8 @@
-"""A TCP proxy on loopback whose link the test can cut and restore, like a flaky store network."""
+"""A TCP proxy on loopback whose link the test can cut and restore, like a flaky store network.
+
+``drop_before(marker)`` lands a fault while a request is in flight: the link dies when the broker sends the device
+the bytes ``marker`` (say a reply's request id), so the backend has done the work and the device never hears of it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ class CuttableProxy:
         self._server.settimeout(0.2)
         self._closed = False
         self.cuts = 0
+        self._marker: bytes | None = None
+        self.drops: list[bytes] = []  # markers whose bytes the link swallowed, in order
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
 
     def _accept(self) -> None:
@@ -35,20 +41,25 @@ class CuttableProxy:
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream.settimeout(None)  # the timeout was for connecting: a quiet link is not a dead one
             except OSError:
                 client.close()
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, watch in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, watch), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, watch: bool) -> None:
+        tail = b""  # the end of the last chunk: a marker may straddle two reads
         try:
             while True:
                 data = source.recv(65536)
                 if not data or not self._up.is_set():
                     break
+                if watch and self._swallowed(tail + data):
+                    break
+                tail = data[-64:]
                 sink.sendall(data)
         except OSError:
             pass
@@ -58,6 +69,36 @@ class CuttableProxy:
                     s.close()
                 except OSError:
                     pass
+
+    def drop_before(self, marker: bytes) -> None:
+        """Arm a one-shot fault: the next time the broker sends a device ``marker``, drop the link before it arrives.
+
+        Only the connections die; new ones are let through at once (the device reconnects and retries).
+        """
+        with self._lock:
+            self._marker = marker
+
+    @property
+    def armed(self) -> bool:
+        """Whether a ``drop_before`` fault is still waiting for its marker."""
+        with self._lock:
+            return self._marker is not None
+
+    def _swallowed(self, data: bytes) -> bool:
+        with self._lock:
+            marker = self._marker
+            if marker is None or marker not in data:
+                return False
+            self._marker = None
+            self.drops.append(marker)
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        return True
 
     def cut(self) -> None:
         """Drop the link: every open connection dies, new ones are refused."""

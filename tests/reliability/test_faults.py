@@ -1,14 +1,20 @@
-"""Fault injection: broker SIGKILLs, network cuts and device SIGKILLs while orders and stock changes flow."""
+"""Fault injection: broker SIGKILLs, network cuts and device SIGKILLs while orders and stock changes flow.
+
+Some faults land between answered requests, others while a request is in flight: the link dies after the backend
+applied it and before its reply reaches the device, which then sends the same request again.
+"""
 
 import random
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
-from backend import stock
+from backend import roles, stock
 from backend.db import Store
+from backend.holds import NO_CAPS
 from backend.service import BackendService
 from edge.outbox import OrderOutbox, new_order_id
 from mqtt.brokers import MosquittoBroker
@@ -21,17 +27,34 @@ from tests.reliability.proxy import CuttableProxy
 SKUS = ["FRU-APL-GOLDEN", "DAI-MILK-1L", "DRY-PASTA-500"]
 
 
-def adjust_until_answered(rpc: RpcClient, args: dict, deadline: float) -> dict:
-    """What a careful tool does: resend the same request id until the backend answers."""
-    request_id = new_request_id()
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it holds; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def adjust_until_answered(rpc: RpcClient, args: dict, deadline: float,
+                          request_id: str | None = None) -> tuple[dict, int]:
+    """What a careful tool does: resend the same request id until the backend answers; returns (result, attempts)."""
+    request_id = request_id or new_request_id()
+    attempts = 0
     while time.monotonic() < deadline:
+        attempts += 1
         try:
-            return rpc.call("stock.adjust", args, timeout=1.0, request_id=request_id)
+            return rpc.call("stock.adjust", args, timeout=1.0, request_id=request_id), attempts
         except RemoteError:
             raise
         except RpcError:
             time.sleep(0.1)
     raise AssertionError("stock adjustment never answered")
+
+
+# Steps whose reply is swallowed by the link after the backend applied the request: the device must retry it.
+ADJUST_IN_FLIGHT = (3, 14, 31, 44, 57)
+ORDER_IN_FLIGHT = (6, 24, 47)
 
 
 def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path) -> None:
@@ -40,7 +63,9 @@ def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path
     proxy = CuttableProxy(broker.port)
     db = Store(tmp_path / "backend.db")
     load_fixture_catalog(db)
-    service = BackendService(db, broker.url, backend_id=unique("backend"))
+    # Faults, not limits, are under test here: one kiosk places 60 orders in a few seconds.
+    service = BackendService(db, broker.url, backend_id=unique("backend"), limits=NO_CAPS,
+                             request_limits=None)
     service.start()
     device_url = replace(broker.url, port=proxy.port)  # the device reaches the broker over the flaky link
     device = MqttClient(device_url, unique("kiosk"), keepalive=2)
@@ -52,17 +77,37 @@ def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path
     box.start()
     tool_rpc = RpcClient(tool, "test-a", "till-1")
     placed: list[str] = []
+    adjustments: list[str] = []  # request ids, one per adjustment the tool meant to make
+    swallowed: list[str] = []  # order and request ids whose reply the link swallowed
     expected_delta = {sku: 0 for sku in SKUS}
     faults = 0
     try:
         for step in range(60):
-            placed.append(box.place(PlaceOrderArgs(order_id=new_order_id(), option_id="pickup:test-a",
+            order_id = new_order_id()
+            if step in ORDER_IN_FLIGHT:
+                proxy.drop_before(order_id.encode())  # the reply names the order: it dies on its way back
+                swallowed.append(order_id)
+            placed.append(box.place(PlaceOrderArgs(order_id=order_id, option_id="pickup:test-a",
                                                    lines=[LineRequest(sku="FRU-APL-GOLDEN", quantity=1)]),
                                     "s_rel").order_id)
+            if step in ORDER_IN_FLIGHT:
+                wait_until(lambda: not proxy.armed, 30, f"the reply to order {order_id} to be swallowed")
+                faults += 1
             sku, delta = rng.choice(SKUS), rng.choice([1, 2, 3])
-            adjust_until_answered(tool_rpc, {"sku": sku, "delta": delta, "location": "backroom",
-                                             "reason": "delivery"}, time.monotonic() + 30)
+            request_id = new_request_id()
+            if step in ADJUST_IN_FLIGHT:
+                proxy.drop_before(request_id.encode())
+                swallowed.append(request_id)
+            result, attempts = adjust_until_answered(
+                tool_rpc, {"sku": sku, "delta": delta, "location": "backroom", "reason": "delivery"},
+                time.monotonic() + 30, request_id)
+            adjustments.append(request_id)
             expected_delta[sku] += delta
+            if step in ADJUST_IN_FLIGHT:
+                # Applied, its reply lost, sent again: the backend must know the second one as the first.
+                assert not proxy.armed and attempts >= 2, f"step {step}: the fault did not land in flight"
+                assert result["duplicate"] is True, f"step {step}: a retried adjustment was applied again"
+                faults += 1
             if step in (10, 35):
                 broker.kill()  # SIGKILL: no clean shutdown
                 faults += 1
@@ -74,6 +119,7 @@ def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path
                 time.sleep(0.5)
                 proxy.restore()
         assert box.flush(60), f"{box.pending()} orders never confirmed"
+        assert sorted(m.decode() for m in proxy.drops) == sorted(swallowed)  # every fault landed in flight
     finally:
         box.close()
         device.close()
@@ -89,9 +135,12 @@ def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path
         backroom = {"FRU-APL-GOLDEN": 20, "DAI-MILK-1L": 24, "DRY-PASTA-500": 10}
         for sku in SKUS:
             assert stock.level(db, "test-a", sku).backroom == backroom[sku] + expected_delta[sku], sku
+        # Exactly one ledger row per adjustment, however often it was sent.
+        keys = [r[0] for r in db.conn.execute("SELECT idempotency_key FROM stock_ledger WHERE device = 'till-1'")]
+        assert sorted(keys) == sorted(f"till-1:{request_id}" for request_id in adjustments)
         assert stock.ledger_balances(db) == []
         assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert faults == 5
+        assert faults == 5 + len(ADJUST_IN_FLIGHT) + len(ORDER_IN_FLIGHT)
     finally:
         db.close()
     conn = sqlite3.connect(tmp_path / "device.db")
@@ -127,6 +176,7 @@ time.sleep(30)
 def test_device_sigkilled_at_random_points_while_sending(tmp_path, broker_url, store, service) -> None:
     rng = random.Random(11)
     url = f"mqtt://127.0.0.1:{broker_url.port}"
+    roles.register(store, "kiosk-kill", "-", "admin")  # 24 unpaid orders: more than a kiosk may hold
     printed: list[str] = []
     for _ in range(6):
         proc = subprocess.Popen([sys.executable, "-c", DEVICE, url, str(tmp_path / "device.db"), "4"],
