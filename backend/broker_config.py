@@ -15,10 +15,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend import dynsec
 from backend.pki import make_ca, make_leaf, write_pair
 from mqtt import ids, topics
+from mqtt.enrolment import is_reserved
 
 BACKEND_USER = "backend-main"
+# The backend's other connections, each under a login of its own: the broker pins a client id to its login, so two
+# connections sharing one login would knock each other off (see docs/reliability.md).
+BACKEND_CONNECTIONS = ("state", "admin")
+# The backend's dynamic-security login: it issues and revokes shopper phones (backend/phones.py), nothing else.
+ADMIN_USER = f"{BACKEND_USER}-admin"
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+DYNSEC_PLUGIN_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
+                      "/usr/lib", "/usr/local/lib", "/opt/homebrew/lib", "/usr/local/opt/mosquitto/lib")
 
 
 class BrokerConfigError(RuntimeError):
@@ -35,14 +45,18 @@ class DeviceLogin:
     password: str
 
 
-def device_logins(store: str, kiosks: int, staff: int) -> list[DeviceLogin]:
-    """Fresh identities: the backend, ``kiosks`` shopper devices and ``staff`` staff phones."""
-    logins = [DeviceLogin(BACKEND_USER, store, "backend", secrets.token_urlsafe(24))]
-    for role, count in (("kiosk", kiosks), ("staff", staff)):
+def device_logins(store: str, kiosks: int, staff: int, admins: int = 1) -> list[DeviceLogin]:
+    """Fresh identities: the backend's connections, shopper kiosks, staff phones and admin tools (the CLIs)."""
+    logins = [DeviceLogin(name, store, "backend", secrets.token_urlsafe(24))
+              for name in (BACKEND_USER, *(f"{BACKEND_USER}-{suffix}" for suffix in BACKEND_CONNECTIONS))]
+    for role, count in (("kiosk", kiosks), ("staff", staff), ("admin", admins)):
         logins += [DeviceLogin(f"{store}-{role}-{i}", store, role, secrets.token_urlsafe(24))
                    for i in range(1, count + 1)]
     for login in logins:
         ids.device_id(login.device)
+        if is_reserved(login.device):  # a phone named like this login would shadow it in the broker
+            raise BrokerConfigError(f"login {login.device} would start with a name reserved for shopper phones; "
+                                    "choose another store id")
     return logins
 
 
@@ -54,11 +68,15 @@ def acl_text(logins: list[DeviceLogin]) -> str:
     for login in logins:
         lines.append(f"user {login.device}")
         if login.role == "backend":
+            if login.device == ADMIN_USER:
+                lines += [f"topic write {dynsec.CONTROL_TOPIC}", f"topic read {dynsec.RESPONSE_TOPIC}", ""]
+                continue
             lines += [f"topic readwrite {p}/#", ""]
             continue
         s, base = login.store, topics.device_base(login.store, login.device)
         lines += [f"topic read {p}/{s}/info", f"topic read {p}/{s}/catalog/+", f"topic read {p}/{s}/stock/+",
-                  f"topic read {p}/{s}/alerts/+", f"topic read {p}/_backend/+/status",
+                  f"topic read {p}/{s}/alerts/+", f"topic read {p}/{s}/staff/revoked",
+                  f"topic read {p}/_backend/+/status",
                   f"topic write {base}/req", f"topic readwrite {base}/status", f"topic read {base}/reply/+",
                   f"topic read {base}/event", ""]
     return "\n".join(lines)
@@ -76,8 +94,28 @@ def _hand_to_broker_user(out: Path, paths: list[Path]) -> None:
         os.chown(path, account.pw_uid, account.pw_gid)
 
 
+def find_dynsec_plugin() -> Path:
+    """Where Mosquitto's dynamic security plugin is installed; raises BrokerConfigError if nowhere."""
+    for folder in DYNSEC_PLUGIN_DIRS:
+        if (Path(folder) / DYNSEC_PLUGIN).is_file():
+            return Path(folder) / DYNSEC_PLUGIN
+    raise BrokerConfigError(f"{DYNSEC_PLUGIN} not found in {', '.join(DYNSEC_PLUGIN_DIRS)}; it ships with "
+                            "Mosquitto 2 (Debian: apt-get install mosquitto)")
+
+
+def _dynsec_file(out: Path) -> Path:
+    # Kept when the set-up is written again: it holds every enrolled phone, which need no new credentials.
+    folder = out / "dynsec"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / "dynamic-security.json"
+    if not path.exists():
+        path.write_text(dynsec.initial_config())
+        path.chmod(0o600)
+    return path
+
+
 def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[str],
-                 port: int = 8883) -> list[DeviceLogin]:
+                 port: int = 8883, admins: int = 1) -> list[DeviceLogin]:
     """Write CA, server certificate, password file, ACL, mosquitto.conf and the device list into ``out``."""
     ids.store_id(store)
     passwd_tool = shutil.which("mosquitto_passwd")
@@ -89,7 +127,7 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
     ca_pair, ca_key, ca_cert = make_ca(f"Aisle {store} broker CA")
     write_pair(out, "ca", ca_pair)
     write_pair(out, "server", make_leaf(ca_key, ca_cert, hosts[0], hosts=hosts, server=True))
-    logins = device_logins(store, kiosks, staff)
+    logins = device_logins(store, kiosks, staff, admins)
     passwd = out / "passwd"
     passwd.write_text("".join(f"{login.device}:{login.password}\n" for login in logins))
     passwd.chmod(0o600)
@@ -97,13 +135,21 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
     if result.returncode != 0:
         raise BrokerConfigError(f"mosquitto_passwd failed: {result.stderr.strip()}")
     (out / "acl").write_text(acl_text(logins))
+    plugin, dynsec_file = find_dynsec_plugin(), _dynsec_file(out)
     (out / "mosquitto.conf").write_text(
         "# Generated by python -m backend broker-config\n"
         "per_listener_settings false\n"
         "allow_anonymous false\n"
         f"password_file {passwd}\n"
         f"acl_file {out / 'acl'}\n"
+        # Shopper phones: logins issued and revoked at run time (backend/phones.py). The plugin is asked first; a
+        # login it does not know, and anything its roles do not grant, falls through to the two files above.
+        f"plugin {plugin}\n"
+        f"plugin_opt_config_file {dynsec_file}\n"
         f"listener {port}\n"
+        # A listener option: above the listener line Mosquitto ignores it. With it a login can only ever connect under
+        # its own client id, so no device can take over the backend's (or another device's) session.
+        "use_username_as_clientid true\n"
         f"cafile {out / 'ca.crt'}\n"
         f"certfile {out / 'server.crt'}\n"
         f"keyfile {out / 'server.key'}\n"
@@ -116,7 +162,8 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
         # default queue of 1000 would silently drop most of them.
         "max_queued_messages 1000000\n"
     )
-    _hand_to_broker_user(out, [passwd, out / "acl", out / "server.key", out / "data"])
+    _hand_to_broker_user(out, [passwd, out / "acl", out / "server.key", out / "data", dynsec_file.parent,
+                               dynsec_file])
     devices = out / "devices.csv"
     with devices.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -6,11 +6,14 @@ Layout (``aisle/v1`` is the protocol version prefix)::
     aisle/v1/{store}/catalog/{sku}                      retained product
     aisle/v1/{store}/stock/{sku}                        retained stock level
     aisle/v1/{store}/alerts/{alert}                     retained restock alert
+    aisle/v1/{store}/staff/revoked                      retained list of revoked staff badge ids
     aisle/v1/{store}/device/{device}/req                device -> backend requests
     aisle/v1/{store}/device/{device}/reply/{nonce}      backend -> device replies
     aisle/v1/{store}/device/{device}/event              backend -> device pushes
     aisle/v1/{store}/device/{device}/status             retained presence (Last Will)
     aisle/v1/_backend/{backend}/status                  retained backend presence
+    aisle/v1/_backend/{backend}/marker                  retained: what the broker holds of the backend's state
+    aisle/v1/_backend/{backend}/probe                   the backend's message to itself after a reconnect
 
 Everything a device may write lives under its own ``device/{device}/`` branch, so a broker
 ACL pattern such as ``aisle/v1/+/device/%u/#`` can pin a device's identity to its login.
@@ -111,9 +114,24 @@ def device_status(store: str, device: str) -> str:
     return f"{device_base(store, device)}/status"
 
 
+def staff_revoked(store: str) -> str:
+    """Retained list of the store's revoked staff badges (mqtt.badges.revocation_list)."""
+    return f"{PREFIX}/{ids.store_id(store)}/staff/revoked"
+
+
 def backend_status(backend: str) -> str:
     """Retained presence of a backend instance."""
     return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/status"
+
+
+def backend_marker(backend: str) -> str:
+    """Retained marker of how much of a backend's state the broker holds (backend/state_marker.py)."""
+    return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/marker"
+
+
+def backend_probe(backend: str) -> str:
+    """Where a backend sends itself a message to learn that the broker has delivered everything before it."""
+    return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/probe"
 
 
 def _store_or_wildcard(store: str) -> str:
@@ -124,7 +142,7 @@ def _store_or_wildcard(store: str) -> str:
 class ParsedTopic:
     """A protocol topic split into its parts."""
 
-    kind: str  # info | catalog | stock | alert | req | reply | event | status
+    kind: str  # info | catalog | stock | alert | revoked | req | reply | event | status
     store: str
     key: str  # sku for catalog/stock, device id otherwise
     nonce: str | None = None
@@ -144,6 +162,8 @@ def parse(topic: str) -> ParsedTopic:
             return ParsedTopic(branch, store, ids.sku(parts[4]))
         if branch == "alerts" and len(parts) == 5 and ALERT_ID_RE.fullmatch(parts[4]):
             return ParsedTopic("alert", store, parts[4])
+        if branch == "staff" and len(parts) == 5 and parts[4] == "revoked":
+            return ParsedTopic("revoked", store, store)
         if branch == "device" and len(parts) >= 6:
             device = ids.device_id(parts[4])
             leaf = parts[5]

@@ -1,0 +1,78 @@
+"""A real Mosquitto running exactly what `python -m backend broker-config` writes: TLS, logins, ACLs."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from backend.broker_config import DeviceLogin, write_config
+from mqtt.brokers import find_mosquitto, free_port, wait_for_port
+from mqtt.client import MqttClient
+from mqtt.url import BrokerUrl
+
+STORE = "test-a"
+
+
+class SecuredBroker:
+    """The generated production set-up for store test-a, run by a real Mosquitto process."""
+
+    def __init__(self, kiosks: int = 4, staff: int = 2) -> None:
+        # pytest's temporary folders are private to root; the broker drops to the mosquitto user and must reach in.
+        self.out = Path(tempfile.mkdtemp(prefix="aisle-broker-config-"))
+        self.out.chmod(0o755)
+        self.port = free_port()
+        self.logins: list[DeviceLogin] = write_config(self.out, STORE, kiosks, staff,
+                                                      hosts=["localhost", "127.0.0.1"], port=self.port)
+        self.passwords = {login.device: login.password for login in self.logins}
+        self.base = BrokerUrl("127.0.0.1", self.port, tls=True, ca_file=str(self.out / "ca.crt"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.clients: list[MqttClient] = []
+
+    def start(self) -> SecuredBroker:
+        """Start Mosquitto on the generated mosquitto.conf and wait until it listens."""
+        self.proc = subprocess.Popen([find_mosquitto() or "mosquitto", "-c", str(self.out / "mosquitto.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for_port("127.0.0.1", self.port, 10), "secured mosquitto did not start"
+        return self
+
+    def kill(self) -> None:
+        """``kill -9``: no clean shutdown, no final save of retained messages."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(5)
+
+    def url(self, device: str, **changes: object) -> BrokerUrl:
+        """The broker address with a device's login."""
+        fields = {"username": device, "password": self.passwords[device], **changes}
+        return replace(self.base, **fields)  # type: ignore[arg-type]
+
+    def connect(self, device: str, client_id: str | None = None, **kwargs: object) -> MqttClient:
+        """A connected client under ``device``'s login (closed with the broker)."""
+        client = MqttClient(self.url(device), client_id or device, **kwargs)  # type: ignore[arg-type]
+        client.connect(10)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close the clients, stop the broker and delete its files."""
+        for client in self.clients:
+            client.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        shutil.rmtree(self.out, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def secured() -> Iterator[SecuredBroker]:
+    """The generated production broker for store test-a, shared by a module's tests."""
+    broker = SecuredBroker().start()
+    yield broker
+    broker.close()
