@@ -12,7 +12,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from backend import phones_cli, provision_cli
 from backend.db import Store
+from backend.logins import LoginsError, backend_urls, read_logins, tool_url
 from mqtt.brokers import BrokerError, EmbeddedBroker
 from mqtt.client import ConnectError, MqttClient
 from mqtt.rpc import RemoteError, RpcClient, RpcTimeout
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default=DEFAULT_DB, type=Path, help="SQLite database file")
     serve.add_argument("--demo", action="store_true", help="load the demo stores and products on first start")
     serve.add_argument("--embedded-port", type=int, default=1883, help="port of the embedded broker")
+    serve.add_argument("--credentials", type=Path, help="devices.csv from broker-config: the backend's logins "
+                       "(rows of role backend) are taken from it; the broker URL then carries no user")
 
     stock = sub.add_parser("stock", help="stock operations through the running service")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True)
@@ -65,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--device", required=True)
     add.add_argument("--store", required=True)
     add.add_argument("--role", required=True, choices=["kiosk", "phone", "web", "staff", "admin"])
+    provision_cli.add_parsers(devices_sub)
+    phones_cli.add_parsers(devices_sub)
 
     report = sub.add_parser("report", help="reports from the backend database")
     report_sub = report.add_subparsers(dest="report_command", required=True)
@@ -86,6 +92,8 @@ def _client_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--device", default="admin-cli", help="device id the request is sent as")
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--credentials", type=Path, help="devices.csv from broker-config: connect with the store's "
+                        "admin login (the broker URL then carries no user)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "devices":
             return devices_command(args)
         return import_command(args)
-    except (BrokerUrlError, ConnectError, BrokerError) as exc:
+    except (BrokerUrlError, ConnectError, BrokerError, LoginsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -122,10 +130,15 @@ def serve(args: argparse.Namespace) -> int:
         log.info("embedded broker listening on %s", url)
     else:
         url = parse_broker_url(args.broker)
+    connections = {}
+    if args.credentials:
+        urls = backend_urls(url, read_logins(args.credentials))
+        url = urls.main
+        connections = {"backend_id": urls.backend_id, "state_url": urls.state, "admin_url": urls.admin}
     store = Store(args.db)
     if args.demo:
         load_demo(store)
-    service = BackendService(store, url)
+    service = BackendService(store, url, **connections)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -144,9 +157,14 @@ def serve(args: argparse.Namespace) -> int:
 def stock_command(args: argparse.Namespace) -> int:
     """Send a stock request to the running service and print the answer."""
     url = parse_broker_url(args.broker)
-    client = MqttClient(url, f"{args.device}-{secrets.token_hex(4)}")
+    device, client_id = args.device, f"{args.device}-{secrets.token_hex(4)}"
+    if args.credentials:
+        # The broker names the connection after its login: that login is the device the request comes from.
+        device, url = tool_url(url, read_logins(args.credentials), args.store)
+        client_id = device
+    client = MqttClient(url, client_id)
     client.connect(args.timeout)
-    rpc = RpcClient(client, args.store, args.device)
+    rpc = RpcClient(client, args.store, device)
     try:
         if args.stock_command == "adjust":
             result = rpc.call("stock.adjust", {"sku": args.sku, "delta": args.delta, "reason": args.reason,
@@ -194,9 +212,13 @@ def broker_config_command(args: argparse.Namespace) -> int:
 
 
 def devices_command(args: argparse.Namespace) -> int:
-    """Register a device's role."""
+    """Register a device's role, or provision a device, set the staff PIN, issue or revoke badges."""
     from backend import roles
 
+    if provision_cli.handles(args):
+        return provision_cli.run(args)
+    if phones_cli.handles(args):
+        return phones_cli.run(args)
     store = Store(args.db)
     try:
         roles.register(store, args.device, args.store, args.role)

@@ -177,12 +177,89 @@ CREATE TABLE devices (
 );
 """
 
+M005_ORDER_LIFECYCLE = """
+-- Why a cancelled order was cancelled ('payment_deadline' when it expired unpaid; NULL when staff cancelled it).
+ALTER TABLE orders ADD COLUMN closed_reason TEXT;
+-- When an unpaid order is released: the payment deadline after placing, counted from when a pickup is ready (a
+-- pickup is paid at the till, so a transfer's 24 h lead must not eat its time). Orders placed before this: a day.
+ALTER TABLE orders ADD COLUMN pay_by TEXT;
+UPDATE orders SET pay_by = replace(datetime(created_at, '+1 day'), ' ', 'T') || '+00:00'
+    WHERE status = 'awaiting_payment';
+CREATE INDEX orders_unpaid_due ON orders(pay_by) WHERE status = 'awaiting_payment';
+-- The payment deadline's sweep and the per-device caps on unpaid holds read these, never the whole table.
+CREATE INDEX orders_status_created ON orders(status, created_at);
+CREATE INDEX orders_device_status ON orders(device, status);
+CREATE INDEX orders_cart ON orders(cart_id) WHERE cart_id IS NOT NULL;
+-- Orders still holding personal data: the retention job erases it once the order is finished and old enough.
+CREATE INDEX orders_personal_data ON orders(updated_at) WHERE address IS NOT NULL;
+CREATE INDEX carts_owner_updated ON carts(owner, updated_at);
+CREATE INDEX carts_updated ON carts(updated_at);
+CREATE INDEX handoffs_cart ON handoffs(cart_id);
+CREATE INDEX handoffs_expires ON handoffs(expires_at);
+CREATE INDEX alerts_closed ON alerts(closed_at) WHERE state IN ('resolved', 'dismissed');
+"""
+
+M006_SHOPPER_REPORTS = """
+-- A shopper's out-of-stock scan of a shelf the stock count calls full asks staff only to check the shelf.
+ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'restock' CHECK (kind IN ('restock', 'check_shelf'));
+CREATE INDEX alerts_kind_opened ON alerts(store, sku, kind, opened_at);
+-- Shoppers' reports within the rate window, so a limit per device holds across backend restarts.
+CREATE TABLE alert_reports (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    store TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX alert_reports_device ON alert_reports(device, created_at);
+CREATE INDEX alert_reports_created ON alert_reports(created_at);
+"""
+
+M007_STAFF_CREDENTIALS = """
+-- A store's staff PIN, kept as a salted hash and handed to devices at provisioning (mqtt/credentials.py).
+CREATE TABLE staff_pins (
+    store TEXT PRIMARY KEY,
+    pin_hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Badges the backend signed; a revoked one is published on aisle/v1/{store}/staff/revoked until it expires.
+CREATE TABLE staff_badges (
+    badge_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL,
+    staff_id TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX staff_badges_store ON staff_badges(store, revoked_at);
+"""
+
+M008_PHONES = """
+-- Shopper phones enrolled at run time: the broker's dynamic security plugin holds their logins, this table who
+-- enrolled when (a per-store registration limit that holds across restarts) and which revocations the broker applied.
+CREATE TABLE phones (
+    device_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL,
+    enrolled_via TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT,
+    broker_revoked INTEGER NOT NULL DEFAULT 0 CHECK (broker_revoked IN (0, 1))
+);
+CREATE INDEX phones_store_created ON phones(store, created_at);
+CREATE INDEX phones_revocations_pending ON phones(device_id) WHERE revoked_at IS NOT NULL AND broker_revoked = 0;
+"""
+
 # (version, name, SQL script); append only, never edit a released migration.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "catalog and stock", M001_CATALOG_AND_STOCK),
     (2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
     (3, "restock alerts", M003_ALERTS),
     (4, "device roles", M004_DEVICES),
+    (5, "order lifecycle, holds and retention", M005_ORDER_LIFECYCLE),
+    (6, "shopper reports and check-shelf alerts", M006_SHOPPER_REPORTS),
+    (7, "staff PINs and badges", M007_STAFF_CREDENTIALS),
+    (8, "shopper phones", M008_PHONES),
 ]
 
 

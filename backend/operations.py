@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from backend import carts, catalog, nearby, orders, snapshot, stock
 from backend.db import Store
+from backend.holds import HoldLimits
 from backend.payload_cache import PayloadCache
 from mqtt.commerce import (
     CartCreateArgs,
@@ -15,6 +17,7 @@ from mqtt.commerce import (
     CartSetLineArgs,
     Event,
     OptionsArgs,
+    Order,
     OrderStatusArgs,
     PlaceOrderArgs,
     RedeemArgs,
@@ -42,8 +45,11 @@ class Operations:
     def __init__(self, store: Store, publish_stock: PublishStock, send_event: SendEvent,
                  public_url: str = carts.DEFAULT_PUBLIC_URL,
                  after_stock_change: Callable[[str, str], None] | None = None,
-                 payload_cache: PayloadCache | None = None) -> None:
+                 payload_cache: PayloadCache | None = None, limits: HoldLimits | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
+        self.limits = limits if limits is not None else HoldLimits()
+        self.clock = clock  # carts and orders are stamped with it, so the payment deadline runs on the same time
         self.payload_cache = payload_cache if payload_cache is not None else PayloadCache()
         self._after_stock_change = after_stock_change or (lambda store_id, sku: None)
         self._publish_stock = publish_stock
@@ -119,7 +125,8 @@ class Operations:
         """A new cart owned by the requesting device (a web shop, a kiosk exporting its cart, a phone)."""
         request = decode(CartCreateArgs, args)
         with _cart_errors():
-            cart = carts.create(self.store, ctx.store, ctx.device, request.lines, utcnow())
+            cart = carts.create(self.store, ctx.store, ctx.device, request.lines, self.clock(),
+                                caps=self.limits.caps_for(ctx.role), open_window=self.limits.open_cart_window)
         return {"cart": cart.model_dump(mode="json")}
 
     def cart_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -133,14 +140,14 @@ class Operations:
         request = decode(CartSetLineArgs, args)
         with _cart_errors():
             cart = carts.set_line(self.store, ctx.store, request.cart_id, request.sku, request.quantity,
-                                  request.expected_version, utcnow())
+                                  request.expected_version, self.clock())
         return {"cart": cart.model_dump(mode="json")}
 
     def cart_handoff(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """A single-use code (and its URL for a QR code) that opens the cart elsewhere."""
         request = decode(CartRef, args)
         with _cart_errors():
-            handoff = carts.issue_handoff(self.store, ctx.store, request.cart_id, ctx.device, utcnow(),
+            handoff = carts.issue_handoff(self.store, ctx.store, request.cart_id, ctx.device, self.clock(),
                                           self.public_url)
         return {"handoff": handoff.model_dump(mode="json")}
 
@@ -148,7 +155,7 @@ class Operations:
         """Open the cart behind a code; its owner is told which device opened it."""
         request = decode(RedeemArgs, args)
         with _cart_errors():
-            cart, owner = carts.redeem(self.store, ctx.store, ctx.device, request.token, utcnow())
+            cart, owner = carts.redeem(self.store, ctx.store, ctx.device, request.token, self.clock())
         if owner != ctx.device:
             event = Event(type="cart.opened", at=utcnow(),
                           data={"cart_id": cart.cart_id, "store": ctx.store, "device": ctx.device})
@@ -170,12 +177,14 @@ class Operations:
         with _cart_errors():
             order, duplicate, changed = orders.place(self.store, ctx.store, ctx.device, request.order_id,
                                                      request.option_id, request.lines, request.address,
-                                                     request.cart_id, utcnow())
+                                                     request.cart_id, self.clock(),
+                                                     caps=self.limits.caps_for(ctx.role),
+                                                     payment_deadline=self.limits.payment_deadline)
         for store_id in changed:
             for line in order.lines:
                 self._publish_stock(stock.level(self.store, store_id, line.sku))
         if not duplicate:
-            self._send_event(ctx.store, ctx.device, Event(type="order.status", at=utcnow(), data={
+            self._send_event(ctx.store, ctx.device, Event(type="order.status", at=self.clock(), data={
                 "order_id": order.order_id, "reference": order.reference, "status": order.status.value}))
         return {"order": order.model_dump(mode="json"), "duplicate": duplicate}
 
@@ -191,16 +200,33 @@ class Operations:
         return {"order": order.model_dump(mode="json")}
 
     def order_set_status(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
-        """Move an order on (paid, ready, shipped, collected, cancelled) and tell the ordering device."""
+        """Move an order one allowed step on (orders.TRANSITIONS) and tell the ordering device; once per status."""
         request = decode(OrderStatusArgs, args)
         with _cart_errors():
-            order, device, changed = orders.set_status(self.store, request.order_id, request.status, utcnow())
+            order, device, changed, moved = orders.set_status(self.store, request.order_id, request.status,
+                                                              self.clock(), store_id=ctx.store, device=ctx.device)
+        if moved:
+            self._after_order_change(order, device, changed)
+        return {"order": order.model_dump(mode="json"), "duplicate": not moved}
+
+    def expire_unpaid_orders(self) -> int:
+        """Cancel orders left unpaid past the payment deadline, republish their stock, tell their devices."""
+        expired = orders.expire_unpaid(self.store, self.clock())
+        for order, device, changed, _ in expired:
+            log.info("order %s (%s) expired unpaid; its stock is released", order.order_id, order.reference)
+            self._after_order_change(order, device, changed, reason=orders.EXPIRED_REASON)
+        return len(expired)
+
+    def _after_order_change(self, order: Order, device: str, changed: list[str], reason: str | None = None) -> None:
         for store_id in changed:
             for line in order.lines:
                 self._publish_stock(stock.level(self.store, store_id, line.sku))
-        self._send_event(order.store, device, Event(type="order.status", at=utcnow(), data={
-            "order_id": order.order_id, "reference": order.reference, "status": order.status.value}))
-        return {"order": order.model_dump(mode="json")}
+                if order.status in orders.SALES:  # the shelf may have gone below its threshold
+                    self._after_stock_change(store_id, line.sku)
+        data = {"order_id": order.order_id, "reference": order.reference, "status": order.status.value}
+        if reason:
+            data["reason"] = reason
+        self._send_event(order.store, device, Event(type="order.status", at=self.clock(), data=data))
 
 
 class _cart_errors:  # noqa: N801 - used as a context manager, reads like a statement

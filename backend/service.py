@@ -10,13 +10,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend import alerts, catalog, roles, stock
+from backend import alerts, badges, catalog, roles, stock
 from backend.alert_ops import AlertOperations
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.db import Store
+from backend.holds import HoldLimits
+from backend.limits import DEFAULT_LIMITS, RequestLimits
 from backend.operations import Operations
 from backend.payload_cache import PayloadCache
+from backend.phones import PhoneRegistry
+from backend.retention import Housekeeping, RetentionPolicy
+from backend.state_marker import StateMarker
 from mqtt import payloads, topics
+from mqtt.admission import Admission
 from mqtt.client import MqttClient, Will
 from mqtt.commerce import Event
 from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, encode
@@ -26,6 +32,7 @@ from mqtt.url import BrokerUrl
 log = logging.getLogger(__name__)
 
 BACKEND_ID = "backend-main"
+RECONNECT_DELAY = 3.0  # the longest wait between the backend's reconnect attempts
 
 
 class BackendService:
@@ -34,14 +41,24 @@ class BackendService:
     def __init__(self, store: Store, url: BrokerUrl, *, backend_id: str = BACKEND_ID,
                  watch_interval: float = 1.0, public_url: str = DEFAULT_PUBLIC_URL,
                  clock: Callable[[], datetime] = payloads.utcnow,
-                 escalate_after: timedelta = alerts.DEFAULT_ESCALATE_AFTER, alert_tick: float = 5.0) -> None:
+                 escalate_after: timedelta = alerts.DEFAULT_ESCALATE_AFTER, alert_tick: float = 5.0,
+                 limits: HoldLimits | None = None, retention: RetentionPolicy | None = None,
+                 admin_url: BrokerUrl | None = None, state_url: BrokerUrl | None = None,
+                 request_limits: RequestLimits | None = DEFAULT_LIMITS) -> None:
         self.store = store
         self.backend_id = backend_id
+        self._republish_all = threading.Event()  # set when the broker lost what was published
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
-        self.client = MqttClient(url, backend_id, will=Will(topics.backend_status(backend_id), encode(offline)))
+        # One backend: it should come back as soon as the broker does, not spread out like a store's kiosks.
+        # No cap on replies in flight: their acknowledgements come back behind the incoming requests, and under a
+        # request flood a cap of 100 held every shopper's reply until they did (bench/abuse.py).
+        self.client = MqttClient(url, backend_id, will=Will(topics.backend_status(backend_id), encode(offline)),
+                                 max_reconnect_delay=RECONNECT_DELAY, max_inflight=0)
         # State goes out on a connection of its own: on one shared connection the broker drained requests,
         # replies and the retained fan-out in turn, and stock updates queued behind them (bench/stock_fanout.py).
-        self.publisher = MqttClient(url, f"{backend_id}-state")
+        # In production it has a login of its own too (``state_url``): the broker pins client ids to logins.
+        self.publisher = MqttClient(state_url or url, f"{backend_id}-state", max_reconnect_delay=RECONNECT_DELAY)
+        self.marker = StateMarker(self.publisher, backend_id, self._republish_all.set)
         self.clock = clock
         self.escalate_after = escalate_after
         self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
@@ -49,17 +66,27 @@ class BackendService:
         self.payload_cache = PayloadCache()
         self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
                                      after_stock_change=self.alert_ops.after_stock_change,
-                                     payload_cache=self.payload_cache)
+                                     payload_cache=self.payload_cache, limits=limits, clock=lambda: self.clock())
+        self.housekeeping = Housekeeping(store, lambda: self.clock(), self.operations.expire_unpaid_orders,
+                                         retention or RetentionPolicy(), self._retract_alert)
         table = {**self.operations.table(), **self.alert_ops.table()}
+        # Shopper phones need the broker's dynamic security plugin and the login allowed to drive it (production).
+        self.phones = PhoneRegistry(store, MqttClient(admin_url, f"{backend_id}-admin")) if admin_url else None
+        if self.phones is not None:
+            table.update(self.phones.table())
         self.rpc = RpcServer(self.client, {name: _storage_guard(handler) for name, handler in table.items()},
                              identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
-                             authorize=lambda ctx: roles.may(ctx.role, ctx.op))
+                             authorize=lambda ctx: roles.may(ctx.role, ctx.op),
+                             # Per-device budgets and a bounded queue (backend/limits.py); None: the old unbounded path.
+                             admission=Admission(request_limits) if request_limits is not None else None)
         self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
         self._alert_tick = alert_tick
         self._published_stores: dict[str, catalog.StoreInfo] = {}
         self._published_stock: dict[tuple[str, str], int] = {}
         self._published_catalog: dict[tuple[str, str], int] = {}
+        self._published_revocations: dict[str, int] = {}  # store -> seq of its staff badge revocation list
         self._publish_lock = threading.Lock()
+        self._cleanup: list[Callable[[], None]] = []
         self._watch_interval = watch_interval
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -69,28 +96,48 @@ class BackendService:
         """Connect, publish every retained message, then start answering requests."""
         self.client.connect(timeout)
         self.publisher.connect(timeout)
+        if self.phones is not None:
+            self.phones.start(timeout)
         self._data_version = self.store.data_version()
         self._sweep_alerts()
         count = self.publish_changes()
+        self.marker.flush()
+        self.marker.start()
+        self._cleanup.append(self.marker.stop)
         self.rpc.start()
         self.client.wait_subscribed(topics.request_filter(), timeout)
-        online = DeviceStatus(device=self.backend_id, role=DeviceRole.BACKEND, state="online",
-                              since=payloads.utcnow())
-        self.client.publish(topics.backend_status(self.backend_id), encode(online), qos=1, retain=True)
+        self._publish_online()
+        # The Last Will marked us offline when the connection dropped: say online again after every reconnect.
+        self._cleanup.append(self.client.add_connection_listener(lambda up: up and self._publish_online()))
         self._watcher = threading.Thread(target=self._watch, name="backend-db-watch", daemon=True)
         self._watcher.start()
         log.info("backend %s serving on %s: published %d retained messages", self.backend_id, self.client.url,
                  count)
 
+    def _publish_online(self) -> None:
+        online = DeviceStatus(device=self.backend_id, role=DeviceRole.BACKEND, state="online",
+                              since=payloads.utcnow())
+        self.client.publish(topics.backend_status(self.backend_id), encode(online), qos=1, retain=True)
+
     def stop(self) -> None:
         """Mark the backend offline and disconnect."""
         self._stop.set()
+        for undo in reversed(self._cleanup):
+            undo()
+        self._cleanup = []
         if self._watcher:
             self._watcher.join(5)
+        self.rpc.stop()  # queued requests are answered "unavailable" before the connection goes
         offline = DeviceStatus(device=self.backend_id, role=DeviceRole.BACKEND, state="offline",
                                since=payloads.utcnow())
-        info = self.client.publish(topics.backend_status(self.backend_id), encode(offline), qos=1, retain=True)
-        info.wait_for_publish(2)
+        if self.client.connected:  # otherwise the broker already published our Last Will, which says the same
+            info = self.client.publish(topics.backend_status(self.backend_id), encode(offline), qos=1, retain=True)
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError):  # the link went down meanwhile: the Last Will covers it
+                log.info("could not say offline before closing: the broker connection is gone")
+        if self.phones is not None:
+            self.phones.stop()
         self.publisher.close()
         self.client.close()
 
@@ -117,6 +164,7 @@ class BackendService:
                 if self._published_alerts.get((store_id, alert_id), (0, 0))[0] < seq:
                     self._publish_alert_unlocked(alert_id)
                     count += 1
+            count += badges.publish_revocations(self.store, self.publisher, self._published_revocations)
             return count
 
     def publish_alert(self, alert_id: str) -> None:
@@ -128,6 +176,12 @@ class BackendService:
         alert = alerts.payload(self.store, alert_id, self.clock())
         self.publisher.publish(topics.alert(alert.store, alert.alert_id), encode(alert), qos=1, retain=True)
         self._published_alerts[(alert.store, alert.alert_id)] = (alert.seq, alert.priority)
+
+    def _retract_alert(self, store_id: str, alert_id: str) -> None:
+        """Take a deleted alert's retained message off the broker."""
+        with self._publish_lock:
+            self.publisher.publish(topics.alert(store_id, alert_id), b"", qos=1, retain=True)
+            self._published_alerts.pop((store_id, alert_id), None)
 
     def tick_alerts(self) -> None:
         """Escalate alerts left unclaimed too long and republish live alerts whose priority moved."""
@@ -169,6 +223,7 @@ class BackendService:
                 if time.monotonic() - last_tick >= self._alert_tick:
                     last_tick = time.monotonic()
                     self.tick_alerts()
+                self.housekeeping.tick()  # unpaid orders past their deadline; retention now and then
                 version = self.store.data_version()
                 if version != self._data_version:
                     self._data_version = version
@@ -176,8 +231,20 @@ class BackendService:
                     changed = self.publish_changes()
                     if changed:
                         log.info("published %d entries changed outside the service", changed)
+                if self._republish_all.is_set():
+                    self._republish_all.clear()
+                    log.info("republished %d retained messages the broker had lost", self.republish_all())
+                self.marker.flush()
             except Exception:
                 log.exception("database watch failed; retrying")
+
+    def republish_all(self) -> int:
+        """Publish every retained message again, as on a first start (the broker lost them)."""
+        with self._publish_lock:
+            for published in (self._published_stores, self._published_stock, self._published_catalog,
+                              self._published_alerts, self._published_revocations):
+                published.clear()
+        return self.publish_changes()
 
     def _sweep_alerts(self) -> None:
         # Stock that arrived at or below its threshold (demo data, an import) never crossed it here.

@@ -201,6 +201,8 @@ class ErrorCode(StrEnum):
     USED = "used"
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
+    LIMIT_REACHED = "limit_reached"  # this device already holds what one device may (carts, unpaid orders, units)
+    RATE_LIMITED = "rate_limited"  # this device asked too often; the message says when it may ask again
     INTERNAL = "internal"
 
 
@@ -209,6 +211,10 @@ class ErrorInfo(Payload):
 
     code: ErrorCode
     message: str = Field(max_length=500)
+    # Written only when there is a hint, so clients built before the field parse every other error unchanged.
+    retry_after: float | None = Field(default=None, ge=0, le=3600, exclude_if=lambda value: value is None,
+                                      description="seconds after which asking again may succeed (`rate_limited`, "
+                                      "`unavailable`); absent when not known")
 
 
 class Reply(Payload):
