@@ -58,6 +58,18 @@ def make_client(broker_url: BrokerUrl) -> Iterator[Callable[..., MqttClient]]:
         client.close()
 
 
+class Clock:
+    """A service's time, moved by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        from mqtt.payloads import utcnow
+
+        self.now = utcnow()
+
+    def __call__(self):  # noqa: ANN204 - returns the datetime held in now
+        return self.now
+
+
 class Collector:
     """Collects messages from a subscription and waits for conditions on them."""
 

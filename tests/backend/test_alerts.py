@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,15 +15,7 @@ from mqtt.mirror import StoreMirror
 from mqtt.payloads import ErrorCode, decode, utcnow
 from mqtt.rpc import RemoteError, RpcClient
 from tests.backend.test_service import wait_until
-from tests.conftest import clear_retained, load_fixture_catalog, unique
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.conftest import Clock, clear_retained, load_fixture_catalog, unique
 
 
 @pytest.fixture

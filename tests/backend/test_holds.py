@@ -12,23 +12,14 @@ from backend.importer import import_file
 from mqtt import topics
 from mqtt.commerce import Event, LineRequest
 from mqtt.mirror import StoreMirror
-from mqtt.payloads import ErrorCode, decode, utcnow
+from mqtt.payloads import ErrorCode, decode
 from mqtt.rpc import RemoteError, RpcClient
 from tests.backend.test_orders import ADDRESS
 from tests.backend.test_service import wait_until
+from tests.conftest import Clock
 
 ITEMS = [f"TST-ITEM-{i:03d}" for i in range(64)]
 SHOP, WAREHOUSE = 150, 400  # units of each item in test-a (50 shelf, 100 backroom) and in the warehouse
-
-
-class Clock:
-    """The service's time, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
