@@ -37,6 +37,7 @@ bench: setup
 	$(PY) bench/stock_fanout.py
 	$(PY) bench/recognition_bench.py --markdown
 	$(PY) bench/kiosk_bench.py --markdown
+	$(PY) bench/abuse.py
 
 clean:
 	rm -rf demo-out test-artifacts var .pytest_cache
