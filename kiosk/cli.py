@@ -17,6 +17,7 @@ from kiosk.config import (
     Mode,
     demo_config,
     install_provisioning,
+    load_phone_login,
     load_provisioning,
     load_settings,
     stable_device_id,
@@ -85,7 +86,7 @@ def config_from(args: argparse.Namespace) -> KioskConfig:
     if args.provision:
         installed = install_provisioning(base, args.provision)
         log.info("provisioned as %s of store %s", installed.device, installed.store)
-    config = load_settings(load_provisioning(base))
+    config = load_phone_login(load_settings(load_provisioning(base)))
     if args.demo:
         if config.provisioned:
             raise ConfigError("--demo is for demo devices; this one is provisioned for a store")

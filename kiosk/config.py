@@ -12,8 +12,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mqtt.badges import demo_public_key
 from mqtt.credentials import Provisioning, ProvisioningError, hash_pin, parse_provisioning, write_private
+from mqtt.enrolment import PhoneCredentials
 from mqtt.url import BrokerUrl, mask_url, parse_broker_url, strip_password
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,7 @@ TEXT_SCALES = (1.0, 1.3, 1.6)
 IDLE_CHOICES = (30.0, 60.0, 90.0, 120.0, 180.0, 300.0)
 DEMO_PIN = "2468"  # only with --demo; a production device gets its store's PIN hash from provisioning
 PROVISIONING_FILE = "provisioning.json"
+PHONE_LOGIN_FILE = "phone-login.json"  # a shopper phone's own broker login, from a kiosk's enrolment code
 
 
 class Mode(StrEnum):
@@ -76,6 +80,11 @@ class KioskConfig:
     def provisioning_path(self) -> Path:
         """Where the device keeps its provisioning (mode 0600)."""
         return self.data_dir / PROVISIONING_FILE
+
+    @property
+    def phone_login_path(self) -> Path:
+        """Where a shopper phone keeps the broker login it got for a kiosk's enrolment code (mode 0600)."""
+        return self.data_dir / PHONE_LOGIN_FILE
 
     @property
     def staff_enabled(self) -> bool:
@@ -205,3 +214,34 @@ def load_provisioning(config: KioskConfig) -> KioskConfig:
     return replace(config, store=data.store, device_id=data.device, broker=data.broker,
                    broker_username=data.username, broker_password=data.password,
                    staff_pin_hash=data.staff_pin_hash, badge_public_key=data.badge_public_key, provisioned=True)
+
+
+def _with_phone_login(config: KioskConfig, credentials: PhoneCredentials) -> KioskConfig:
+    # The broker pins the client id to the login and grants the phone's topics by that name: device id = login.
+    return replace(config, store=credentials.store, device_id=credentials.device,
+                   broker_username=credentials.device, broker_password=credentials.password)
+
+
+def save_phone_login(config: KioskConfig, credentials: PhoneCredentials) -> KioskConfig:
+    """Keep a shopper phone's own broker login (0600, like provisioning) and return the config that uses it."""
+    write_private(config.phone_login_path, credentials.model_dump_json(indent=2) + "\n")
+    log.info("this phone is now %s in store %s", credentials.device, credentials.store)
+    return _with_phone_login(config, credentials)
+
+
+def load_phone_login(config: KioskConfig) -> KioskConfig:
+    """Overlay a shopper phone's own broker login, if it enrolled at a kiosk (provisioned devices have their own)."""
+    if config.mode is not Mode.PHONE or config.provisioned:
+        return config
+    path = config.phone_login_path
+    try:
+        credentials = PhoneCredentials.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return config
+    except (OSError, ValidationError) as exc:
+        # The phone can enrol again at any kiosk; a pydantic message could quote the password, so it is not logged.
+        log.warning("ignoring unusable phone login %s (%s): scan a kiosk's code again", path, type(exc).__name__)
+        return config
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return _with_phone_login(config, credentials)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 
 from kivy.clock import Clock
@@ -26,6 +28,7 @@ from kiosk.services.alarm import Alarm, UrgentAlerts
 from kiosk.services.camera import CameraFeed, CameraUnavailable, make_source
 from kiosk.services.images import ProductImages
 from kiosk.services.link import CartOpened, OrderDraft, StoreLink
+from kiosk.services.phones import PhoneCodes, enrol_failure, enrol_phone
 from kiosk.services.recognition import RecognitionService
 from kiosk.services.staff import SignIn, StaffAuth
 from kiosk.services.tasks import Tasks
@@ -35,13 +38,14 @@ from mqtt import topics
 from mqtt.alerts import Alert
 from mqtt.commerce import LineRequest
 from mqtt.payloads import utcnow
-from vision.intents import IntentConfig, StaffBadge
+from vision.intents import IntentConfig, PhoneEnrolment, StaffBadge
 from vision.session import Detection
 from vision.wedge import KeyboardWedge
 
 log = logging.getLogger(__name__)
 
 IDLE_TICK = 0.25
+ENROL_RETRY = 10.0  # seconds before a phone retries an enrolment code that failed without being spent
 KEY_ESCAPE = 27  # also Android's back button
 NAMED_KEYS = {13: "enter", 271: "enter", 9: "tab", 8: "backspace"}
 
@@ -68,6 +72,12 @@ class Controller:
         self.wedge = KeyboardWedge(max_gap=None)
         self.router = ScanRouter(self, IntentConfig(base_urls=(config.base_url,)))
         self.link = self._connect(config)
+        # A provisioned kiosk offers shopper phones a way in; the demo's broker has no phone registry (nothing shown).
+        self.phone_codes = PhoneCodes(lambda: self.link.enrolment_code(), self.tasks, self._show_phone_code) if (
+            config.mode is Mode.KIOSK and config.provisioned) else None
+        self._enrolling: Future[KioskConfig] | None = None
+        self._welcome = False  # a phone just enrolled: say so once it is connected and knows the store's name
+        self._tried_codes: dict[str, float] = {}  # enrolment login -> when it may be tried again (monotonic)
         self.language_chosen = False
         self.draft: OrderDraft | None = None
         self._tick_event = Clock.schedule_interval(self._tick, IDLE_TICK)
@@ -130,14 +140,18 @@ class Controller:
         save_settings(config)
         ui.text_scale = config.text_scale
         ui.high_contrast = config.high_contrast
-        if (old.store, old.broker) != (config.store, config.broker):
+        login = (config.store, config.broker, config.broker_username, config.broker_password, config.device_id)
+        if (old.store, old.broker, old.broker_username, old.broker_password, old.device_id) != login:
             self.tasks.cancel_all()
             self.link.close()
+            self.device_id = config.device_id or self.device_id  # a phone's own login is its device id
             self.staff = StaffAuth(config)
             state.staff_enabled = self.staff.enabled
             self.router.intent_config = IntentConfig(base_urls=(config.base_url,))
             self.link = self._connect(config)
             state.store_name = ""
+            if self.phone_codes is not None:
+                self.phone_codes.renew()
             self._refresh_store()
         if config.mode is not Mode.PHONE and config.idle_timeout > 0:
             self.link.sessions.idle_timeout = config.idle_timeout
@@ -197,9 +211,16 @@ class Controller:
 
     def _show_link(self) -> None:
         """Not ready, getting ready or offline since when, and why (every tick: a few cheap look-ups)."""
-        text = link_text(self.link.health(), self.fmt, tr._)
+        health = self.link.health()
+        text = link_text(health, self.fmt, tr._)
+        reason = text.reason
+        config = self.config
+        if (config.mode is Mode.PHONE and not config.provisioned and not config.broker_username
+                and (health.problem or "").startswith("refused")):
+            # A production broker lets a shopper's phone in only with a login of its own, from a kiosk's code.
+            reason = tr._("Scan the code on a kiosk in the store to connect this phone.")
         state.link_state, state.link_banner = text.state, text.banner
-        state.link_reason, state.link_status = text.reason, text.status
+        state.link_reason, state.link_status = reason, text.status
 
     def _cart_changed(self, snapshot: CartSnapshot | None) -> None:
         if snapshot is None:
@@ -232,6 +253,11 @@ class Controller:
         if not state.store_name:
             self._refresh_store()
         self._show_link()
+        if self.phone_codes is not None:
+            self.phone_codes.tick(self.link.connected and self.nav.current == "attract")
+        if self._welcome and self.link.connected and state.store_name:
+            self._welcome = False
+            self.notify(tr._("Connected to {store}").format(store=state.store_name), "ok")
         if not self._idle_applies():
             self.link.sessions.touch()
             state.idle_warning = False
@@ -307,6 +333,43 @@ class Controller:
         if hasattr(screen, "code_seen"):
             screen.code_seen(detection)
         self.router.intent(detection.intent)
+
+    # -- shopper phones -----------------------------------------------------------------
+
+    def _show_phone_code(self, text: str) -> None:
+        state.phone_code = text
+
+    def enrol_phone(self, intent: PhoneEnrolment) -> None:
+        """A kiosk's enrolment code was scanned: a shopper's phone trades it for a login of its own and reconnects."""
+        if self.config.mode is not Mode.PHONE or self.config.provisioned:
+            self.notify(tr._("This code connects a phone: scan it with the Aisle app on your phone."), "error")
+            return
+        # The camera reads the same code many times a second: one try per code, unless it failed for a while only.
+        if time.monotonic() < self._tried_codes.get(intent.login, 0.0) or (
+                self._enrolling is not None and not self._enrolling.done()):
+            return
+        self._tried_codes[intent.login] = math.inf
+        self.notify(tr._("Connecting this phone to the store…"))
+        config, text, login = self.config, intent.text, intent.login
+        self._enrolling = self.tasks.run(lambda: enrol_phone(config, text), self._enrolled,
+                                         lambda exc: self._enrol_failed(login, exc))
+
+    def _enrolled(self, config: KioskConfig) -> None:
+        self._welcome = True
+        self.apply_config(config)
+        self.nav.home()  # off the scan screen, whose camera still sees the spent code
+
+    def _enrol_failed(self, login: str, exc: Exception) -> None:
+        log.info("phone enrolment failed: %s", exc)
+        reason = enrol_failure(exc)
+        if reason in ("busy", "offline"):  # the code was not spent: the same one may be scanned again shortly
+            self._tried_codes[login] = time.monotonic() + ENROL_RETRY
+        text = {
+            "used": tr._("This code was used or has expired. Scan the new code on the kiosk."),
+            "busy": tr._("Many phones are connecting right now. Try again in a minute."),
+            "offline": tr._("The store's server cannot be reached. Check the network and try again."),
+        }.get(reason, tr._("This phone could not connect. Scan the new code on the kiosk."))
+        self.notify(text, "error")
 
     # -- checkout ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from vision.intents import (
     CartHandoff,
     Intent,
     IntentConfig,
+    PhoneEnrolment,
     ProductCode,
     ProductLink,
     StaffBadge,
@@ -52,6 +53,8 @@ class ScanRouter:
                 ctl.nav.go("handoff", token=intent.token)
         elif isinstance(intent, StaffBadge):
             ctl.staff_badge(intent)
+        elif isinstance(intent, PhoneEnrolment):
+            ctl.enrol_phone(intent)
         elif isinstance(intent, Unknown):
             log.info("unknown code: %s", intent.reason)
             ctl.notify(tr._("We cannot use this code here. Try a shelf label or a product barcode."), "error")

@@ -26,6 +26,7 @@ class AppState(EventDispatcher):
     link_banner = StringProperty("")  # for shoppers: not ready, getting ready, or offline "last known at"
     link_reason = StringProperty("")  # for staff: why there is no connection
     link_status = StringProperty("")  # for staff on Settings: the reason with the client's own words
+    phone_code = StringProperty("")  # a provisioned kiosk's phone enrolment QR text; "" shows no code
 
 
 state = AppState()

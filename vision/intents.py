@@ -23,6 +23,11 @@ BADGE_PREFIX = "AISLE-STAFF"
 BADGE_VERSION = "2"  # version 1 (an unsigned key) is refused: anyone could print one
 # payload.signature, both base64url; mqtt/badges.py signs and verifies them (docs/qr-codes.md).
 BADGE_TOKEN_RE = re.compile(r"([A-Za-z0-9_-]{40,400})\.[A-Za-z0-9_-]{86}")
+# A kiosk's phone enrolment code; mqtt/enrolment.py (which vision may not import) checks it again before use.
+ENROL_PREFIX = "AISLE-ENROL"
+ENROL_VERSION = "1"
+ENROL_LOGIN_RE = re.compile(r"enrol-[0-9a-f]{20}")
+ENROL_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,128}")
 
 _HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 _URL_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.DOTALL)
@@ -72,13 +77,27 @@ class StaffBadge:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneEnrolment:
+    """A kiosk's code that connects a shopper's phone to the store: a one-use broker login (docs/protocol.md)."""
+
+    store: str
+    login: str
+    secret: str = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        """The code's text, as ``edge.enrolment.register_phone`` takes it."""
+        return f"{ENROL_PREFIX}:{ENROL_VERSION}:{self.store}:{self.login}:{self.secret}"
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """Anything we do not act on, with a short reason for logs and the UI."""
 
     reason: str
 
 
-Intent = ProductLink | ProductCode | CartHandoff | StaffBadge | Unknown
+Intent = ProductLink | ProductCode | CartHandoff | StaffBadge | PhoneEnrolment | Unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +228,8 @@ def _parse(raw: str | bytes, config: IntentConfig) -> Intent:
         return Unknown("digits but not a GTIN")
     if text.startswith(BADGE_PREFIX + ":"):
         return _parse_badge(text)
+    if text.startswith(ENROL_PREFIX + ":"):
+        return _parse_enrolment(text)
     parsed = _parse_https(text)
     if isinstance(parsed, str):
         return Unknown(parsed)
@@ -237,6 +258,20 @@ def _parse_badge(text: str) -> Intent:
     if not isinstance(staff, str) or not STAFF_RE.fullmatch(staff):
         return Unknown("bad staff id")
     return StaffBadge(store, staff, token)
+
+
+def _parse_enrolment(text: str) -> Intent:
+    parts = text.split(":")
+    if len(parts) != 5:
+        return Unknown("enrolment code must have 5 fields")
+    _, version, store, login, secret = parts
+    if version != ENROL_VERSION:
+        return Unknown(f"unsupported enrolment code version {version[:8]!r}")
+    if not STORE_RE.fullmatch(store):
+        return Unknown("bad store id")
+    if not ENROL_LOGIN_RE.fullmatch(login) or not ENROL_SECRET_RE.fullmatch(secret):
+        return Unknown("bad enrolment login")
+    return PhoneEnrolment(store, login, secret)
 
 
 def _route(url: _Url, config: IntentConfig) -> Intent:
@@ -359,11 +394,11 @@ def intent_for_symbol(symbol: Symbol, config: IntentConfig = DEFAULT_CONFIG) -> 
 
 
 def intent_to_dict(intent: Intent, reveal_secrets: bool = False) -> dict[str, Any]:
-    """JSON-friendly form; badge keys and cart tokens are redacted unless asked for."""
+    """JSON-friendly form; badge keys, cart tokens and enrolment secrets are redacted unless asked for."""
     out: dict[str, Any] = {"type": type(intent).__name__}
     for name in intent.__dataclass_fields__:
         value = getattr(intent, name)
-        if name in ("key", "token") and not reveal_secrets:
+        if name in ("key", "token", "secret") and not reveal_secrets:
             value = f"<redacted {len(value)} chars>"
         out[name] = value
     return out

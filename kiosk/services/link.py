@@ -6,6 +6,7 @@ Listeners registered here are called through ``dispatch`` (the UI thread) with i
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from mqtt import topics
 from mqtt.alerts import Alert, AlertReason, AlertState
 from mqtt.client import Message
 from mqtt.commerce import Address, Cart, DeliveryOption, Event, Handoff, LineRequest, PlaceOrderArgs
+from mqtt.enrolment import EnrolmentCode
 from mqtt.payloads import Money, PayloadError, StockLevel, StoreDetails, decode, utcnow
 from mqtt.rpc import RemoteError, RpcError
 
@@ -258,6 +260,14 @@ class StoreLink:
         cart_id = created["cart"]["cart_id"]
         result = _rpc(lambda: self.edge.rpc.call("cart.handoff", {"cart_id": cart_id}, timeout=self._timeout))
         return Handoff.model_validate(result["handoff"])
+
+    def enrolment_code(self) -> EnrolmentCode:
+        """A one-use code a shopper's phone connects with (a kiosk; its broker must have the phone registry)."""
+        result = _rpc(lambda: self.edge.rpc.call("phone.enrolment", timeout=self._timeout))
+        try:
+            return decode(EnrolmentCode, json.dumps(result).encode())
+        except PayloadError:
+            raise LinkError("other", "the backend's answer is not an enrolment code") from None
 
     def redeem(self, token: str) -> CartSnapshot:
         """Open the online cart behind a scanned handoff code in this device's cart."""

@@ -314,3 +314,29 @@ def test_gtins_with_check_digit_and_without(body: str) -> None:
 @given(stores, skus, st.sampled_from(["/x", "/", "?a=1", "#f", "/%41", "/.."]))
 def test_anything_appended_to_a_product_link_is_unknown(store: str, sku: str, tail: str) -> None:
     assert isinstance(parse_intent(product_link_url(store, sku) + tail), Unknown)
+
+
+def test_a_kiosk_enrolment_code_is_read_strictly_and_its_secret_stays_hidden() -> None:
+    from mqtt.enrolment import EnrolmentCode, parse_enrolment_qr
+    from vision.intents import PhoneEnrolment
+
+    secret = "q1Jf0cXvD2m9b7ZpR4tYwE8sLh3uKa6n"
+    code = EnrolmentCode(store="sthlm-city", login="enrol-3f9c0a7be21d4c5e8a61", password=secret,
+                         expires_at="2026-12-02T10:31:00Z")
+    intent = parse_intent(code.qr_text() + "\r\n")
+    assert intent == PhoneEnrolment("sthlm-city", "enrol-3f9c0a7be21d4c5e8a61", secret)
+    assert isinstance(intent, PhoneEnrolment) and intent.text == code.qr_text()
+    assert parse_enrolment_qr(intent.text).password == secret  # what register_phone will parse again
+    assert secret not in repr(intent) and secret not in str(intent_to_dict(intent))
+    good = code.qr_text()
+    for bad, reason in [
+        (good.replace(":1:", ":2:", 1), "unsupported enrolment code version '2'"),
+        (good + ":extra", "enrolment code must have 5 fields"),
+        (good.replace("sthlm-city", "Sthlm_City"), "bad store id"),
+        (good.replace("enrol-3f9c", "phone-3f9c"), "bad enrolment login"),
+        (good.replace("enrol-3f9c0a7be21d4c5e8a61", "enrol-3f9c0a7be21d4c5e8a6"), "bad enrolment login"),
+        (good[:-8], "bad enrolment login"),  # a secret cut short
+        (good.replace(secret, secret[:-1] + "!"), "bad enrolment login"),
+        ("AISLE-ENROL:1:", "enrolment code must have 5 fields"),
+    ]:
+        assert parse_intent(bad) == Unknown(reason), bad
