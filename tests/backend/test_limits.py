@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-from typing import Any
-
 import pytest
 
 from backend.limits import DEFAULT_LIMITS, EXPENSIVE, KINDS, OPERATION_KINDS, READ, SYNC, WRITE, RequestLimits
 from mqtt.admission import Admission, Budget
-from mqtt.rpc import RemoteError, RpcClient
+from mqtt.rpc import RpcClient
 from tests.backend.test_service import wait_until
+from tests.mqtt.test_admission import outcome
 
 LINES = [{"sku": "DAI-MILK-1L", "quantity": 1}]
-
-
-def outcome(future: Future[Any], timeout: float = 15.0) -> str:
-    """"ok" or the error code of a finished call."""
-    try:
-        future.result(timeout)
-    except RemoteError as exc:
-        return exc.code.value
-    return "ok"
 
 
 class Clock:
