@@ -12,7 +12,14 @@ from typing import Any
 
 from backend.db import Store
 from mqtt import badges, ids, topics
-from mqtt.credentials import Provisioning, ProvisioningError, check_pin, hash_pin, validate_provisioning
+from mqtt.credentials import (
+    Provisioning,
+    ProvisioningError,
+    check_ca_pem,
+    check_pin,
+    hash_pin,
+    validate_provisioning,
+)
 from mqtt.payloads import utcnow
 from mqtt.url import BrokerUrlError, parse_broker_url
 
@@ -147,7 +154,8 @@ def publish_revocations(store: Store, publisher: Any, published: dict[str, int])
     for store_id, (seq, revoked) in revocation_state(store).items():
         if published.get(store_id) == seq:
             continue
-        payload = badges.revocation_list(store_id, revoked, seq)
+        # Signed with the badge key: a device trusts the list only as far as it trusts the badges themselves.
+        payload = badges.revocation_list(store_id, revoked, seq, signing_key(store, store_id))
         data = json.dumps(payload, separators=(",", ":")).encode()
         publisher.publish(topics.staff_revoked(store_id), data, qos=1, retain=True)
         published[store_id] = seq
@@ -173,17 +181,35 @@ def device_password(credentials: Path, device: str, store_id: str) -> tuple[str,
     raise StaffCredentialError(f"{device} is not in {credentials}")
 
 
-def provisioning(store: Store, store_id: str, device: str, broker: str, password: str) -> Provisioning:
-    """Everything ``device`` needs to run in production; the broker URL must not carry the password."""
+def read_ca(path: Path) -> str:
+    """The broker's CA certificate (PEM) from ``path``, checked; raises StaffCredentialError."""
     try:
-        parse_broker_url(broker)
+        return check_ca_pem(path.read_bytes())
+    except OSError as exc:
+        raise StaffCredentialError(f"cannot read the CA certificate {path}: {exc.strerror}") from None
+    except ProvisioningError as exc:
+        raise StaffCredentialError(f"{path}: {exc}") from None
+
+
+def provisioning(store: Store, store_id: str, device: str, broker: str, password: str,
+                 ca_file: Path | None = None) -> Provisioning:
+    """Everything ``device`` needs to run in production; the broker URL must not carry the password.
+
+    The broker's CA certificate travels with it: from ``ca_file``, else from the URL's ``ca=`` path on this machine.
+    """
+    try:
+        url = parse_broker_url(broker)
     except BrokerUrlError as exc:
         raise StaffCredentialError(str(exc)) from None
     if "@" in broker:
         raise StaffCredentialError("give the broker URL without user or password: the file carries the login")
+    ca_path = ca_file or (Path(url.ca_file) if url.ca_file else None)
+    if ca_path is not None and not url.tls:
+        raise StaffCredentialError("a CA certificate is for an mqtts:// broker")
     data = Provisioning(store=store_id, device=device, broker=broker, username=device,
                         password=password, staff_pin_hash=staff_pin_hash(store, store_id),
-                        badge_public_key=public_key(store, store_id))
+                        badge_public_key=public_key(store, store_id),
+                        broker_ca=read_ca(ca_path) if ca_path is not None else "")
     try:
         return validate_provisioning(asdict(data))
     except ProvisioningError as exc:

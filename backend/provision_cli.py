@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from backend import badges, roles
@@ -22,6 +23,8 @@ def add_parsers(devices_sub: argparse._SubParsersAction) -> None:  # type: ignor
     provision.add_argument("--store", required=True)
     provision.add_argument("--device", required=True)
     provision.add_argument("--broker", required=True, help="mqtts://host:port the device connects to (no password)")
+    provision.add_argument("--ca", type=Path, metavar="FILE",
+                           help="the broker's CA certificate (PEM) to hand to the device (default: the URL's ca= file)")
     provision.add_argument("--credentials", required=True, type=Path,
                            help="the devices.csv broker-config wrote (the device's password is read from it)")
     out = provision.add_mutually_exclusive_group(required=True)
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _provision(store: Store, args: argparse.Namespace) -> int:
     role, password = badges.device_password(args.credentials, args.device, args.store)
-    data = badges.provisioning(store, args.store, args.device, args.broker, password)
+    data = badges.provisioning(store, args.store, args.device, args.broker, password, args.ca)
     roles.register(store, args.device, args.store, role)
     if args.out:
         write_private(args.out, data.to_json())
@@ -83,7 +86,14 @@ def _provision(store: Store, args: argparse.Namespace) -> int:
         return 0
     import segno
 
-    code = segno.make(data.qr_text(), error="m")
+    try:
+        code = segno.make(data.qr_text(), error="m")
+    except segno.DataOverflowError:
+        # A big CA (RSA-4096, a long chain) does not fit in the largest QR code: the device must get it another way.
+        data = replace(data, broker_ca="")
+        code = segno.make(data.qr_text(), error="m")
+        print("warning: the CA certificate does not fit in a QR code; it is left out: put it on the device at the "
+              "URL's ca= path, or provision with --out FILE", file=sys.stderr)
     args.qr.parent.mkdir(parents=True, exist_ok=True)
     args.qr.touch(mode=0o600)
     args.qr.chmod(0o600)

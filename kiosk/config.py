@@ -15,7 +15,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from mqtt.badges import demo_public_key
-from mqtt.credentials import Provisioning, ProvisioningError, hash_pin, parse_provisioning, write_private
+from mqtt.credentials import (
+    CA_FILE,
+    Provisioning,
+    ProvisioningError,
+    broker_with_ca,
+    hash_pin,
+    parse_provisioning,
+    write_private,
+    write_public,
+)
 from mqtt.enrolment import PhoneCredentials
 from mqtt.url import BrokerUrl, mask_url, parse_broker_url, strip_password
 
@@ -197,7 +206,26 @@ def install_provisioning(config: KioskConfig, source: Path) -> Provisioning:
     except ProvisioningError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     write_private(config.provisioning_path, data.to_json())
+    if data.broker_ca:
+        write_public(config.data_dir / CA_FILE, data.broker_ca)
     return data
+
+
+def _provisioned_broker(config: KioskConfig, data: Provisioning) -> str:
+    """The provisioned broker URL, checked with the provisioned CA (kept as ca.crt beside the provisioning)."""
+    if not data.broker_ca:
+        return data.broker  # an older provisioning: the URL's ca= file, or the system's CAs
+    path = (config.data_dir / CA_FILE).resolve()
+    try:
+        current = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        current = ""
+    if current != data.broker_ca:  # deleted or changed by hand: provisioning is the truth
+        try:
+            write_public(path, data.broker_ca)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the broker's CA certificate {path}: {exc.strerror}") from None
+    return broker_with_ca(data.broker, path)
 
 
 def load_provisioning(config: KioskConfig) -> KioskConfig:
@@ -211,7 +239,7 @@ def load_provisioning(config: KioskConfig) -> KioskConfig:
         raise ConfigError(f"unusable provisioning {path}: {exc}") from None
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)  # it holds the broker password: nobody else may read it
-    return replace(config, store=data.store, device_id=data.device, broker=data.broker,
+    return replace(config, store=data.store, device_id=data.device, broker=_provisioned_broker(config, data),
                    broker_username=data.username, broker_password=data.password,
                    staff_pin_hash=data.staff_pin_hash, badge_public_key=data.badge_public_key, provisioned=True)
 

@@ -28,6 +28,9 @@ VERSION = 2
 STAFF_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 BADGE_ID_RE = re.compile(r"b_[A-Za-z0-9_-]{16}")
 TOKEN_RE = re.compile(r"(?P<payload>[A-Za-z0-9_-]{40,400})\.(?P<signature>[A-Za-z0-9_-]{86})")
+REVOKED_PREFIX = "AISLE-REVOKED:1:"
+REVOKED_FIELDS = frozenset({"store", "seq", "revoked", "sig"})
+SIGNATURE_RE = re.compile(r"[A-Za-z0-9_-]{86}")
 MAX_REVOKED = 2_000  # ~45 kB of ids: under the broker's max_packet_size
 # Demo only (``--demo``): a key anyone can derive, so demo badges are worthless outside the demo.
 DEMO_SEED = hashlib.sha256(b"aisle demo staff badge key").digest()
@@ -146,18 +149,33 @@ def _claims(payload: str) -> BadgeClaims:
     return BadgeClaims(store, staff, bid, datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC))
 
 
-def revocation_list(store: str, revoked: Collection[str], seq: int) -> dict[str, Any]:
-    """The retained payload of ``topics.staff_revoked(store)``: every revoked, unexpired badge id."""
-    return {"store": ids.store_id(store), "seq": seq, "revoked": sorted(revoked)}
+def _revocation_message(store: str, seq: int, revoked: list[str]) -> bytes:
+    """The bytes a revocation list's signature covers: a context string, then its fields as canonical JSON."""
+    body = json.dumps({"revoked": revoked, "seq": seq, "store": store}, separators=(",", ":"), sort_keys=True)
+    return (REVOKED_PREFIX + body).encode()
 
 
-def parse_revocation_list(data: Any, store: str) -> tuple[int, frozenset[str]]:
-    """(seq, badge ids) of a revocation list for ``store``; raises BadgeError when it is not one."""
-    if not isinstance(data, dict) or data.get("store") != store:
+def revocation_list(store: str, revoked: Collection[str], seq: int, private: bytes) -> dict[str, Any]:
+    """The retained payload of ``topics.staff_revoked(store)``: every revoked, unexpired badge id, signed."""
+    listed = sorted(revoked)
+    signature = Ed25519PrivateKey.from_private_bytes(private).sign(_revocation_message(ids.store_id(store), seq,
+                                                                                       listed))
+    return {"store": store, "seq": seq, "revoked": listed, "sig": _b64(signature)}
+
+
+def parse_revocation_list(data: Any, store: str, public_key: str) -> tuple[int, frozenset[str]]:
+    """(seq, badge ids) of a revocation list for ``store`` signed by its key; raises BadgeError when it is not one."""
+    if not isinstance(data, dict) or data.get("store") != store or set(data) != REVOKED_FIELDS:
         raise BadgeError("malformed", "not this store's revocation list")
-    seq, revoked = data.get("seq"), data.get("revoked")
+    seq, revoked, signature = data.get("seq"), data.get("revoked"), data.get("sig")
     if type(seq) is not int or not 0 <= seq < 2**53 or not isinstance(revoked, list) or len(revoked) > MAX_REVOKED:
         raise BadgeError("malformed", "bad revocation list")
     if not all(isinstance(b, str) and BADGE_ID_RE.fullmatch(b) for b in revoked):
         raise BadgeError("malformed", "bad badge id in revocation list")
+    if not isinstance(signature, str) or not SIGNATURE_RE.fullmatch(signature):
+        raise BadgeError("bad_signature", "the revocation list is not signed")
+    try:
+        load_public_key(public_key).verify(_unb64(signature), _revocation_message(store, seq, revoked))
+    except (InvalidSignature, ValueError, binascii.Error):
+        raise BadgeError("bad_signature", "the revocation list's signature does not match this store's key") from None
     return seq, frozenset(revoked)

@@ -13,6 +13,10 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from mqtt import ids
 from mqtt.badges import BadgeError, load_public_key
@@ -23,7 +27,9 @@ PIN_RE = re.compile(r"[0-9]{4,8}")
 PIN_HASH_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\$[0-9a-f]{64}")
 PROVISION_PREFIX = "AISLE-PROVISION:1:"
 PROVISION_VERSION = 1
-MAX_PROVISION_BYTES = 4096
+MAX_PROVISION_BYTES = 16_384  # a CA certificate (an RSA-4096 one is ~2 kB of PEM) and the JSON around it
+MAX_CA_BYTES = 8192
+CA_FILE = "ca.crt"
 
 
 class ProvisioningError(ValueError):
@@ -61,16 +67,44 @@ class Provisioning:
     password: str = field(repr=False)
     staff_pin_hash: str = field(repr=False)
     badge_public_key: str  # the store's Ed25519 public key, base64url
+    broker_ca: str = ""  # PEM of the CA the broker's certificate is checked with; "" = the URL's ca= or the system's
     version: int = PROVISION_VERSION
+
+    def _fields(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.broker_ca:
+            del data["broker_ca"]  # files from before the CA was carried look the same as they did
+        return data
 
     def to_json(self) -> str:
         """The provisioning file's text."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self._fields(), indent=2, sort_keys=True) + "\n"
 
     def qr_text(self) -> str:
         """The text of a provisioning QR code (the same fields, compact)."""
-        raw = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        raw = json.dumps(self._fields(), separators=(",", ":"), sort_keys=True).encode()
         return PROVISION_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def check_ca_pem(text: str | bytes) -> str:
+    """One PEM X.509 certificate, re-encoded (nothing but the certificate); raises ProvisioningError."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_CA_BYTES:
+        raise ProvisioningError("the CA certificate is too long")
+    if raw.count(b"-----BEGIN CERTIFICATE-----") != 1:
+        raise ProvisioningError("the CA certificate must be exactly one PEM certificate")
+    try:
+        cert = x509.load_pem_x509_certificate(raw)
+    except ValueError:
+        raise ProvisioningError("the CA certificate is not a PEM X.509 certificate") from None
+    return cert.public_bytes(Encoding.PEM).decode("ascii")
+
+
+def broker_with_ca(broker: str, ca_file: Path) -> str:
+    """``broker`` with its ``ca=`` pointing at ``ca_file`` (other query parameters kept)."""
+    parts = urlsplit(broker)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ca"] + [("ca", str(ca_file))]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
 def validate_provisioning(data: Any) -> Provisioning:
@@ -83,7 +117,7 @@ def validate_provisioning(data: Any) -> Provisioning:
     missing = [n for n in names if not isinstance(data.get(n), str)]
     if missing:
         raise ProvisioningError(f"provisioning lacks {', '.join(missing)}")
-    unknown = set(data) - set(names) - {"version"}
+    unknown = set(data) - set(names) - {"version", "broker_ca"}
     if unknown:
         raise ProvisioningError(f"unknown provisioning fields {sorted(unknown)[:5]}")
     try:
@@ -102,7 +136,14 @@ def validate_provisioning(data: Any) -> Provisioning:
         load_public_key(data["badge_public_key"])
     except BadgeError as exc:
         raise ProvisioningError(f"bad badge public key: {exc}") from None
-    return Provisioning(**{n: data[n] for n in names})
+    broker_ca = data.get("broker_ca", "")
+    if not isinstance(broker_ca, str):
+        raise ProvisioningError("bad broker CA certificate")
+    if broker_ca:
+        broker_ca = check_ca_pem(broker_ca)
+        if not data["broker"].startswith("mqtts://"):
+            raise ProvisioningError("a broker CA certificate needs an mqtts:// broker")
+    return Provisioning(**{n: data[n] for n in names}, broker_ca=broker_ca)
 
 
 def parse_provisioning(text: str | bytes) -> Provisioning:
@@ -126,6 +167,15 @@ def parse_provisioning(text: str | bytes) -> Provisioning:
     except ValueError:  # json.JSONDecodeError, and ValueError for oversized integers
         raise ProvisioningError("provisioning is not valid JSON") from None
     return validate_provisioning(data)
+
+
+def write_public(path: Path, text: str) -> None:
+    """Write ``text`` readable by everyone (0644: a CA certificate is public), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
 
 
 def write_private(path: Path, text: str) -> None:

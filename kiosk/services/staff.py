@@ -1,7 +1,8 @@
 """Staff sign-in with the store's PIN or a backend-signed staff badge, with a lock-out against guessing.
 
 Both checks run offline with what provisioning gave the device (the PIN hash and the store's public key); a device
-without provisioning has neither and signs nobody in. Revoked badges arrive as a retained list the device keeps.
+without provisioning has neither and signs nobody in. Revoked badges arrive as a retained list, signed with the
+store's key, that the device checks and keeps.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class StaffAuth:
         self._locked_until = 0.0
         self._lock = threading.Lock()
         self._revoked_path = config.data_dir / REVOKED_FILE
+        self._warned_unsigned = False  # a forged list may be retained and resent: say so once, not per delivery
         self._revoked_seq, self._revoked = self._load_revoked(self._revoked_path)
 
     @property
@@ -115,25 +117,35 @@ class StaffAuth:
         if len(message.payload) > MAX_LIST_BYTES:
             log.warning("ignoring an oversized staff revocation list")
             return
+        if not self._config.badge_public_key:
+            return  # nobody signs in with a badge here, and nothing could check the list's signature
         try:
-            seq, revoked = badges.parse_revocation_list(json.loads(message.payload), self._config.store)
+            data = json.loads(message.payload)
+            seq, revoked = badges.parse_revocation_list(data, self._config.store, self._config.badge_public_key)
         except (ValueError, badges.BadgeError) as exc:  # ValueError: not JSON
-            log.warning("ignoring a bad staff revocation list: %s", str(exc)[:80])
+            with self._lock:
+                warned, self._warned_unsigned = self._warned_unsigned, True
+            if not warned:
+                log.warning("refusing a staff revocation list, keeping the previous one: %s", str(exc)[:80])
             return
         with self._lock:
             # A broker that lost its retained state may send nothing or an old list: never forget a revocation.
             if seq < self._revoked_seq:
                 return
             self._revoked_seq, self._revoked = seq, revoked
-            body = json.dumps(badges.revocation_list(self._config.store, revoked, seq))
+            self._warned_unsigned = False
+            body = json.dumps(data)  # as signed, so it is checked again when it is loaded
         try:
             write_private(self._revoked_path, body)
         except OSError as exc:
             log.warning("cannot keep the staff revocation list: %s", exc)
 
     def _load_revoked(self, path: Path) -> tuple[int, frozenset[str]]:
+        if not self._config.badge_public_key:
+            return -1, frozenset()
         try:
-            return badges.parse_revocation_list(json.loads(path.read_bytes()), self._config.store)
+            return badges.parse_revocation_list(json.loads(path.read_bytes()), self._config.store,
+                                                self._config.badge_public_key)
         except FileNotFoundError:
             return -1, frozenset()
         except (OSError, ValueError, badges.BadgeError) as exc:

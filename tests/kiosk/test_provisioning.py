@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -29,14 +31,16 @@ from kiosk.config import (
 )
 from kiosk.services.staff import StaffAuth
 from mqtt import topics
-from mqtt.badges import DEMO_SEED, BadgeClaims, new_badge_id
+from mqtt.badges import DEMO_SEED, BadgeClaims, new_badge_id, public_key_of, revocation_list
 from mqtt.badges import issue as sign_badge
-from mqtt.client import MqttClient
+from mqtt.client import ConnectError, Message, MqttClient
 from mqtt.credentials import parse_provisioning
 from mqtt.payloads import utcnow
 from mqtt.url import BrokerUrl
 from tests.conftest import unique
 from tests.kiosk.conftest import ARTIFACTS, STORE, DemoBackend, KioskApp, write_qr
+from tests.security.conftest import STORE as SECURED_STORE
+from tests.security.conftest import SecuredBroker
 from vision.decode import decode
 from vision.intents import StaffBadge, parse_intent
 
@@ -66,10 +70,11 @@ def credentials(tmp_path: Path, device: str = "sthlm-city-kiosk-1", role: str = 
     return path
 
 
-def provision(tmp_path: Path, db: Path, *extra: str, device: str = "sthlm-city-kiosk-1") -> Path:
+def provision(tmp_path: Path, db: Path, *extra: str, device: str = "sthlm-city-kiosk-1",
+              broker: str = "mqtts://broker.local:8883") -> Path:
     out = tmp_path / "kiosk-1.json"
     assert backend_main(["devices", "provision", "--db", str(db), "--store", STORE, "--device", device,
-                         "--broker", "mqtts://broker.local:8883", "--credentials", str(credentials(tmp_path, device)),
+                         "--broker", broker, "--credentials", str(credentials(tmp_path, device)),
                          *(extra or ("--out", str(out))), ]) == 0
     return out
 
@@ -273,17 +278,163 @@ def password_url(url: BrokerUrl) -> str:
     return f"mqtt://kiosk-1:{SECRET}@{url.host}:{url.port}"
 
 
+REVOKED_KEY = bytes(range(1, 33))  # the store's key in the revocation-list tests
+
+
+def revocation_auth(tmp_path: Path) -> StaffAuth:
+    """StaffAuth of a device provisioned with REVOKED_KEY's public key (a fresh one reads the kept list)."""
+    return StaffAuth(KioskConfig(data_dir=tmp_path, store=STORE, badge_public_key=public_key_of(REVOKED_KEY)))
+
+
+def deliver(auth: StaffAuth, payload: object) -> None:
+    """A retained revocation list as the broker delivers it."""
+    auth.on_revocation_message(Message(topics.staff_revoked(STORE), json.dumps(payload).encode(), 1, True))
+
+
 def test_an_older_or_foreign_revocation_list_never_unrevokes(tmp_path: Path) -> None:
-    from mqtt.badges import revocation_list
-    from mqtt.client import Message
-
-    auth = StaffAuth(KioskConfig(data_dir=tmp_path, store=STORE))
+    auth = revocation_auth(tmp_path)
     gone = "b_" + "g" * 16
+    deliver(auth, revocation_list(STORE, {gone}, 2, REVOKED_KEY))
+    deliver(auth, revocation_list(STORE, set(), 1, REVOKED_KEY))  # a stale copy, from a broker restored from a backup
+    deliver(auth, revocation_list("sthlm-sofo", set(), 9, REVOKED_KEY))
+    assert auth.revoked == {gone} and revocation_auth(tmp_path).revoked == {gone}
 
-    def deliver(payload: dict) -> None:
-        auth.on_revocation_message(Message(topics.staff_revoked(STORE), json.dumps(payload).encode(), 1, True))
 
-    deliver(revocation_list(STORE, {gone}, 2))
-    deliver(revocation_list(STORE, set(), 1))  # a stale retained copy, say from a broker restored from a backup
-    deliver(revocation_list("sthlm-sofo", set(), 9))
-    assert auth.revoked == {gone} and StaffAuth(KioskConfig(data_dir=tmp_path, store=STORE)).revoked == {gone}
+def test_a_forged_unsigned_or_tampered_revocation_list_is_refused_once_in_the_log_and_the_old_one_kept(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    auth = revocation_auth(tmp_path)
+    gone = "b_" + "g" * 16
+    good = revocation_list(STORE, {gone}, 2, REVOKED_KEY)
+    deliver(auth, good)
+    unsigned = {k: v for k, v in revocation_list(STORE, set(), 3, REVOKED_KEY).items() if k != "sig"}
+    forged = revocation_list(STORE, set(), 3, DEMO_SEED)  # signed, with the key anyone can derive
+    tampered = {**good, "revoked": [], "seq": 3}  # the store's signature over another list
+    with caplog.at_level(logging.WARNING, logger="kiosk.services.staff"):
+        for bad in (unsigned, forged, tampered, forged):
+            deliver(auth, bad)
+    assert auth.revoked == {gone}
+    refusals = [r for r in caplog.records if "refusing a staff revocation list" in r.getMessage()]
+    assert len(refusals) == 1, caplog.text
+    # What the device keeps is checked again when it starts: a list edited on disk is not trusted either.
+    assert revocation_auth(tmp_path).revoked == {gone}
+    kept = tmp_path / "staff-revoked.json"
+    kept.write_text(json.dumps({**json.loads(kept.read_text()), "revoked": [], "seq": 10**6}))
+    restarted = revocation_auth(tmp_path)  # trusted, the edit would block every later list: seq 3 < 10**6
+    deliver(restarted, revocation_list(STORE, {gone}, 3, REVOKED_KEY))
+    assert restarted.revoked == {gone}
+
+
+# -- the broker's CA certificate travels with the provisioning ----------------------------------------------------
+
+
+def test_the_brokers_ca_travels_in_the_file_and_the_qr_and_lands_as_ca_crt(tmp_path: Path, backend_db: Path) -> None:
+    broker = SecuredBroker(kiosks=1, staff=1)  # only for its generated ca.crt: not started
+    try:
+        ca = (broker.out / "ca.crt").read_text()
+        backend_ca = tmp_path / "backend-side" / "ca.crt"  # a path that exists on the backend's machine only
+        backend_ca.parent.mkdir()
+        backend_ca.write_text("some words before it\n" + ca)
+        path = provision(tmp_path, backend_db, broker=f"mqtts://broker.local:8883?ca={backend_ca}&protocol=5")
+        png = tmp_path / "kiosk-1.png"
+        provision(tmp_path, backend_db, "--ca", str(broker.out / "ca.crt"), "--qr", str(png))
+    finally:
+        broker.close()
+    from_file = parse_provisioning(path.read_text())
+    assert from_file.broker_ca == ca  # the certificate alone, as PEM
+    symbols = decode(np.asarray(Image.open(png).convert("RGB")))
+    assert symbols, "the provisioning QR with a CA does not decode"
+    assert parse_provisioning(symbols[0].text).broker_ca == ca
+
+    device = tmp_path / "device"
+    install_provisioning(KioskConfig(data_dir=device), path)
+    backend_ca.unlink()
+    config = load_provisioning(KioskConfig(data_dir=device))
+    installed = device / "ca.crt"
+    assert installed.read_text() == ca and installed.stat().st_mode & 0o777 == 0o644
+    url = broker_url(config)
+    assert (url.ca_file, url.tls, url.protocol) == (str(installed.resolve()), True, 5)
+    installed.unlink()  # deleted by hand: the next start writes it again from the provisioning
+    assert broker_url(load_provisioning(KioskConfig(data_dir=device))).ca_file == str(installed.resolve())
+    assert installed.read_text() == ca
+
+
+def test_a_provisioning_without_a_ca_keeps_working_and_a_bad_ca_is_refused(tmp_path: Path, backend_db: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    old = json.loads(provision(tmp_path, backend_db).read_text())
+    assert "broker_ca" not in old  # the format of files written before the CA was carried
+    device = tmp_path / "device"
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    install_provisioning(KioskConfig(data_dir=device), tmp_path / "old.json")
+    config = load_provisioning(KioskConfig(data_dir=device))
+    assert config.broker == "mqtts://broker.local:8883" and not (device / "ca.crt").exists()
+
+    not_a_cert = tmp_path / "key.pem"
+    not_a_cert.write_text("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n")
+    garbled = tmp_path / "garbled.crt"
+    garbled.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    for extra in (("--ca", str(not_a_cert)), ("--ca", str(garbled)), ("--ca", str(tmp_path / "missing.crt"))):
+        capsys.readouterr()
+        assert backend_main(["devices", "provision", "--db", str(backend_db), "--store", STORE, "--device",
+                             "sthlm-city-kiosk-1", "--broker", "mqtts://broker.local:8883", "--credentials",
+                             str(credentials(tmp_path)), "--out", str(tmp_path / "x.json"), *extra]) == 1
+        assert "error:" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_device_reaches_the_production_broker_over_tls_with_only_the_provisioned_ca(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broker = SecuredBroker(kiosks=1, staff=1).start()
+    try:
+        db = tmp_path / "backend.db"
+        monkeypatch.setattr("sys.stdin", io.StringIO(PIN + "\n"))
+        assert backend_main(["devices", "pin", "--db", str(db), "--store", SECURED_STORE]) == 0
+        kiosk = next(login.device for login in broker.logins if login.role == "kiosk")
+        out = tmp_path / "kiosk.json"
+        assert backend_main(["devices", "provision", "--db", str(db), "--store", SECURED_STORE, "--device", kiosk,
+                             "--broker", f"mqtts://127.0.0.1:{broker.port}", "--ca", str(broker.out / "ca.crt"),
+                             "--credentials", str(broker.out / "devices.csv"), "--out", str(out)]) == 0
+        device = tmp_path / "device"
+        install_provisioning(KioskConfig(data_dir=device), out)
+        url = broker_url(load_provisioning(KioskConfig(data_dir=device)))
+        assert url.ca_file == str((device / "ca.crt").resolve())
+        client = MqttClient(url, kiosk)
+        try:
+            client.connect(10)
+            assert client.connected
+        finally:
+            client.close()
+        # The same login without that CA (the system's CAs only) fails the broker's certificate: the CA is needed.
+        bare = MqttClient(replace(url, ca_file=None), kiosk)
+        try:
+            with pytest.raises(ConnectError):
+                bare.connect(5)
+        finally:
+            bare.close()
+    finally:
+        broker.close()
+
+
+def test_a_ca_too_big_for_a_qr_code_is_left_out_of_it_and_the_command_says_so(
+        tmp_path: Path, backend_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Aisle test RSA-4096 CA")])
+    now = utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    ca = tmp_path / "rsa-ca.crt"
+    ca.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    broker = f"mqtts://broker.local:8883?ca={ca}"
+    assert parse_provisioning(provision(tmp_path, backend_db, broker=broker).read_text()).broker_ca  # the file has it
+    png = tmp_path / "kiosk-1.png"
+    capsys.readouterr()
+    provision(tmp_path, backend_db, "--qr", str(png), broker=broker)
+    assert "does not fit in a QR code" in capsys.readouterr().err
+    symbols = decode(np.asarray(Image.open(png).convert("RGB")))
+    assert symbols, "the provisioning QR does not decode"
+    data = parse_provisioning(symbols[0].text)
+    assert data.broker_ca == "" and data.broker == broker  # the device then needs the CA at the URL's path

@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import segno
 
 from mqtt import badges, topics, url
 from mqtt.credentials import (
     Provisioning,
     ProvisioningError,
+    broker_with_ca,
+    check_ca_pem,
     hash_pin,
     parse_provisioning,
     pin_matches,
@@ -92,13 +95,31 @@ def test_a_device_without_a_key_signs_nobody_in(key: bytes) -> None:
     assert refusal(token_of(badge_text(key)), "") == "not_provisioned"
 
 
-def test_revocation_lists_are_checked() -> None:
-    good = badges.revocation_list(STORE, {"b_" + "x" * 16}, 3)
-    assert badges.parse_revocation_list(good, STORE) == (3, frozenset({"b_" + "x" * 16}))
+def test_revocation_lists_are_checked(key: bytes) -> None:
+    public = badges.public_key_of(key)
+    good = badges.revocation_list(STORE, {"b_" + "x" * 16}, 3, key)
+    assert badges.parse_revocation_list(good, STORE, public) == (3, frozenset({"b_" + "x" * 16}))
     for bad in ({**good, "store": "sthlm-sofo"}, {**good, "seq": -1}, {**good, "seq": True},
-                {**good, "revoked": ["../x"]}, {**good, "revoked": "b_" + "x" * 16}, [good]):
+                {**good, "revoked": ["../x"]}, {**good, "revoked": "b_" + "x" * 16}, [good], {**good, "x": 1}):
         with pytest.raises(badges.BadgeError):
-            badges.parse_revocation_list(bad, STORE)
+            badges.parse_revocation_list(bad, STORE, public)
+
+
+def test_a_revocation_list_not_signed_by_the_store_is_refused(key: bytes) -> None:
+    public = badges.public_key_of(key)
+    good = badges.revocation_list(STORE, {"b_" + "x" * 16, "b_" + "y" * 16}, 3, key)
+    unsigned = {k: v for k, v in good.items() if k != "sig"}
+    forged = badges.revocation_list(STORE, set(), 4, badges.new_private_key())
+    # Each field changed under the store's signature: a shorter list, a higher seq, another store's list.
+    other_store = {**badges.revocation_list("sthlm-sofo", set(good["revoked"]), 3, key), "store": STORE}
+    tampered = [{**good, "revoked": good["revoked"][:1]}, {**good, "seq": 4}, other_store,
+                {**good, "revoked": good["revoked"][::-1]}]
+    for bad, reason in ([(unsigned, "malformed"), ({**good, "sig": ""}, "bad_signature"),
+                         ({**good, "sig": "A" * 86}, "bad_signature"), (forged, "bad_signature")]
+                        + [(t, "bad_signature") for t in tampered]):
+        with pytest.raises(badges.BadgeError) as err:
+            badges.parse_revocation_list(bad, STORE, public)
+        assert err.value.reason == reason, bad
 
 
 def test_the_revocation_topic_is_one_per_store_and_parses_back() -> None:
@@ -129,6 +150,46 @@ def test_provisioning_round_trips_as_file_and_qr_and_hides_its_password_from_rep
     assert parse_provisioning(data.to_json()) == data
     assert parse_provisioning(data.qr_text()) == data
     assert "s3cret" not in repr(data)
+
+
+@pytest.fixture(scope="module")
+def ca_pem() -> str:
+    """A CA certificate as ``broker-config`` makes it (EC P-256, self-signed)."""
+    import tempfile
+
+    from backend.broker_config import write_config
+
+    with tempfile.TemporaryDirectory() as out:
+        write_config(Path(out), "test-a", 1, 1, hosts=["localhost"], port=8883)
+        return (Path(out) / "ca.crt").read_text()
+
+
+def test_provisioning_carries_the_brokers_ca_through_file_and_qr(ca_pem: str) -> None:
+    data = provisioning(broker="mqtts://broker.local:8883?ca=/etc/aisle/ca.crt", broker_ca=ca_pem)
+    assert parse_provisioning(data.to_json()) == data and parse_provisioning(data.qr_text()) == data
+    # Measured: the PEM of broker-config's CA grows the QR text from ~500 to ~1,300 characters, QR version 29 of 40.
+    assert segno.make(data.qr_text(), error="m").version <= 32
+    without = provisioning()
+    assert "broker_ca" not in without.to_json() and parse_provisioning(without.to_json()).broker_ca == ""
+
+
+@pytest.mark.parametrize("bad", ["not a certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                                 "TWO", "-----BEGIN CERTIFICATE-----\n" + "A" * 9000])
+def test_a_bad_broker_ca_is_refused(bad: str, ca_pem: str) -> None:
+    text = ca_pem + ca_pem if bad == "TWO" else bad
+    with pytest.raises(ProvisioningError):
+        check_ca_pem(text)
+    with pytest.raises(ProvisioningError):
+        parse_provisioning(provisioning(broker_ca=text).to_json())
+    with pytest.raises(ProvisioningError, match="mqtts"):  # a CA on a plain-text connection checks nothing
+        parse_provisioning(provisioning(broker="mqtt://broker.local:1883", broker_ca=ca_pem).to_json())
+
+
+def test_the_broker_url_points_at_the_devices_own_ca_file() -> None:
+    url = broker_with_ca("mqtts://broker.local:8883?ca=/etc/aisle/ca.crt&protocol=5", Path("/data/k 1/ca.crt"))
+    parsed = parse_broker_url(url)
+    assert (parsed.ca_file, parsed.protocol, parsed.host) == ("/data/k 1/ca.crt", 5, "broker.local")
+    assert parse_broker_url(broker_with_ca("mqtts://b:8883", Path("/d/ca.crt"))).ca_file == "/d/ca.crt"
 
 
 @pytest.mark.parametrize("change", [{"broker": "mqtts://u:pw@broker.local:8883"}, {"store": "Bad Store"},

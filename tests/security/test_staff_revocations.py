@@ -15,7 +15,7 @@ from backend.db import Store
 from kiosk.config import KioskConfig, broker_url, install_provisioning, load_provisioning
 from kiosk.services.staff import StaffAuth
 from mqtt import topics
-from mqtt.badges import revocation_list
+from mqtt.badges import new_private_key, revocation_list
 from mqtt.client import Message, MqttClient
 from tests.security.conftest import STORE, SecuredBroker
 from vision.intents import StaffBadge, parse_intent
@@ -70,7 +70,7 @@ def test_a_provisioned_kiosk_refuses_a_badge_the_backend_revoked_and_cannot_unre
         watcher = secured.connect(next(login.device for login in secured.logins if login.role == "staff"))
         watcher.subscribe(topics.staff_revoked(STORE), lambda m: (seen.append(m), watcher_ready.set()))
         assert watcher.wait_subscribed(topics.staff_revoked(STORE), 10) and watcher_ready.wait(10)
-        forged = json.dumps(revocation_list(STORE, set(), 10**6)).encode()
+        forged = json.dumps(revocation_list(STORE, set(), 10**6, new_private_key())).encode()
         device.publish(topics.staff_revoked(STORE), forged, qos=1, retain=True).wait_for_publish(5)
         assert not wait_for(lambda: len(seen) > 1, timeout=2), "a kiosk rewrote the store's revocation list"
         assert auth.badge(badge.token).reason == "revoked"
