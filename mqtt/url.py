@@ -44,10 +44,6 @@ class BrokerUrl:
         query = "?protocol=5" if self.protocol == 5 else ""
         return f"{scheme}://{user}{self.host}:{self.port}{query}"
 
-    def masked(self) -> str:
-        """This address for logs and screens: like ``str()``, which never includes the password."""
-        return str(self)
-
 
 def mask_url(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@`` in it replaced by ``***``."""

@@ -3,18 +3,14 @@ connects under a login of its own (the generated production broker, the real bac
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from backend import roles
-from backend.broker_config import ADMIN_USER, write_config
+from backend.broker_config import ADMIN_USER
 from backend.db import Store
 from backend.demo import load_demo
 from backend.service import BackendService
@@ -22,54 +18,30 @@ from edge.enrolment import register_phone
 from kiosk.services.phones import PhoneCodes
 from kiosk.services.tasks import Tasks
 from mqtt.badges import demo_public_key
-from mqtt.brokers import MosquittoBroker, find_mosquitto, free_port, wait_for_port
+from mqtt.brokers import MosquittoBroker
 from mqtt.client import ConnectError
 from mqtt.credentials import Provisioning, hash_pin
 from mqtt.enrolment import EnrolmentCode, PhoneCredentials, parse_enrolment_qr
 from mqtt.payloads import utcnow
 from mqtt.rpc import RemoteError
-from mqtt.url import BrokerUrl
 from tests.kiosk.conftest import STORE, DemoBackend, KioskApp
+from tests.security.conftest import SecuredBroker
 
 KIOSK = f"{STORE}-kiosk-1"
 CAPTION = "Use Aisle on your phone: scan to connect"
 STORE_NAME = "Aisle Stockholm City"
 
 
-class StoreBroker:
-    """Mosquitto running what ``broker-config`` writes for the demo's store: TLS, logins, ACLs, dynamic security."""
-
-    def __init__(self) -> None:
-        # pytest's temporary folders are private to root; the broker drops to the mosquitto user and must reach in.
-        self.out = Path(tempfile.mkdtemp(prefix="aisle-phone-ui-"))
-        self.out.chmod(0o755)
-        self.port = free_port()
-        logins = write_config(self.out, STORE, 1, 0, hosts=["localhost", "127.0.0.1"], port=self.port)
-        self.passwords = {login.device: login.password for login in logins}
-        self.base = BrokerUrl("127.0.0.1", self.port, tls=True, ca_file=str(self.out / "ca.crt"))
-        self.address = f"mqtts://127.0.0.1:{self.port}?ca={self.out / 'ca.crt'}"  # what a device is given
-        self.proc = subprocess.Popen([find_mosquitto() or "mosquitto", "-c", str(self.out / "mosquitto.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_for_port("127.0.0.1", self.port, 10), "secured mosquitto did not start"
-
-    def url(self, login: str) -> BrokerUrl:
-        return replace(self.base, username=login, password=self.passwords[login])
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        shutil.rmtree(self.out, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
-def store_broker() -> Iterator[StoreBroker]:
-    broker = StoreBroker()
+def store_broker() -> Iterator[SecuredBroker]:
+    """What ``broker-config`` writes for the demo's store: TLS, logins, ACLs, dynamic security."""
+    broker = SecuredBroker(kiosks=1, staff=0, store=STORE).start()
     yield broker
     broker.close()
 
 
 @pytest.fixture(scope="module")
-def store_backend(store_broker: StoreBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendService]:
+def store_backend(store_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendService]:
     """The demo's data behind the production broker, with the phone registry (the backend's admin login)."""
     db = Store(tmp_path_factory.mktemp("phone-ui-backend") / "backend.db")
     load_demo(db)
@@ -105,7 +77,7 @@ def start(app: KioskApp, what: str = "store data") -> KioskApp:
     return app
 
 
-def test_a_kiosk_shows_a_code_a_phone_connects_with(display: str, store_broker: StoreBroker,
+def test_a_kiosk_shows_a_code_a_phone_connects_with(display: str, store_broker: SecuredBroker,
                                                      store_backend: BackendService, tmp_path: Path) -> None:
     work = tmp_path / "kiosk"
     work.mkdir()

@@ -21,26 +21,41 @@ STORE = "test-a"
 
 
 class SecuredBroker:
-    """The generated production set-up for store test-a, run by a real Mosquitto process."""
+    """The generated production set-up for one store (test-a unless told), run by a real Mosquitto process."""
 
-    def __init__(self, kiosks: int = 4, staff: int = 2) -> None:
+    def __init__(self, kiosks: int = 4, staff: int = 2, store: str = STORE) -> None:
         # pytest's temporary folders are private to root; the broker drops to the mosquitto user and must reach in.
         self.out = Path(tempfile.mkdtemp(prefix="aisle-broker-config-"))
         self.out.chmod(0o755)
         self.port = free_port()
-        self.logins: list[DeviceLogin] = write_config(self.out, STORE, kiosks, staff,
+        self.logins: list[DeviceLogin] = write_config(self.out, store, kiosks, staff,
                                                       hosts=["localhost", "127.0.0.1"], port=self.port)
         self.passwords = {login.device: login.password for login in self.logins}
         self.base = BrokerUrl("127.0.0.1", self.port, tls=True, ca_file=str(self.out / "ca.crt"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.clients: list[MqttClient] = []
 
+    @property
+    def address(self) -> str:
+        """The broker URL a device is given: no login in it, the CA beside it."""
+        return f"mqtts://127.0.0.1:{self.port}?ca={self.out / 'ca.crt'}"
+
     def start(self) -> SecuredBroker:
         """Start Mosquitto on the generated mosquitto.conf and wait until it listens."""
-        self.proc = subprocess.Popen([find_mosquitto() or "mosquitto", "-c", str(self.out / "mosquitto.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_for_port("127.0.0.1", self.port, 10), "secured mosquitto did not start"
+        log = self.out / "mosquitto.log"
+        with log.open("ab") as sink:
+            self.proc = subprocess.Popen([find_mosquitto() or "mosquitto", "-c", str(self.out / "mosquitto.conf")],
+                                         stdout=sink, stderr=subprocess.STDOUT)
+        started = wait_for_port("127.0.0.1", self.port, 20) and self.proc.poll() is None
+        assert started, f"secured mosquitto did not start: {log.read_text(errors='replace')[-800:]}"
         return self
+
+    def stop(self) -> None:
+        """A clean stop (Mosquitto saves its state); ``start`` runs it again on the same files."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
 
     def kill(self) -> None:
         """``kill -9``: no clean shutdown, no final save of retained messages."""
@@ -48,9 +63,9 @@ class SecuredBroker:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(5)
 
-    def url(self, device: str, **changes: object) -> BrokerUrl:
-        """The broker address with a device's login."""
-        fields = {"username": device, "password": self.passwords[device], **changes}
+    def url(self, device: str, password: str | None = None, **changes: object) -> BrokerUrl:
+        """The broker address with a login: a generated one's password unless ``password`` is given."""
+        fields = {"username": device, "password": password or self.passwords[device], **changes}
         return replace(self.base, **fields)  # type: ignore[arg-type]
 
     def connect(self, device: str, client_id: str | None = None, **kwargs: object) -> MqttClient:
@@ -65,8 +80,7 @@ class SecuredBroker:
         for client in self.clients:
             client.close()
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+            self.stop()
         shutil.rmtree(self.out, ignore_errors=True)
 
 

@@ -4,13 +4,10 @@ single-use codes, per-store limits, revocation that cuts a phone off, identities
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,59 +20,23 @@ from backend.phones import PhoneRegistry, PhoneRegistryError
 from backend.service import BackendService
 from edge.enrolment import register_phone
 from mqtt import topics
-from mqtt.brokers import find_mosquitto, free_port, wait_for_port
 from mqtt.client import ConnectError, MqttClient
 from mqtt.enrolment import EnrolmentCode, PhoneCredentials, parse_enrolment_qr
 from mqtt.payloads import ErrorCode, Request, decode, encode
 from mqtt.rpc import RemoteError, RpcClient
-from mqtt.url import BrokerUrl
 from tests.conftest import ROOT, Collector, load_fixture_catalog
+from tests.security.conftest import SecuredBroker
 
 STORE = "test-a"
 KIOSK, KIOSK_2, STAFF = "test-a-kiosk-1", "test-a-kiosk-2", "test-a-staff-1"
 
 
-@dataclass
-class Broker:
-    """A Mosquitto running what ``broker-config`` wrote, and the logins it made."""
-
-    out: Path
-    base: BrokerUrl
-    passwords: dict[str, str]
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.out / "mosquitto.log"
-        with log.open("ab") as sink:
-            self.proc = subprocess.Popen([find_mosquitto() or "mosquitto", "-c", str(self.out / "mosquitto.conf")],
-                                         stdout=sink, stderr=subprocess.STDOUT)
-        started = wait_for_port("127.0.0.1", self.base.port, 20) and self.proc.poll() is None
-        assert started, f"secured mosquitto did not start: {log.read_text(errors='replace')[-800:]}"
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    def url(self, login: str, password: str | None = None) -> BrokerUrl:
-        return replace(self.base, username=login, password=password or self.passwords[login])
-
-
 @pytest.fixture
-def broker() -> Iterator[Broker]:
+def broker() -> Iterator[SecuredBroker]:
     """A fresh generated set-up per test: phones enrolled by one test must not count against another's limits."""
-    # pytest's temporary folders are private to root; the broker drops to the mosquitto user and must reach in.
-    out = Path(tempfile.mkdtemp(prefix="aisle-phones-"))
-    out.chmod(0o755)
-    port = free_port()
-    logins = write_config(out, STORE, 2, 1, hosts=["localhost", "127.0.0.1"], port=port)
-    b = Broker(out, BrokerUrl("127.0.0.1", port, tls=True, ca_file=str(out / "ca.crt")),
-               {login.device: login.password for login in logins})
-    b.start()
+    b = SecuredBroker(kiosks=2, staff=1).start()
     yield b
-    b.stop()
-    shutil.rmtree(out, ignore_errors=True)
+    b.close()
 
 
 @pytest.fixture
@@ -89,7 +50,7 @@ def db(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-def start_backend(broker: Broker, db: Store) -> BackendService:
+def start_backend(broker: SecuredBroker, db: Store) -> BackendService:
     """The backend with its three logins: requests, state, and the dynamic-security admin."""
     service = BackendService(db, broker.url("backend-main"), backend_id="backend-main", watch_interval=0.1,
                              state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER))
@@ -100,7 +61,7 @@ def start_backend(broker: Broker, db: Store) -> BackendService:
 
 
 @pytest.fixture
-def backend(broker: Broker, db: Store) -> Iterator[BackendService]:
+def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
     """The backend service, serving phones."""
     service = start_backend(broker, db)
     yield service
@@ -108,7 +69,7 @@ def backend(broker: Broker, db: Store) -> Iterator[BackendService]:
 
 
 @pytest.fixture
-def connect(broker: Broker) -> Iterator[Callable[..., MqttClient]]:
+def connect(broker: SecuredBroker) -> Iterator[Callable[..., MqttClient]]:
     """Connect under a login (a phone's, a code's or a static one); closed after the test."""
     clients: list[MqttClient] = []
 
@@ -147,7 +108,7 @@ def enrolment_code(connect: Callable[..., MqttClient], kiosk: str = KIOSK) -> En
     return code
 
 
-def register(broker: Broker, code: EnrolmentCode) -> PhoneCredentials:
+def register(broker: SecuredBroker, code: EnrolmentCode) -> PhoneCredentials:
     """What the phone app does with the QR text it scanned: trade it for a login of its own."""
     return register_phone(code.qr_text(), broker.base)
 
@@ -161,7 +122,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
-def test_generated_config_loads_the_plugin_with_every_default_denied(broker: Broker) -> None:
+def test_generated_config_loads_the_plugin_with_every_default_denied(broker: SecuredBroker) -> None:
     conf = (broker.out / "mosquitto.conf").read_text()
     assert "mosquitto_dynamic_security.so" in conf and "plugin_opt_config_file" in conf
     state = json.loads((broker.out / "dynsec" / "dynamic-security.json").read_text())
@@ -171,7 +132,7 @@ def test_generated_config_loads_the_plugin_with_every_default_denied(broker: Bro
                                          "topic read $CONTROL/dynamic-security/v1/response"]
 
 
-def test_a_phone_registers_and_gets_shopper_rights_only(broker: Broker, backend: BackendService, db: Store,
+def test_a_phone_registers_and_gets_shopper_rights_only(broker: SecuredBroker, backend: BackendService, db: Store,
                                                         connect: Callable[..., MqttClient]) -> None:
     code = enrolment_code(connect)
     # The code's own login may register a phone and nothing else a shopper may do.
@@ -218,7 +179,7 @@ def test_a_phone_registers_and_gets_shopper_rights_only(broker: Broker, backend:
         assert err.value.code == ErrorCode.FORBIDDEN, op
 
 
-def test_a_phone_cannot_forge_state_requests_or_logins(broker: Broker, backend: BackendService,
+def test_a_phone_cannot_forge_state_requests_or_logins(broker: SecuredBroker, backend: BackendService,
                                                        connect: Callable[..., MqttClient]) -> None:
     phone = register(broker, enrolment_code(connect))
     kiosk = connect(KIOSK)
@@ -256,7 +217,7 @@ def test_a_phone_cannot_forge_state_requests_or_logins(broker: Broker, backend: 
     assert "phone-0123456789abcdef0123" not in backend.phones.admin.list_clients()
 
 
-def test_a_code_registers_one_phone_only(broker: Broker, backend: BackendService,
+def test_a_code_registers_one_phone_only(broker: SecuredBroker, backend: BackendService,
                                          connect: Callable[..., MqttClient]) -> None:
     code = enrolment_code(connect)
     first = connect(code.login, code.password)
@@ -273,7 +234,7 @@ def test_a_code_registers_one_phone_only(broker: Broker, backend: BackendService
     connect(phone.device, phone.password)  # the phone it made is unaffected
 
 
-def test_codes_rotate_expire_and_registrations_are_limited_per_store(broker: Broker, backend: BackendService,
+def test_codes_rotate_expire_and_registrations_are_limited_per_store(broker: SecuredBroker, backend: BackendService,
                                                                      connect: Callable[..., MqttClient]) -> None:
     registry = backend.phones
     assert registry is not None
@@ -305,7 +266,7 @@ def can_connect(connect: Callable[..., MqttClient], code: EnrolmentCode) -> bool
     return True
 
 
-def test_staff_revoke_a_phone_which_is_cut_off_and_cannot_come_back(broker: Broker, backend: BackendService,
+def test_staff_revoke_a_phone_which_is_cut_off_and_cannot_come_back(broker: SecuredBroker, backend: BackendService,
                                                                    connect: Callable[..., MqttClient]) -> None:
     phone = register(broker, enrolment_code(connect))
     other = register(broker, enrolment_code(connect))
@@ -324,7 +285,7 @@ def test_staff_revoke_a_phone_which_is_cut_off_and_cannot_come_back(broker: Brok
 
 
 def test_the_cli_revokes_through_the_database_and_the_backend_applies_it(
-        broker: Broker, backend: BackendService, connect: Callable[..., MqttClient]) -> None:
+        broker: SecuredBroker, backend: BackendService, connect: Callable[..., MqttClient]) -> None:
     phone = register(broker, enrolment_code(connect))
     client = connect(phone.device, phone.password)
     result = subprocess.run([sys.executable, "-m", "backend", "devices", "revoke-phone", "--db",
@@ -336,7 +297,7 @@ def test_the_cli_revokes_through_the_database_and_the_backend_applies_it(
         connect(phone.device, phone.password, client_id="again")
 
 
-def test_phones_survive_a_restart_of_broker_and_backend(broker: Broker, db: Store,
+def test_phones_survive_a_restart_of_broker_and_backend(broker: SecuredBroker, db: Store,
                                                         connect: Callable[..., MqttClient]) -> None:
     service = start_backend(broker, db)
     try:
@@ -358,7 +319,7 @@ def test_phones_survive_a_restart_of_broker_and_backend(broker: Broker, db: Stor
         service.stop()
 
 
-def test_a_broker_without_the_plugin_refuses_to_serve_phones(broker: Broker, db: Store) -> None:
+def test_a_broker_without_the_plugin_refuses_to_serve_phones(broker: SecuredBroker, db: Store) -> None:
     broker.stop()
     conf = broker.out / "mosquitto.conf"
     conf.write_text("".join(line for line in conf.read_text().splitlines(keepends=True)
