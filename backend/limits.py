@@ -68,12 +68,17 @@ class RequestLimits:
     queue_size: int = 1000
     # A device's requests run one after another anyway; more than this queued means it is not waiting for answers.
     per_device_queued: int = 16
-    # Refusals a device is told about: the first 20, then 2 a second; a flood beyond that is dropped unanswered
-    # (a client that honours ``retry_after`` never gets there). None answers every refusal.
+    # Refusals of requests sent before their retry hint that are still answered: the first 20, then 2 a second; a
+    # flood beyond that is dropped unanswered (a client that honours ``retry_after`` is always answered).
     refusal_answers: Budget | None = Budget(rate=2.0, burst=20)
     # A device syncing has one or two catalogue pages (up to 64 KiB each) on their way; more than this waiting means
     # it asks faster than it reads, and the replies of everyone else would queue behind its pages.
     reply_backlog: int = 256 * 1024
+    # A device that runs into 20 refusals faster than one a second is not a kiosk waiting for its answers (each of
+    # its calls waits for the last): it is refused everything for a minute, and its queued requests are dropped.
+    # Without this, ten flooding devices kept the worker busy with their budgets' refills (bench/abuse.py).
+    strikes: Budget | None = Budget(rate=1.0, burst=20)
+    penalty: float = 60.0
     _scaled: dict[tuple[str, str], Budget] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +89,8 @@ class RequestLimits:
             raise ValueError("role factors must be positive")
         if self.queue_size < 1 or not 1 <= self.per_device_queued <= self.queue_size:
             raise ValueError("the queue needs room, and a device's share cannot exceed it")
+        if not (0 < self.penalty <= 3600):
+            raise ValueError("a penalty lasts more than nothing and at most an hour")
         for role, factor in [("", 1.0), *self.role_factors.items()]:
             for kind, budget in self.budgets.items():
                 self._scaled[(role, kind)] = budget.scaled(factor)

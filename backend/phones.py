@@ -237,6 +237,17 @@ class PhoneRegistry:
             log.info("phone %s revoked: disabled in the broker", device)
         return len(pending)
 
+    def enable_unless_revoked(self, device: str) -> bool:
+        """Enable a login disabled for a while (backend/cutoffs.py), unless it was revoked meanwhile."""
+        with self._lock:  # a revocation disables under this lock too, so it cannot land between check and enable
+            with self.store.lock:
+                row = self.store.conn.execute("SELECT revoked_at FROM phones WHERE device_id = ?",
+                                              [device]).fetchone()
+            if row is not None and row[0] is not None:
+                return False
+            self.admin.run({"command": "enableClient", "username": device}, tolerate=("not found",))
+            return True
+
     # -- housekeeping --------------------------------------------------------
 
     def sweep(self) -> None:

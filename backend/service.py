@@ -13,6 +13,7 @@ from typing import Any
 from backend import alerts, badges, catalog, roles, stock
 from backend.alert_ops import AlertOperations
 from backend.carts import DEFAULT_PUBLIC_URL
+from backend.cutoffs import Cutoffs
 from backend.db import Store
 from backend.holds import HoldLimits
 from backend.limits import DEFAULT_LIMITS, RequestLimits
@@ -74,11 +75,17 @@ class BackendService:
         self.phones = PhoneRegistry(store, MqttClient(admin_url, f"{backend_id}-admin")) if admin_url else None
         if self.phones is not None:
             table.update(self.phones.table())
+        # With the plugin there, a device that floods after being refused is also disconnected for its penalty.
+        self.cutoffs = Cutoffs(self.phones.admin, lambda store_id, device: roles.role_of(self.store, device, store_id),
+                               self.phones.enable_unless_revoked) if self.phones is not None else None
+        admission = None
+        if request_limits is not None:
+            admission = Admission(request_limits, on_penalty=self.cutoffs.request if self.cutoffs else None)
         self.rpc = RpcServer(self.client, {name: _storage_guard(handler) for name, handler in table.items()},
                              identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
                              authorize=lambda ctx: roles.may(ctx.role, ctx.op),
                              # Per-device budgets and a bounded queue (backend/limits.py); None: the old unbounded path.
-                             admission=Admission(request_limits) if request_limits is not None else None)
+                             admission=admission)
         self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
         self._alert_tick = alert_tick
         self._published_stores: dict[str, catalog.StoreInfo] = {}
@@ -98,6 +105,10 @@ class BackendService:
         self.publisher.connect(timeout)
         if self.phones is not None:
             self.phones.start(timeout)
+            self._cleanup.append(self.phones.stop)
+        if self.cutoffs is not None:
+            self.cutoffs.start()
+            self._cleanup.append(self.cutoffs.stop)
         self._data_version = self.store.data_version()
         self._sweep_alerts()
         count = self.publish_changes()
@@ -136,8 +147,6 @@ class BackendService:
                 info.wait_for_publish(2)
             except (RuntimeError, ValueError):  # the link went down meanwhile: the Last Will covers it
                 log.info("could not say offline before closing: the broker connection is gone")
-        if self.phones is not None:
-            self.phones.stop()
         self.publisher.close()
         self.client.close()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import threading
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 60.0  # seconds; a hint longer than this is no use to a shopper waiting at a kiosk
 
@@ -81,10 +84,15 @@ class Policy(Protocol):
 
     queue_size: int
     per_device_queued: int
-    # How many refusals a device is told about (the rest of a flood is dropped unanswered); None: answer all.
+    # How many refusals of requests sent before their retry hint are answered (the rest of a flood is dropped
+    # unanswered; a device that waits as told is always answered); None: answer all.
     refusal_answers: Budget | None
     # Bytes of a device's replies that may wait unacknowledged on the connection before its next request is refused.
     reply_backlog: int
+    # Refusals a device may run into (burst, refilled per second) before it is refused everything for ``penalty``
+    # seconds and its queued requests are dropped; None: never.
+    strikes: Budget | None
+    penalty: float
 
     def kind(self, op: str) -> str:
         """The budget class of an operation (e.g. "read", "write", "expensive")."""
@@ -169,6 +177,15 @@ class FairQueue(Generic[T]):
             else:
                 self._used.pop(key, None)
 
+    def drop(self, key: Hashable) -> list[T]:
+        """Take every item ``key`` has waiting out of the queue and return them."""
+        with self._cond:
+            items = self._items.pop(key, None)
+            if not items:
+                return []
+            self._length -= len(items)
+            return list(items)  # the key's heap entry is now stale: get() skips it
+
     def queued(self, key: Hashable) -> int:
         """How many items ``key`` has waiting."""
         with self._cond:
@@ -196,48 +213,67 @@ class Refusal:
     retry_after: float
     kind: str
     answer: bool = True  # False: the device was told enough times; drop this one unanswered
+    dropped: tuple[object, ...] = ()  # queued items of a device penalised just now, to be refused as well
 
 
 class Admission:
     """Token buckets per (store, device, class) and the bounded fair queue behind them; safe across threads."""
 
     def __init__(self, policy: Policy, *, clock: Callable[[], float] = time.monotonic,
-                 max_devices: int = 100_000) -> None:
+                 max_devices: int = 100_000, on_penalty: Callable[[str, str, float], None] | None = None) -> None:
         self.policy = policy
+        # Told (store, device, seconds) as a device is penalised, on the thread offering requests: must not block.
+        self.on_penalty = on_penalty
         self.queue: FairQueue[object] = FairQueue(policy.queue_size, policy.per_device_queued)
         self._clock = clock
         self._max_keys = max_devices
         self._buckets: OrderedDict[tuple[str, str, str], TokenBucket] = OrderedDict()
         self._roles: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._answers: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        self._strikes: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        self._told: OrderedDict[tuple[str, str, str], float] = OrderedDict()  # (device, class) -> hint told (clock)
+        self._penalised: OrderedDict[tuple[str, str], float] = OrderedDict()  # device -> refused until (clock)
         self._lock = threading.Lock()
         self._service_time = 0.002  # seconds per request, a moving average: how fast the queue drains
         self.admitted = 0
         self.rate_limited = 0
         self.busy = 0
         self.unanswered = 0  # refusals dropped without a reply
+        self.penalties = 0  # times a device was refused everything for ignoring its refusals
 
     def offer(self, store: str, device: str, op: str, item: object) -> Refusal | None:
         """Charge the device's budget for ``op`` and queue ``item``; a Refusal when either says no."""
         kind = self.policy.kind(op)
         now = self._clock()
+        key = (store, device)
         with self._lock:
-            role = self._roles.get((store, device), "")
+            until = self._penalised.get(key)
+            if until is not None:
+                if now < until:
+                    self.rate_limited += 1
+                    return self._refusal(store, device, False, until - now, kind, now)
+                del self._penalised[key]
+                self._strikes.pop(key, None)  # served its time: a fresh start
+            role = self._roles.get(key, "")
             bucket = self._bucket((store, device, kind), role, now)
             wait = bucket.take(now)
             if wait > 0:
                 self.rate_limited += 1
-                return self._refusal(store, device, False, wait, kind, now)
-        if self.queue.put((store, device), item):
+                return self._strike(store, device, wait, kind, now)
+        if self.queue.queued(key) >= self.queue.per_key:
+            # The device has its whole share waiting: it is not waiting for answers. Its own doing, so the token
+            # stays spent and it counts against the device; a flood would otherwise keep its burst forever.
+            with self._lock:
+                self.rate_limited += 1
+                return self._strike(store, device, self._drain(self.queue.per_key), kind, now)
+        if self.queue.put(key, item):
             with self._lock:
                 self.admitted += 1
             return None
         with self._lock:
             bucket.give_back()  # not served, so not charged
             self.busy += 1
-            # Roughly when the queue ahead will have drained; at least a moment, so clients do not spin.
-            drain = max(0.5, (len(self.queue) + 1) * self._service_time)
-            return self._refusal(store, device, True, drain, kind, now)
+            return self._refusal(store, device, True, self._drain(len(self.queue) + 1), kind, now)
 
     def charge(self, store: str, device: str, op: str, admitted_as: str) -> Refusal | None:
         """Charge ``op`` when a closer look shows it differs in class from the ``admitted_as`` it was queued for."""
@@ -253,10 +289,21 @@ class Admission:
             self.rate_limited += 1
             return self._refusal(store, device, False, wait, kind, now)
 
-    def done(self, store: str, device: str, seconds: float) -> None:
-        """One admitted request took ``seconds``: charge its device's share and update the drain estimate."""
-        self.queue.done((store, device), seconds)
+    def done(self, store: str, device: str, seconds: float, cpu: float | None = None) -> None:
+        """One admitted request took ``seconds`` (``cpu`` of them working): charge its device, update the drain rate.
+
+        The share is charged in CPU time when given: wall time also counts the waits of a loaded machine (another
+        thread holding the interpreter, the process descheduled), and one unlucky request of a quiet device
+        would put it behind hundreds of a flooder's.
+        """
+        self.queue.done((store, device), seconds if cpu is None else cpu)
         self._service_time += (min(seconds, 10.0) - self._service_time) * 0.05
+
+    def penalised(self, store: str, device: str) -> bool:
+        """Whether the device is being refused everything for ignoring its refusals."""
+        with self._lock:
+            until = self._penalised.get((store, device))
+            return until is not None and self._clock() < until
 
     def note_role(self, store: str, device: str, role: str) -> None:
         """Remember a device's role (found by the workers), so its next requests get that role's budgets."""
@@ -269,17 +316,57 @@ class Admission:
             while len(self._roles) > self._max_keys:
                 self._roles.popitem(last=False)
 
+    def _drain(self, ahead: int) -> float:
+        """Roughly when ``ahead`` queued requests will have run; at least a moment, so clients do not spin."""
+        return max(0.5, ahead * self._service_time)
+
+    def _strike(self, store: str, device: str, wait: float, kind: str, now: float) -> Refusal:
+        """Refuse a request over the device's budget; one sent too often before its hint and it is penalised."""
+        shape = self.policy.strikes
+        # Only a request that comes before the time the device was told to wait counts against it: a kiosk that
+        # waits as told and then asks again at once may be refused again, but it is not flooding.
+        ignoring = self._ignoring(store, device, kind, now)
+        if shape is None or not ignoring or self._keyed(self._strikes, (store, device), shape, now).take(now) == 0.0:
+            return self._refusal(store, device, False, wait, kind, now)
+        # It keeps asking after being told when to come back: a flood, not a busy kiosk (whose requests wait for
+        # their answers). Everything it sends is refused for a while, and what it has queued is not run.
+        self._penalised[(store, device)] = now + self.policy.penalty
+        self._penalised.move_to_end((store, device))
+        while len(self._penalised) > self._max_keys:
+            self._penalised.popitem(last=False)
+        self.penalties += 1
+        if self.on_penalty is not None:
+            self.on_penalty(store, device, self.policy.penalty)
+        log.warning("%s/%s kept sending after being refused: refusing all its requests for %g s",
+                    store[:32], device[:64], self.policy.penalty)
+        refusal = self._refusal(store, device, False, self.policy.penalty, kind, now)
+        return Refusal(refusal.busy, refusal.retry_after, kind, refusal.answer,
+                       tuple(self.queue.drop((store, device))))
+
+    def _ignoring(self, store: str, device: str, kind: str, now: float) -> bool:
+        """Whether the device asks again before the time it was last told to wait for this class."""
+        return now < self._told.get((store, device, kind), now)
+
     def _refusal(self, store: str, device: str, busy: bool, wait: float, kind: str, now: float) -> Refusal:
         answer = True
         shape = self.policy.refusal_answers
-        if shape is not None:
+        if shape is not None and self._ignoring(store, device, kind, now):
             # A device that ignores the hint and keeps sending is not answered each time: replies cost as much
-            # as requests, and the broker would carry a second flood back to the flooder.
+            # as requests, and the broker would carry a second flood back to the flooder. One that waited as
+            # told is always answered.
             answers = self._keyed(self._answers, (store, device), shape, now)
             answer = answers.take(now) == 0.0
             if not answer:
                 self.unanswered += 1
-        return Refusal(busy, min(MAX_RETRY_AFTER, wait), kind, answer)
+        # Rounded up to the hundredth the reply carries: a device waiting exactly as told must not come back early.
+        wait = min(MAX_RETRY_AFTER, math.ceil(wait * 100) / 100)
+        if answer:
+            told = (store, device, kind)
+            self._told[told] = max(now + wait, self._told.get(told, 0.0))
+            self._told.move_to_end(told)
+            while len(self._told) > self._max_keys:
+                self._told.popitem(last=False)
+        return Refusal(busy, wait, kind, answer)
 
     def _bucket(self, key: tuple[str, str, str], role: str, now: float) -> TokenBucket:
         budget = self.policy.budget(role, key[2])

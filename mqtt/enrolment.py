@@ -16,8 +16,9 @@ from pydantic import Field
 from mqtt import ids
 from mqtt.payloads import DeviceId, Payload, StoreId, Timestamp
 
-# Reserved login prefixes: the broker's dynamic clients only ever have these names, and broker-config refuses store
-# ids that would make a static login start with one (a dynamic client named like a static login shadows it).
+# Reserved login prefixes: the broker's dynamic clients have these names, and broker-config refuses store ids that
+# would make a static login start with one (a dynamic client named like a static login shadows it). The one
+# exception is deliberate: a disabled shadow the backend creates to cut a flooding device off (backend/cutoffs.py).
 ENROL_PREFIX = "enrol-"
 PHONE_PREFIX = "phone-"
 RESERVED_PREFIXES = (ENROL_PREFIX, PHONE_PREFIX)

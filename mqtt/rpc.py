@@ -273,6 +273,8 @@ class RpcServer:
         refusal = self.admission.offer(where.store, where.key, op, (where.store, where.key, op, message))
         if refusal is not None:
             self._refuse_unparsed(message, where.store, where.key, refusal)
+            for store, device, _, queued in refusal.dropped:  # type: ignore[misc]  # handle() queues these tuples
+                self._refuse_unparsed(queued, store, device, refusal)
 
     def _where(self, message: Message) -> topics.ParsedTopic | None:
         """The store and device of a request topic; None (handled) for bad topics, retained and empty messages."""
@@ -341,7 +343,7 @@ class RpcServer:
         assert self.admission is not None
         while (item := self.admission.queue.get()) is not None:
             store, device, op, message = item  # type: ignore[misc]  # only handle() queues, always this tuple
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             try:
                 role = self._decode_and_serve(message, store, device, admitted_as=op)
             except Exception:  # _run answers every handler failure; this is a failure to publish: keep serving
@@ -349,7 +351,7 @@ class RpcServer:
                 role = None
             if role is not None:
                 self.admission.note_role(store, device, role)
-            self.admission.done(store, device, time.monotonic() - started)
+            self.admission.done(store, device, time.monotonic() - started, time.thread_time() - cpu)
 
     def _refuse_unparsed(self, message: Message, store: str, device: str, refusal: Refusal) -> None:
         """Refuse a request not yet decoded, answering under the id and reply topic it names (if it names them)."""

@@ -39,6 +39,8 @@ class SmallPolicy:
     per_device_queued: int = 16
     refusal_answers: Budget | None = None
     reply_backlog: int = 1 << 30
+    strikes: Budget | None = None
+    penalty: float = 60.0
     budgets: dict[str, Budget] = field(default_factory=lambda: {"cheap": Budget(1000.0, 1000),
                                                                 "slow": Budget(0.5, 3)})
 
@@ -144,6 +146,74 @@ def test_a_key_whose_items_are_slow_falls_behind_one_whose_items_are_quick() -> 
     assert served == ["s0", "q0", "q1", "q2", "s1", "s2"]  # by service time used, not by turns
 
 
+def test_a_quiet_device_charged_a_slow_wall_clock_keeps_its_turn_by_cpu_time() -> None:
+    admission = Admission(SmallPolicy(), clock=FakeClock())
+    for i in range(3):
+        assert admission.offer("s", "flood", "test.echo", f"f{i}") is None
+    assert admission.offer("s", "quiet", "test.echo", "q0") is None
+    assert admission.queue.get(0) == "f0"
+    admission.done("s", "flood", 0.001, 0.001)
+    assert admission.queue.get(0) == "q0"
+    assert admission.offer("s", "quiet", "test.echo", "q1") is None  # asked again while q0 was running
+    # q0 waited 0.5 s for the machine (wall time) but worked 0.2 ms: charged by its work, it stays in front.
+    admission.done("s", "quiet", 0.5, 0.0002)
+    assert admission.queue.get(0) == "q1"
+
+
+def test_a_device_that_keeps_sending_after_its_refusals_is_refused_everything_for_a_while() -> None:
+    clock = FakeClock()
+    admission = Admission(SmallPolicy(strikes=Budget(1.0, 5), penalty=30.0), clock=clock)
+    assert [admission.offer("s", "flood", "test.slow", f"ok{i}") for i in range(3)] == [None] * 3
+    assert admission.offer("s", "flood", "test.echo", "queued") is None  # another class, waiting for the worker
+    refusals = [admission.offer("s", "flood", "test.slow", f"no{i}") for i in range(7)]
+    assert all(r is not None and not r.busy for r in refusals)
+    # The first refusal tells it to wait 2 s; the next five, sent before then, are strikes; the 6th penalises it.
+    assert [len(r.dropped) for r in refusals if r is not None] == [0, 0, 0, 0, 0, 0, 4]
+    last = refusals[-1]
+    assert last is not None and last.retry_after == pytest.approx(30.0)
+    assert sorted(last.dropped) == ["ok0", "ok1", "ok2", "queued"] and len(admission.queue) == 0  # none will run
+    assert admission.penalised("s", "flood") and admission.penalties == 1
+    cheap = admission.offer("s", "flood", "test.echo", "x")  # a class with budget left: refused all the same
+    assert cheap is not None and cheap.retry_after == pytest.approx(30.0)
+    assert admission.offer("s", "other", "test.slow", "o") is None  # another device is not touched
+    clock.now += 30.0
+    assert not admission.penalised("s", "flood")
+    assert admission.offer("s", "flood", "test.echo", "back") is None  # served again, with a fresh start
+
+
+def test_a_device_that_waits_as_told_is_never_penalised_however_often_it_is_refused() -> None:
+    clock = FakeClock()
+    admission = Admission(SmallPolicy(strikes=Budget(0.001, 2), penalty=30.0), clock=clock)
+    refused = 0
+    for n in range(200):
+        refusal = admission.offer("s", "kiosk", "test.slow", n)
+        if refusal is not None:
+            refused += 1
+            clock.now += refusal.retry_after  # waits as long as it was told, then asks again at once
+        else:
+            admission.queue.get(0)
+    assert refused > 90 and admission.penalties == 0 and not admission.penalised("s", "kiosk")
+    # Asking before the hint is up is what counts: served, refused with a hint, then three times too early: out.
+    results = [admission.offer("s", "kiosk", "test.slow", n) for n in range(5)]
+    assert admission.penalised("s", "kiosk"), results
+
+
+def test_a_device_with_its_whole_share_queued_is_refused_and_charged_not_told_the_store_is_busy() -> None:
+    clock = FakeClock()
+    admission = Admission(SmallPolicy(per_device_queued=2, budgets={"cheap": Budget(1.0, 10),
+                                                                   "slow": Budget(1.0, 10)}), clock=clock)
+    assert admission.offer("s", "k", "test.echo", 0) is None and admission.offer("s", "k", "test.echo", 1) is None
+    refusal = admission.offer("s", "k", "test.echo", 2)
+    assert refusal is not None and not refusal.busy  # its own doing: rate_limited, not unavailable
+    assert admission.busy == 0 and admission.rate_limited == 1
+    admission.queue.get(0), admission.queue.get(0)
+    admitted = 0
+    while admission.offer("s", "k", "test.echo", admitted) is None:
+        admitted += 1
+        admission.queue.get(0)  # served at once: the share never fills again
+    assert admitted == 7  # the refused request's token stayed spent: a burst of 10, of which 3 were asked
+
+
 def test_budgets_refill_with_time(make_client) -> None:
     clock = FakeClock()
     server = start_server(make_client, SmallPolicy(), Gate(), clock)
@@ -200,7 +270,10 @@ def test_the_queue_never_grows_past_its_bound_and_the_surplus_is_told_to_come_ba
         refused = [f for f in calls if f.done()]
         assert len(refused) == 60
         assert len(server.admission.queue) == 20 == server.admission.queue.high_water
-        assert {outcome(f) for f in refused} == {"unavailable"}
+        # Refused because the store is full ("unavailable"), or, for a device whose requests happened to arrive
+        # first, because its own share of 4 was full ("rate_limited": its own doing). Never served, never lost.
+        outcomes = [outcome(f) for f in refused]
+        assert set(outcomes) <= {"unavailable", "rate_limited"} and outcomes.count("unavailable") >= 30
         with pytest.raises(RemoteError) as err:
             refused[0].result(0)
         assert err.value.retry_after is not None and err.value.retry_after > 0
@@ -208,6 +281,36 @@ def test_the_queue_never_grows_past_its_bound_and_the_surplus_is_told_to_come_ba
         assert outcome(held) == "ok"
         assert [outcome(f) for f in calls].count("ok") == 20
         assert server.admission.queue.high_water == 20  # never more than the bound, whatever the flood
+    finally:
+        gate.open.set()
+        server.stop()
+
+
+def test_a_penalised_flooder_has_its_queued_requests_refused_and_others_are_served(make_client) -> None:
+    gate = Gate()
+    policy = SmallPolicy(strikes=Budget(0.1, 3), penalty=30.0, budgets={"cheap": Budget(1000.0, 1000),
+                                                                        "slow": Budget(0.1, 1)})
+    server = start_server(make_client, policy, gate)
+    assert server.admission is not None
+    try:
+        store = unique("st")
+        flooder = rpc_for(make_client, store, "kiosk-flood")
+        other = rpc_for(make_client, store, "kiosk-other")
+        held = other.call_async("test.held")
+        assert gate.entered.wait(10)  # the worker is busy: the flooder's cheap requests wait in the queue
+        queued = [flooder.call_async("test.echo", {"i": i}) for i in range(3)]
+        assert wait_until(lambda: server.admission.queue.queued((store, "kiosk-flood")) == 3)
+        refused = [flooder.call_async("test.slow", {"i": i}) for i in range(6)]  # 1 queued, then 5 refusals
+        assert [outcome(f) for f in refused[1:]] == ["rate_limited"] * 5
+        assert server.admission.penalised(store, "kiosk-flood")
+        # What it had queued never runs: each is answered with the penalty's hint, before the worker is free.
+        for future in [*queued, refused[0]]:
+            with pytest.raises(RemoteError) as err:
+                future.result(10)
+            assert err.value.code == ErrorCode.RATE_LIMITED and err.value.retry_after == pytest.approx(30, abs=1)
+        gate.open.set()
+        assert outcome(held) == "ok" and other.call("test.slow") == {"device": "kiosk-other"}
+        assert "kiosk-flood" not in gate.order
     finally:
         gate.open.set()
         server.stop()

@@ -1,0 +1,206 @@
+"""A device that floods after being refused is cut off at the generated production broker for its penalty, and
+let back in afterwards; the store's other devices are served throughout; nobody stays locked out by a restart."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from backend import roles
+from backend.broker_config import ADMIN_USER
+from backend.cutoffs import CUTOFF_TAG
+from backend.db import Store
+from backend.dynsec import DynsecAdmin
+from backend.limits import RequestLimits
+from backend.service import BackendService
+from mqtt import topics
+from mqtt.admission import Budget
+from mqtt.client import ConnectRefused, MqttClient
+from mqtt.payloads import ErrorCode
+from mqtt.rpc import RemoteError, RpcClient
+from tests.conftest import load_fixture_catalog
+from tests.security.conftest import SecuredBroker
+from tests.security.test_phones import enrolment_code, register
+
+STORE = "test-a"
+FLOODER, OTHER, STAFF = "test-a-kiosk-1", "test-a-kiosk-2", "test-a-staff-1"
+PENALTY = 3.0
+
+
+@pytest.fixture
+def broker() -> Iterator[SecuredBroker]:
+    b = SecuredBroker(kiosks=2, staff=1).start()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "backend.db")
+    load_fixture_catalog(store)
+    for device, role in ((FLOODER, "kiosk"), (OTHER, "kiosk"), (STAFF, "staff")):
+        roles.register(store, device, STORE, role)
+    yield store
+    store.close()
+
+
+def start_backend(broker: SecuredBroker, db: Store) -> BackendService:
+    # The default budgets, with a short penalty so that the test sees it end.
+    service = BackendService(db, broker.url("backend-main"), backend_id="backend-main", watch_interval=0.1,
+                             state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER),
+                             request_limits=RequestLimits(penalty=PENALTY))
+    service.start()
+    return service
+
+
+@pytest.fixture
+def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
+    service = start_backend(broker, db)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def connect(broker: SecuredBroker) -> Iterator[Callable[..., MqttClient]]:
+    clients: list[MqttClient] = []
+
+    def make(login: str, password: str | None = None) -> MqttClient:
+        # Reconnects come quickly, so that the test sees the device come back soon after its penalty.
+        client = MqttClient(broker.url(login, password), login, max_reconnect_delay=0.5)
+        client.connect(10)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close(1)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def flood(client: MqttClient, device: str, count: int = 600) -> None:
+    """Requests as fast as the client can publish them, never waiting for an answer."""
+    reply_to = f"{topics.device_base(STORE, device)}/reply/flood"
+    for i in range(count):
+        body = {"v": 1, "id": f"flood-{i:06d}", "op": "stock.get", "reply_to": reply_to, "args": {"sku": "X"}}
+        client.publish(topics.request(STORE, device), json.dumps(body).encode(), qos=0)
+
+
+def stock_get(client: MqttClient, device: str) -> dict[str, object]:
+    rpc = RpcClient(client, STORE, device)
+    try:
+        return rpc.call("stock.get", {"sku": "DAI-MILK-1L"}, timeout=10)
+    finally:
+        rpc.close()
+
+
+def admin(connect: Callable[..., MqttClient]) -> DynsecAdmin:
+    """A second connection with the plugin's rights, to look at what the backend did there."""
+    dynsec = DynsecAdmin(connect("backend-main-admin"))
+    assert dynsec.wait_ready(10)
+    return dynsec
+
+
+def test_a_flooding_kiosk_is_cut_off_at_the_broker_and_let_back_after_its_penalty(
+        broker: SecuredBroker, backend: BackendService, connect: Callable[..., MqttClient]) -> None:
+    assert backend.cutoffs is not None
+    other = connect(OTHER)
+    flooder = connect(FLOODER)
+    downs: list[bool] = []
+    flooder.add_connection_listener(downs.append)  # subscribed before the flood: it sees the disconnect
+    flood(flooder, FLOODER)
+    assert wait_until(lambda: False in downs), "the flooding kiosk was never disconnected"
+    assert backend.cutoffs.active() == [FLOODER]
+    # Its reconnects are refused by the broker while the penalty lasts, not merely ignored by the backend.
+    assert wait_until(lambda: "not authorised" in (flooder.problem or "").lower().replace("authorized", "authorised"))
+    assert not flooder.connected
+    # The store keeps answering its other kiosks meanwhile.
+    assert stock_get(other, OTHER)["stock"]["sku"] == "DAI-MILK-1L"
+    # The penalty ends: the login is the password file's again, the kiosk reconnects and is served.
+    assert wait_until(lambda: flooder.connected, timeout=PENALTY + 15)
+    assert backend.cutoffs.active() == [] and backend.cutoffs.restored == 1
+    assert stock_get(flooder, FLOODER)["stock"]["sku"] == "DAI-MILK-1L"
+    assert FLOODER not in admin(connect).list_clients()  # the shadow login is gone
+
+
+def test_a_device_that_honours_its_refusals_is_never_cut_off(broker: SecuredBroker, backend: BackendService,
+                                                             connect: Callable[..., MqttClient]) -> None:
+    kiosk = connect(OTHER)
+    rpc = RpcClient(kiosk, STORE, OTHER)
+    answered, refused = 0, 0
+    while answered < 160:  # past the read burst, one call after another, waiting as long as it is told to
+        try:
+            rpc.call("stock.get", {"sku": "DAI-MILK-1L"}, timeout=10)
+            answered += 1
+        except RemoteError as exc:
+            assert exc.code == ErrorCode.RATE_LIMITED and exc.retry_after is not None
+            refused += 1
+            time.sleep(exc.retry_after)
+    rpc.close()
+    assert refused > 0  # it did meet its budget
+    assert backend.cutoffs is not None and backend.cutoffs.cut == 0 and kiosk.connected
+    assert backend.rpc.admission is not None and backend.rpc.admission.penalties == 0
+
+
+def test_the_store_tools_are_refused_but_never_cut_off(broker: SecuredBroker, backend: BackendService,
+                                                       connect: Callable[..., MqttClient], db: Store) -> None:
+    admin_login = "test-a-admin-1"
+    broker_logins = {login.device: login for login in broker.logins}
+    assert admin_login in broker_logins and broker_logins[admin_login].role == "admin"
+    roles.register(db, admin_login, STORE, "admin")
+    tool = connect(admin_login)
+    assert backend.rpc.admission is not None
+    backend.rpc.admission.policy = RequestLimits(penalty=PENALTY, budgets={
+        kind: Budget(1.0, 2) for kind in ("read", "write", "expensive", "sync")}, role_factors={})
+    flood(tool, admin_login, count=200)
+    assert wait_until(lambda: backend.rpc.admission is not None and backend.rpc.admission.penalties >= 1)
+    time.sleep(1.0)  # long enough for a cut-off to have been applied, were it going to be
+    assert backend.cutoffs is not None and backend.cutoffs.cut == 0 and tool.connected
+
+
+def test_a_backend_that_died_during_a_penalty_lets_the_device_back_at_its_next_start(
+        broker: SecuredBroker, db: Store, connect: Callable[..., MqttClient]) -> None:
+    # What a backend killed mid-penalty leaves in the plugin: a disabled shadow of the kiosk's static login.
+    dynsec = admin(connect)
+    dynsec.run({"command": "createClient", "username": FLOODER, "password": secrets.token_urlsafe(24),
+                "textname": CUTOFF_TAG}, {"command": "disableClient", "username": FLOODER})
+    locked = MqttClient(broker.url(FLOODER), FLOODER, max_reconnect_delay=0.5)
+    with pytest.raises(ConnectRefused):
+        locked.connect(5)
+    locked.close(1)
+    service = start_backend(broker, db)
+    try:
+        assert FLOODER not in dynsec.list_clients()
+        assert stock_get(connect(FLOODER), FLOODER)["stock"]["sku"] == "DAI-MILK-1L"
+    finally:
+        service.stop()
+
+
+def test_a_phone_revoked_while_cut_off_stays_out_when_its_penalty_ends(
+        broker: SecuredBroker, backend: BackendService, connect: Callable[..., MqttClient]) -> None:
+    assert backend.cutoffs is not None and backend.phones is not None
+    phone = register(broker, enrolment_code(connect, OTHER))
+    kept = register(broker, enrolment_code(connect, OTHER))
+    backend.cutoffs.request(STORE, phone.device, 1.0)
+    backend.cutoffs.request(STORE, kept.device, 1.0)
+    assert wait_until(lambda: backend.cutoffs.cut == 2)
+    backend.phones.revoke(phone.device, "test")
+    assert wait_until(lambda: backend.cutoffs.restored == 2, timeout=10)
+    gone = MqttClient(broker.url(phone.device, phone.password), phone.device)
+    with pytest.raises(ConnectRefused):
+        gone.connect(5)
+    gone.close(1)
+    back = connect(kept.device, kept.password)  # the other phone's penalty ended: it is a shopper again
+    assert stock_get(back, kept.device)["stock"]["sku"] == "DAI-MILK-1L"
