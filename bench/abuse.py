@@ -32,19 +32,20 @@ import platform
 import re
 import select
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _abuse_results import CellResult, percentile, table
 from _fanout_procs import DEMO_FILES, ProcessGroup, cpu_seconds
 from _machine import cpu_model
+from _production import ProductionBroker
 
 from mqtt import topics
 from mqtt.brokers import MosquittoBroker
@@ -86,8 +87,21 @@ def run_backend(args: argparse.Namespace) -> int:
 
     store = Store(Path(args.db))
     load_demo(store)
-    service = BackendService(store, parse_broker_url(args.broker), backend_id=f"backend-{args.admission}",
-                             request_limits=DEFAULT_LIMITS if args.admission == "on" else None)
+    limits = DEFAULT_LIMITS if args.admission == "on" else None
+    if args.credentials:  # the production set-up: the backend's three logins, every bench device a kiosk
+        from backend import roles
+        from backend.logins import backend_urls, read_logins
+
+        logins = read_logins(Path(args.credentials))
+        for login in logins:
+            if login.role == "kiosk":
+                roles.register(store, login.device, STORE, "kiosk")
+        urls = backend_urls(parse_broker_url(args.broker), logins)
+        service = BackendService(store, urls.main, backend_id=urls.backend_id, state_url=urls.state,
+                                 admin_url=urls.admin, request_limits=limits)
+    else:
+        service = BackendService(store, parse_broker_url(args.broker), backend_id=f"backend-{args.admission}",
+                                 request_limits=limits)
     service.start()
 
     def stop(*_: Any) -> None:
@@ -100,6 +114,7 @@ def run_backend(args: argparse.Namespace) -> int:
             if line.strip() == "stats":
                 adm = service.rpc.admission
                 stats = {} if adm is None else {"admitted": adm.admitted, "rate_limited": adm.rate_limited,
+                                                "penalties": adm.penalties,
                                                 "busy": adm.busy, "unanswered": adm.unanswered,
                                                 "high_water": adm.queue.high_water, "queued": len(adm.queue)}
                 print(json.dumps(stats), flush=True)
@@ -134,6 +149,14 @@ def run_flood(args: argparse.Namespace) -> int:
     url = parse_broker_url(args.broker)
     skus = store_skus()
     devices = [f"{args.prefix}-{i}" for i in range(args.devices)]
+    passwords: dict[str, str] = {}
+    if args.credentials:  # production: each flooder is a kiosk login of its own
+        from backend.logins import read_logins
+
+        wanted = args.logins.split(",")
+        passwords = {login.device: login.password for login in read_logins(Path(args.credentials))
+                     if login.device in wanted}
+        devices = wanted
     counts: dict[str, int] = {}
     lock = threading.Lock()
     last_reply = [time.monotonic()]
@@ -147,7 +170,8 @@ def run_flood(args: argparse.Namespace) -> int:
 
     clients, carts = [], {}
     for device in devices:
-        client = MqttClient(url, device)
+        login = replace(url, username=device, password=passwords[device]) if passwords else url
+        client = MqttClient(login, device)
         client.connect(10)
         base = topics.device_base(STORE, device)
         client.subscribe(f"{base}/reply/flood", count, qos=0)
@@ -190,25 +214,6 @@ def run_flood(args: argparse.Namespace) -> int:
 # -- the legitimate device ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class CellResult:
-    """What the legitimate device saw in one cell, and what the flood got."""
-
-    backend: str
-    flood: str
-    repeat: int
-    latencies_ms: list[float] = field(default_factory=list)
-    stock_failures: dict[str, int] = field(default_factory=dict)
-    orders_ok: int = 0
-    orders_tried: int = 0
-    order_failures: list[str] = field(default_factory=list)
-    window_s: float = 0.0
-    flood_result: dict[str, Any] = field(default_factory=dict)
-    backend_cpu: float = 0.0
-    broker_cpu: float = 0.0
-    flood_cpu: float = 0.0
-
-
 class Legit:
     """One shopper's device: paced stock.get and a few orders, on its own connection."""
 
@@ -236,6 +241,7 @@ class Legit:
                 return
             with lock:
                 result.latencies_ms.append(elapsed)
+                result.sent_at.append(sent - start)
 
         start, i = time.monotonic(), 0
         while not self.stop.is_set():
@@ -283,18 +289,47 @@ class Legit:
 class Backend:
     """A broker and a backend child on it."""
 
-    def __init__(self, name: str, workdir: Path, group: ProcessGroup) -> None:
+    def __init__(self, name: str, workdir: Path, group: ProcessGroup, production_logins: int = 0) -> None:
         self.name = name
-        self.broker = MosquittoBroker(workdir=workdir / f"mosquitto-{name}",
-                                      extra_config="persistence false\nset_tcp_nodelay true\n").start()
-        self.broker_pid = self.broker._proc.pid if self.broker._proc else 0  # only for CPU accounting
-        self.proc = group.spawn([sys.executable, __file__, "--child", "backend", "--broker", str(self.broker.url),
-                                 "--db", str(workdir / f"backend-{name}.db"), "--admission", name],
+        self.production: ProductionBroker | None = None
+        self.broker: MosquittoBroker | None = None
+        if production_logins:
+            self.production = ProductionBroker(workdir / f"production-{name}", STORE, production_logins).start()
+            self.url, self.broker_pid = self.production.url, self.production.proc.pid if self.production.proc else 0
+            extra = ["--credentials", str(self.production.credentials)]
+            self.address = self.production.address
+        else:
+            self.broker = MosquittoBroker(workdir=workdir / f"mosquitto-{name}",
+                                          extra_config="persistence false\nset_tcp_nodelay true\n").start()
+            self.url, extra = self.broker.url, []
+            self.address = str(self.broker.url)
+            self.broker_pid = self.broker._proc.pid if self.broker._proc else 0  # only for CPU accounting
+        self.proc = group.spawn([sys.executable, __file__, "--child", "backend", "--broker", self.address,
+                                 "--db", str(workdir / f"backend-{name}.db"), "--admission", name, *extra],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if _read_line(self.proc, 120) != "ready":
             raise RuntimeError(f"backend {name} did not start")
-        self.client = MqttClient(self.broker.url, f"bench-legit-{name}-{os.getpid()}")
-        self.client.connect(10)
+        self.client = MqttClient(self.url, f"bench-legit-{name}-{os.getpid()}")
+        if self.production is None:  # one connection for every legitimate device (no ACL to keep them apart)
+            self.client.connect(10)
+        self._own: list[MqttClient] = []
+
+    def device(self, tag: str) -> tuple[MqttClient, str]:
+        """A legitimate device: its connection and id (in production a kiosk login of its own)."""
+        if self.production is None:
+            return self.client, tag
+        login = self.production.take(1)[0]
+        client = MqttClient(self.production.url_for(login), login.device)
+        client.connect(10)
+        self._own.append(client)
+        return client, login.device
+
+    def flood_args(self, devices: int) -> list[str]:
+        """Command-line arguments naming the flooders' logins (production only)."""
+        if self.production is None:
+            return []
+        logins = self.production.take(devices)
+        return ["--credentials", str(self.production.credentials), "--logins", ",".join(x.device for x in logins)]
 
     def stats(self) -> dict[str, Any]:
         """The backend's admission counters."""
@@ -304,9 +339,13 @@ class Backend:
         return json.loads(_read_line(self.proc, 10) or "{}")
 
     def close(self) -> None:
-        """Disconnect the legitimate device and stop the broker (the group stops the backend)."""
-        self.client.close()
-        self.broker.close()
+        """Disconnect the legitimate devices and stop the broker (the group stops the backend)."""
+        for client in [self.client, *self._own]:
+            client.close()
+        if self.broker is not None:
+            self.broker.close()
+        if self.production is not None:
+            self.production.close()
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -322,18 +361,19 @@ def run_cell(backend: Backend, group: ProcessGroup, flood: str, repeat: int, cel
     child = None
     if flood != "rest":
         devices, kind = (10, "mixed") if flood == "10 devices (mixed)" else (1, flood)
-        child = group.spawn([sys.executable, __file__, "--child", "flood", "--broker", str(backend.broker.url),
+        child = group.spawn([sys.executable, __file__, "--child", "flood", "--broker", backend.address,
                              "--kind", kind, "--devices", str(devices), "--count", str(args.count),
-                             "--prefix", f"flood{cell:03d}{backend.name}", "--drain", str(args.drain)],
+                             "--prefix", f"flood{cell:03d}{backend.name}", "--drain", str(args.drain),
+                             *backend.flood_args(devices)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if _read_line(child, 60) != "ready":
             raise RuntimeError(f"flooder of {flood} did not start")
     # Two shoppers' devices: one reading stock, one ordering (a device's own requests run in order, so one
     # device doing both would measure its stock.get behind its own order's commit, not behind the flood).
     tag = f"{cell:03d}{backend.name}{os.getpid() % 10000:04d}"
-    legit = Legit(backend.client, f"legit-r{tag}", skus, cell)
+    legit = Legit(*backend.device(f"legit-r{tag}"), skus, cell)
     # The shopper orders what the store has (some demo products are out of stock: no pickup to offer).
-    orderer = Legit(backend.client, f"legit-o{tag}", store_skus(min_units=20), cell)
+    orderer = Legit(*backend.device(f"legit-o{tag}"), store_skus(min_units=20), cell)
     cpu0 = cpu_seconds(backend.proc.pid), cpu_seconds(backend.broker_pid), cpu_seconds(child.pid) if child else 0.0
     start = time.monotonic()
     threads = [threading.Thread(target=legit.stock_loop, args=(result,)),
@@ -364,45 +404,6 @@ def run_cell(backend: Backend, group: ProcessGroup, flood: str, repeat: int, cel
     return result
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (0 < q <= 100)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, -(-len(ordered) * q // 100) - 1))] if ordered else float("nan")
-
-
-def table(results: list[CellResult]) -> str:
-    """Markdown table: one row per (backend, flood), pooled over repeats, with the spread of per-repeat p99."""
-    rows = ["| Admission | Flood | Window s | stock.get answered | p50 ms | p99 ms | p99 per repeat ms | max ms "
-            "| Orders placed | Flood sent / s | Flood outcomes | CPU backend / broker / flooders |",
-            "|---|---|---:|---|---:|---:|---|---:|---|---|---|---|"]
-    keys = list(dict.fromkeys((r.backend, r.flood) for r in results))
-    for backend, flood in keys:
-        cells = [r for r in results if (r.backend, r.flood) == (backend, flood)]
-        pooled = [x for r in cells for x in r.latencies_ms]
-        failed = sum(sum(r.stock_failures.values()) for r in cells)
-        per_repeat = [percentile(r.latencies_ms, 99) for r in cells]
-        outcomes: dict[str, int] = {}
-        sent = send_s = 0.0
-        for r in cells:
-            for k, v in r.flood_result.get("outcomes", {}).items():
-                outcomes[k] = outcomes.get(k, 0) + v
-            outcomes["no reply"] = outcomes.get("no reply", 0) + r.flood_result.get("no_reply", 0)
-            sent += r.flood_result.get("sent", 0)
-            send_s += r.flood_result.get("send_s", 0.0)
-        flood_text = (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1]) if v)
-                      if sent else "–")
-        rate = f"{sent / len(cells):.0f} / {send_s / len(cells):.1f}" if sent else "–"
-        orders = f"{sum(r.orders_ok for r in cells)}/{sum(r.orders_tried for r in cells)}"
-        rows.append(
-            f"| {backend} | {flood} | {statistics.median(r.window_s for r in cells):.1f} "
-            f"| {len(pooled)}/{len(pooled) + failed} | {percentile(pooled, 50):.1f} | {percentile(pooled, 99):.1f} "
-            f"| {min(per_repeat):.1f}–{max(per_repeat):.1f} | {max(pooled, default=float('nan')):.1f} | {orders} "
-            f"| {rate} | {flood_text} | " + " / ".join(
-                f"{statistics.median(getattr(r, cpu) for r in cells):.0%}"
-                for cpu in ("backend_cpu", "broker_cpu", "flood_cpu")) + " |")
-    return "\n".join(rows)
-
-
 def main_run(args: argparse.Namespace) -> int:
     """Start brokers and backends, run every cell of every repeat, print the table."""
     skus = store_skus()
@@ -410,7 +411,7 @@ def main_run(args: argparse.Namespace) -> int:
     if args.only:
         floods = [flood for flood in floods if flood in args.only.split(",")]
     plan = [("on", flood) for flood in floods]
-    if args.compare:
+    if args.compare and not args.production:
         plan += [("off", flood) for flood in ["rest", *COMPARED] if flood in floods]
     group = ProcessGroup()
     started = datetime.now(UTC)
@@ -418,8 +419,10 @@ def main_run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="aisle-abuse-") as tmp:
         backends: dict[str, Backend] = {}
         try:
+            # In production every device of every cell is a kiosk login used once: two shoppers and the flooders.
+            logins = args.repeats * sum(2 + (10 if f.startswith("10 ") else 0 if f == "rest" else 1) for f in floods)
             for name in dict.fromkeys(name for name, _ in plan):
-                backends[name] = Backend(name, Path(tmp), group)
+                backends[name] = Backend(name, Path(tmp), group, logins if args.production else 0)
             results, cell = [], 0
             for repeat in range(args.repeats):
                 for name, flood in plan:
@@ -429,6 +432,8 @@ def main_run(args: argparse.Namespace) -> int:
                     log.info("  stock.get p99 %.1f ms over %d, orders %d/%d %s, flood %s", percentile(
                         result.latencies_ms, 99), len(result.latencies_ms), result.orders_ok, result.orders_tried,
                         result.order_failures, result.flood_result)
+                    slowest = sorted(zip(result.latencies_ms, result.sent_at, strict=True), reverse=True)[:5]
+                    log.info("  slowest stock.get: %s", ", ".join(f"{ms:.0f} ms at +{at:.2f} s" for ms, at in slowest))
                     results.append(result)
             stats = {name: b.stats() for name, b in backends.items()}
         finally:
@@ -463,7 +468,12 @@ def main() -> int:
                         help="also flood a backend without admission control (default on)")
     parser.add_argument("--quick", action="store_true", help="one repeat of 1,000 requests per flooder")
     parser.add_argument("--only", help="comma-separated cells to run, e.g. rest,stock.get,10 devices, mixed")
+    parser.add_argument("--production", action="store_true",
+                        help="run against the generated production broker (TLS, logins, ACLs, dynamic security: "
+                        "flooders are cut off at the broker); admission on only")
     parser.add_argument("--child", choices=["backend", "flood"], help=argparse.SUPPRESS)
+    parser.add_argument("--credentials", help=argparse.SUPPRESS)
+    parser.add_argument("--logins", help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--admission", choices=["on", "off"], default="on", help=argparse.SUPPRESS)
