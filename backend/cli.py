@@ -1,4 +1,4 @@
-"""Command line of the backend: serve, stock adjust/show, import-catalog."""
+"""Command line of the backend: serve, stock adjust/show, import-catalog, policy show, and the set-up commands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from backend import phones_cli, provision_cli
 from backend.db import Store
 from backend.logins import LoginsError, backend_urls, read_logins, tool_url
+from backend.policy import PolicyError, StorePolicy, load_policy, show
 from mqtt.brokers import BrokerError, EmbeddedBroker
 from mqtt.client import ConnectError, MqttClient
 from mqtt.rpc import RemoteError, RpcClient, RpcTimeout
@@ -39,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--embedded-port", type=int, default=1883, help="port of the embedded broker")
     serve.add_argument("--credentials", type=Path, help="devices.csv from broker-config: the backend's logins "
                        "(rows of role backend) are taken from it; the broker URL then carries no user")
+    serve.add_argument("--policy", type=Path, help="store policy file (TOML): request limits, hold caps, payment "
+                       "deadline, retention, shopper reports; see `policy show`")
+
+    policy = sub.add_parser("policy", help="the store policy in force")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    policy_show = policy_sub.add_parser("show", help="print the policy in force (the defaults, or FILE's values "
+                                        "over them) as a policy file")
+    policy_show.add_argument("--policy", type=Path, help="store policy file (TOML)")
 
     stock = sub.add_parser("stock", help="stock operations through the running service")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True)
@@ -112,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return broker_config_command(args)
         if args.command == "devices":
             return devices_command(args)
+        if args.command == "policy":
+            print(show(load_policy(args.policy) if args.policy else StorePolicy()), end="")
+            return 0
         return import_command(args)
-    except (BrokerUrlError, ConnectError, BrokerError, LoginsError) as exc:
+    except (BrokerUrlError, ConnectError, BrokerError, LoginsError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -123,6 +135,9 @@ def serve(args: argparse.Namespace) -> int:
     from backend.demo import load_demo
     from backend.service import BackendService
 
+    policy = load_policy(args.policy) if args.policy else StorePolicy()  # a bad file stops here, before anything
+    if args.policy:
+        log.info("store policy from %s", args.policy)
     broker = None
     if args.broker == EMBEDDED:
         broker = EmbeddedBroker("127.0.0.1", args.embedded_port).start()
@@ -138,7 +153,8 @@ def serve(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if args.demo:
         load_demo(store)
-    service = BackendService(store, url, **connections)
+    service = BackendService(store, url, limits=policy.holds, retention=policy.retention,
+                             request_limits=policy.requests, reports=policy.reports, **connections)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -45,7 +45,8 @@ class BackendService:
                  escalate_after: timedelta = alerts.DEFAULT_ESCALATE_AFTER, alert_tick: float = 5.0,
                  limits: HoldLimits | None = None, retention: RetentionPolicy | None = None,
                  admin_url: BrokerUrl | None = None, state_url: BrokerUrl | None = None,
-                 request_limits: RequestLimits | None = DEFAULT_LIMITS) -> None:
+                 request_limits: RequestLimits | None = DEFAULT_LIMITS,
+                 reports: alerts.ReportPolicy | None = None) -> None:
         self.store = store
         self.backend_id = backend_id
         self._republish_all = threading.Event()  # set when the broker lost what was published
@@ -62,7 +63,7 @@ class BackendService:
         self.marker = StateMarker(self.publisher, backend_id, self._republish_all.set)
         self.clock = clock
         self.escalate_after = escalate_after
-        self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked)
+        self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked, reports)
         # Every payload published, by seq: a device's snapshot pages are made of them (backend/payload_cache.py).
         self.payload_cache = PayloadCache()
         self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
