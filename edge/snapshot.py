@@ -25,6 +25,7 @@ from mqtt import ids, topics
 from mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
     CatalogSnapshotArgs,
+    ErrorCode,
     Payload,
     PayloadError,
     Product,
@@ -32,7 +33,7 @@ from mqtt.payloads import (
     Timestamp,
     describe,
 )
-from mqtt.rpc import RpcClient, reply_result
+from mqtt.rpc import RemoteError, RpcClient, reply_result
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,34 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
+MAX_REFUSALS = 30  # pages refused in one sync before it gives up (and the device's own retry takes over)
+LONGEST_WAIT = 60.0  # seconds; a longer hint ends the sync instead
+
+
+def retry_wait(raw: bytes, refusals: int) -> float | None:
+    """How long to wait before asking again, for a page refused with a hint (``rate_limited``, ``unavailable``)."""
+    if len(raw) > 4096 or refusals >= MAX_REFUSALS:  # a refusal is a few hundred bytes; a page is much more
+        return None
+    try:
+        reply_result(raw)
+    except RemoteError as exc:
+        if exc.code in (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE) and exc.retry_after is not None:
+            return exc.retry_after if 0 <= exc.retry_after <= LONGEST_WAIT else None
+    except (ValueError, PayloadError):
+        return None
+    return None
+
+
+def _sleep_while(seconds: float, still_wanted: Callable[[], bool]) -> bool:
+    """Sleep ``seconds`` in short steps; False as soon as the sync is no longer wanted."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.2))
+        if not still_wanted():
+            return False
+    return True
+
+
 def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[Sequence[Item]], None],
           reject: Callable[[str, str], None], *, page_timeout: float = 15.0,
           limit: int = 1000, still_wanted: Callable[[], bool] = lambda: True,
@@ -232,12 +261,24 @@ def fetch(rpc: RpcClient, store: str, since: datetime | None, apply: Callable[[S
 
     pending = request(None)
     gathered: list[Item] = []
+    refusals = 0
     with collector_paused():
         while True:
             raw = pending.result(page_timeout)
             if not still_wanted():
                 apply(gathered)
                 return None
+            wait = retry_wait(raw, refusals)
+            if wait is not None:
+                # The backend is busy, or this device used its sync budget (a catalogue of many pages): wait as
+                # long as it says, then ask for the same page. Asking sooner would get the device penalised.
+                refusals += 1
+                log.info("%s: catalogue page refused for now; asking again in %.2f s", store, wait)
+                if not _sleep_while(wait, still_wanted):
+                    apply(gathered)
+                    return None
+                pending = request(after)
+                continue
             # Ask for the next page before this one is even validated, so the backend reads it meanwhile: waiting
             # for pages took a fifth of a 50k sync when the request went out after validation.
             hint, asked = next_hint(raw), None

@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend import stock
+from backend.limits import EXPENSIVE, READ, SYNC, WRITE, RequestLimits
 from edge import snapshot
 from edge.snapshot import SnapshotError, next_hint, parse_page, parse_reply
 from mqtt import ids
+from mqtt.admission import Admission, Budget
 from mqtt.payloads import ErrorCode, Reply, encode
 from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcClient, RpcServer
 from mqtt.url import BrokerUrl
@@ -251,3 +253,36 @@ def test_the_collector_pause_nests_and_restores_the_state_it_found() -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+def test_a_sync_refused_for_its_budget_waits_as_told_and_finishes(broker_url, make_client, url5) -> None:
+    store = unique("st-sync")
+    skus = [f"P-{n}" for n in range(1, 7)]
+
+    def entry(sku: str) -> dict[str, Any]:
+        return {"sku": sku, "store": store, "names": {"en": sku}, "price": {"amount": "1.00", "currency": "SEK"},
+                "seq": 1, "updated_at": "2026-11-30T10:00:00+00:00"}
+
+    def pages(ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
+        after = args.get("after")
+        rest = [s for s in skus if after is None or s > after]
+        return {"products": [entry(rest[0])] if rest else [], "stock": [], "as_of": "2026-11-30T10:00:00+00:00",
+                "next": rest[0] if len(rest) > 1 else None}
+
+    # A sync budget of 2 pages at once, then 4 a second: a catalogue of 6 pages meets it.
+    limits = RequestLimits(budgets={READ: Budget(100, 100), WRITE: Budget(100, 100), EXPENSIVE: Budget(100, 100),
+                                    SYNC: Budget(4.0, 2)})
+    admission = Admission(limits)
+    server = RpcServer(make_client(unique("sync-backend")), {"catalog.snapshot": pages}, admission=admission)
+    server.start()
+    try:
+        rpc = RpcClient(make_client(url=url5), store, "kiosk-sync")
+        assert rpc.wait_ready(5)
+        got: list[str] = []
+        result = snapshot.fetch(rpc, store, None, lambda items: got.extend(i.sku for i in items),
+                                lambda topic, reason: None, limit=1)
+        assert result is not None and sorted(got) == skus  # every page, none twice, none lost
+        assert admission.rate_limited > 0  # it did meet its budget...
+        assert admission.penalties == 0  # ...and waited as told each time, so it was never penalised
+    finally:
+        server.stop()
