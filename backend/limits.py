@@ -68,16 +68,18 @@ class RequestLimits:
     queue_size: int = 1000
     # A device's requests run one after another anyway; more than this queued means it is not waiting for answers.
     per_device_queued: int = 16
-    # Refusals of requests sent before their retry hint that are still answered: the first 20, then 2 a second; a
-    # flood beyond that is dropped unanswered (a client that honours ``retry_after`` is always answered).
-    refusal_answers: Budget | None = Budget(rate=2.0, burst=20)
+    # Refusals of requests sent before their retry hint that are still answered: the first 5 (a kiosk has at most a
+    # few requests in flight when it is refused), then 2 a second; a flood beyond that is dropped unanswered. A
+    # client that honours ``retry_after`` is always answered.
+    refusal_answers: Budget | None = Budget(rate=2.0, burst=5)
     # A device syncing has one or two catalogue pages (up to 64 KiB each) on their way; more than this waiting means
     # it asks faster than it reads, and the replies of everyone else would queue behind its pages.
     reply_backlog: int = 256 * 1024
-    # A device that runs into 20 refusals faster than one a second is not a kiosk waiting for its answers (each of
-    # its calls waits for the last): it is refused everything for a minute, and its queued requests are dropped.
-    # Without this, ten flooding devices kept the worker busy with their budgets' refills (bench/abuse.py).
-    strikes: Budget | None = Budget(rate=1.0, burst=20)
+    # A device that sends 10 requests before their retry hint, faster than one a second, is not a kiosk waiting for
+    # its answers (each of its calls waits for the last, and for the hint): it is refused everything for a minute,
+    # and its queued requests are dropped. Without this, ten flooding devices kept the worker busy with their
+    # budgets' refills (bench/abuse.py); with 20 the flood's first tenth of a second reached further.
+    strikes: Budget | None = Budget(rate=1.0, burst=10)
     penalty: float = 60.0
     _scaled: dict[tuple[str, str], Budget] = field(default_factory=dict, init=False, repr=False, compare=False)
 
