@@ -22,6 +22,7 @@ from backend.db import Store
 from backend.dynsec import DynsecAdmin, DynsecError
 from mqtt import topics
 from mqtt.client import MqttClient
+from mqtt.commerce import Event
 from mqtt.enrolment import (
     ENROL_PREFIX,
     PHONE_PREFIX,
@@ -100,8 +101,10 @@ class PhoneRegistry:
                  codes_per_kiosk: int = CODES_PER_KIOSK, codes_per_store: int = CODES_PER_STORE,
                  registrations_per_minute: int = REGISTRATIONS_PER_MINUTE, used_code_grace: float = USED_CODE_GRACE,
                  poll_interval: float = 0.5, clock: Callable[[], datetime] = utcnow,
+                 send_event: Callable[[str, str, Event], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._send_event = send_event  # tells a kiosk its code was used, so it shows a fresh one at once
         self.client = admin_client
         self.admin = DynsecAdmin(admin_client)
         self.code_ttl = code_ttl
@@ -202,6 +205,8 @@ class PhoneRegistry:
             code.used = True
             code.delete_after = self._monotonic() + self.used_code_grace
         log.info("phone %s registered in %s with a code from %s", device, ctx.store, code.kiosk)
+        if self._send_event is not None:
+            self._send_event(ctx.store, code.kiosk, Event(type="enrolment.used", at=now, data={"login": code.login}))
         return PhoneCredentials(store=ctx.store, device=device, password=password)
 
     def revoke_op(self, ctx: RequestContext, args: dict[str, Any]) -> PhoneRevoked:

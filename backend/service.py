@@ -73,7 +73,8 @@ class BackendService:
                                          retention or RetentionPolicy(), self._retract_alert)
         table = {**self.operations.table(), **self.alert_ops.table()}
         # Shopper phones need the broker's dynamic security plugin and the login allowed to drive it (production).
-        self.phones = PhoneRegistry(store, MqttClient(admin_url, f"{backend_id}-admin")) if admin_url else None
+        self.phones = PhoneRegistry(store, MqttClient(admin_url, f"{backend_id}-admin"),
+                                    send_event=self.send_event) if admin_url else None
         if self.phones is not None:
             table.update(self.phones.table())
         # With the plugin there, a device that floods after being refused is also disconnected for its penalty.

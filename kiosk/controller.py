@@ -103,6 +103,7 @@ class Controller:
         link.on_cart(self._cart_changed)
         link.on_order(lambda order: self.nav.screen("confirm").order_changed(order))
         link.on_cart_opened(self._cart_opened)
+        link.on_enrolment_used(self._enrolment_used)
         link.on_session_end(lambda _session: self.reset_ui())
         link.on_alerts(self._alerts_changed)
         link.on_staff_action(self._staff_action_done)
@@ -228,6 +229,10 @@ class Controller:
         state.cart_count = sum(line.quantity for line in snapshot.lines)
         state.cart_total = self.fmt.money(snapshot.total.amount, snapshot.total.currency)
         self.nav.screen("cart").cart_changed(snapshot)
+
+    def _enrolment_used(self, login: str) -> None:
+        if self.phone_codes is not None:  # a phone took the code on screen: the next shopper gets a fresh one
+            self.phone_codes.used(login)
 
     def _cart_opened(self, opened: CartOpened) -> None:
         self.nav.screen("cart").cart_opened(opened)

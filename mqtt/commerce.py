@@ -228,6 +228,6 @@ class OrderStatusArgs(Payload):
 class Event(Payload):
     """A push to one device on ``aisle/v1/{store}/device/{device}/event``."""
 
-    type: Literal["cart.opened", "order.status"]
+    type: Literal["cart.opened", "order.status", "enrolment.used"]
     at: Timestamp
     data: dict[str, Any]

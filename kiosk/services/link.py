@@ -117,6 +117,7 @@ class StoreLink:
         self._cart_listeners: list[Callable[[CartSnapshot], None]] = []
         self._order_listeners: list[Callable[[LocalOrder], None]] = []
         self._opened_listeners: list[Callable[[CartOpened], None]] = []
+        self._enrolment_listeners: list[Callable[[str], None]] = []
         self._session_listeners: list[Callable[[Session], None]] = []
         self._alerts: dict[str, Alert] = {}
         self._alert_listeners: list[Callable[[tuple[Alert, ...]], None]] = []
@@ -158,6 +159,10 @@ class StoreLink:
     def on_cart_opened(self, listener: Callable[[CartOpened], None]) -> None:
         """A handoff code shown here was scanned on another device."""
         self._opened_listeners.append(listener)
+
+    def on_enrolment_used(self, listener: Callable[[str], None]) -> None:
+        """A phone registered with this kiosk's enrolment code (the code's login)."""
+        self._enrolment_listeners.append(listener)
 
     def on_session_end(self, listener: Callable[[Session], None]) -> None:
         """A shopper session ended (idle or done); the UI goes back to the start."""
@@ -442,6 +447,8 @@ class StoreLink:
         elif event.type == "cart.opened":
             opened = CartOpened(str(event.data.get("cart_id", "")), str(event.data.get("device", "")))
             self._emit(self._opened_listeners, opened)
+        elif event.type == "enrolment.used":
+            self._emit(self._enrolment_listeners, str(event.data.get("login", "")))
 
     def close(self) -> None:
         """Stop sending, say goodbye, close the caches."""

@@ -61,6 +61,11 @@ class PhoneCodes:
         self._due = self._clock() + RETRY_SOON  # pushed on by the answer; stays if a session reset drops it
         self._pending = self._tasks.run(self._fetch, self._got, self._failed)
 
+    def used(self, login: str) -> None:
+        """A phone registered with the code ``login``: if it is the one on screen, show a fresh one soon."""
+        if self._code is not None and self._code.login == login:
+            self.renew()
+
     def renew(self) -> None:
         """Forget the code on screen and ask for a new one at the next tick (another store, a new session)."""
         self._set(None)

@@ -3,6 +3,7 @@ connects under a login of its own (the generated production broker, the real bac
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -115,6 +116,14 @@ def test_a_kiosk_shows_a_code_a_phone_connects_with(display: str, store_broker: 
         start(phone, "the phone's store data under its own login")
         phone.wait(lambda s: s["link"] == "ready", 10, "the banner gone")
         phone.shot("phone", "en", "enrolled")
+        # The kiosk is told its code was used and shows a fresh one now, not at its next rotation a minute later:
+        # read off its screen, as the next shopper's phone would.
+        deadline, fresh = time.monotonic() + 15, []
+        while time.monotonic() < deadline and not (fresh and fresh != [text]):
+            time.sleep(0.3)
+            fresh = read_qrs(kiosk.shot("kiosk", "en", "attract-fresh-code"))
+        assert fresh and fresh != [text], "the kiosk kept showing the spent code"
+        assert parse_enrolment_qr(fresh[0]).login != code.login
 
         saved = phone_work / "data" / "phone-login.json"
         assert saved.stat().st_mode & 0o777 == 0o600
@@ -191,4 +200,11 @@ def test_codes_rotate_every_minute_and_before_they_expire() -> None:
     assert shown[-1] == ""
     tick()
     assert shown[-1] == issued[2].qr_text()
+    codes.used(issued[0].login)  # an older code was used: the one on screen stays
+    tick()
+    assert shown[-1] == issued[2].qr_text() and len(issued) == 3
+    codes.used(issued[2].login)  # the code on screen was used: gone at once, a new one at the next tick
+    assert shown[-1] == ""
+    tick()
+    assert shown[-1] == issued[3].qr_text()
     tasks.close()

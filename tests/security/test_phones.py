@@ -219,7 +219,13 @@ def test_a_phone_cannot_forge_state_requests_or_logins(broker: SecuredBroker, ba
 
 def test_a_code_registers_one_phone_only(broker: SecuredBroker, backend: BackendService,
                                          connect: Callable[..., MqttClient]) -> None:
-    code = enrolment_code(connect)
+    # The kiosk that showed the code listens for its events (subscribed before anything is registered).
+    kiosk_events = Collector()
+    kiosk = connect(KIOSK)
+    kiosk.subscribe(topics.event(STORE, KIOSK), kiosk_events)
+    assert kiosk.wait_subscribed(topics.event(STORE, KIOSK), 5)
+    # Asked on that same connection: a login has one connection at a time.
+    code = decode(EnrolmentCode, json.dumps(rpc(kiosk, KIOSK).call("phone.enrolment")).encode())
     first = connect(code.login, code.password)
     first_rpc = rpc(first, code.login)
     phone = decode(PhoneCredentials, json.dumps(first_rpc.call("phone.register")).encode())
@@ -232,6 +238,10 @@ def test_a_code_registers_one_phone_only(broker: SecuredBroker, backend: Backend
     with pytest.raises(ConnectError):
         connect(code.login, code.password, client_id="second-phone")
     connect(phone.device, phone.password)  # the phone it made is unaffected
+    # The kiosk was told, so it can put up a fresh code for the next shopper at once.
+    assert kiosk_events.wait_for(lambda ms: any(json.loads(m.payload).get("type") == "enrolment.used" for m in ms))
+    used = [json.loads(m.payload) for m in kiosk_events.messages if b"enrolment.used" in m.payload]
+    assert [event["data"] for event in used] == [{"login": code.login}]  # once, naming the code, nothing else
 
 
 def test_codes_rotate_expire_and_registrations_are_limited_per_store(broker: SecuredBroker, backend: BackendService,
