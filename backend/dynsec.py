@@ -20,6 +20,9 @@ ACL_TYPES = ("publishClientSend", "publishClientReceive", "subscribe", "unsubscr
 # receive every message it subscribes to ('#' included). mosquitto_ctrl's setDefaultACLAccess exits 0 and changes
 # nothing in 2.0.11, so the JSON command is sent, and read back, by the backend itself.
 DENY_ALL = {acl_type: False for acl_type in ACL_TYPES}
+# The generated broker refuses bigger packets (max_packet_size 70000 in backend/broker_config.py) by closing the
+# connection, and a QoS 1 message is sent again on every reconnect: a command list must stay below it.
+MAX_COMMANDS_BYTES = 64 * 1024
 
 
 class DynsecError(RuntimeError):
@@ -57,10 +60,14 @@ class DynsecAdmin:
             key = secrets.token_hex(8)
             keys.append(key)
             tagged.append({**command, "correlationData": key})
+        data = json.dumps({"commands": tagged}).encode()
+        if len(data) > MAX_COMMANDS_BYTES:
+            raise DynsecError(f"{len(commands)} commands make {len(data)} bytes, more than the broker takes in one "
+                              f"message ({MAX_COMMANDS_BYTES}); send fewer at a time")
         with self._cond:
             self._waiting.update(keys)
         # The commands carry passwords: they are never logged, only their names.
-        self.client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}).encode(), qos=1)
+        self.client.publish(CONTROL_TOPIC, data, qos=1)
         deadline = time.monotonic() + self.timeout
         with self._cond:
             while not all(k in self._answers for k in keys):

@@ -55,6 +55,10 @@ class ProductionBroker:
         """The broker address with ``login``'s user and password."""
         return replace(self.url, username=login.device, password=login.password)
 
+    def url_for_password(self, login: str, password: str) -> BrokerUrl:
+        """The broker address with a login that is not in the file (a phone's, issued at run time)."""
+        return replace(self.url, username=login, password=password)
+
     def close(self) -> None:
         """Stop the broker."""
         if self.proc is not None:

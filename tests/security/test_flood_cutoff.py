@@ -15,7 +15,7 @@ from backend import roles
 from backend.broker_config import ADMIN_USER
 from backend.cutoffs import CUTOFF_TAG
 from backend.db import Store
-from backend.dynsec import DynsecAdmin
+from backend.dynsec import DynsecAdmin, DynsecError
 from backend.limits import RequestLimits
 from backend.service import BackendService
 from mqtt import topics
@@ -204,3 +204,15 @@ def test_a_phone_revoked_while_cut_off_stays_out_when_its_penalty_ends(
     gone.close(1)
     back = connect(kept.device, kept.password)  # the other phone's penalty ended: it is a shopper again
     assert stock_get(back, kept.device)["stock"]["sku"] == "DAI-MILK-1L"
+
+
+def test_a_command_list_too_big_for_the_broker_is_refused_before_it_costs_the_connection(
+        broker: SecuredBroker, connect: Callable[..., MqttClient]) -> None:
+    dynsec = admin(connect)
+    roles = [{"command": "createRole", "rolename": f"bench-{i}",
+              "acls": [{"acltype": "subscribePattern", "topic": f"aisle/v1/x/{'y' * 200}/{n}", "allow": True}
+                       for n in range(20)]} for i in range(20)]  # about 90 KB: over the broker's max_packet_size
+    with pytest.raises(DynsecError, match="send fewer at a time"):
+        dynsec.run(*roles)
+    # Sent anyway, the broker would have closed the connection, and the QoS 1 resend would close it again.
+    assert dynsec.client.connected and isinstance(dynsec.list_clients(), list)
