@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -15,3 +18,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def run_header(script: str, started: datetime) -> str:
+    """When and how a benchmark ran, and on what: the first lines of its record in docs/benchmarks.md."""
+    finished = datetime.now(UTC)
+    command = f"`.venv/bin/python bench/{script} {' '.join(sys.argv[1:])}`".replace(" `", "`")
+    return (f"{finished:%a %b %d %H:%M} UTC {finished.year} (run {started:%H:%M}–{finished:%H:%M}), {command}\n"
+            f"Machine: `uname -m` {platform.machine()}, CPU \"{cpu_model()}\", `nproc` {os.cpu_count()}")

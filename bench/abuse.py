@@ -28,7 +28,6 @@ import csv
 import json
 import logging
 import os
-import platform
 import re
 import select
 import signal
@@ -44,7 +43,7 @@ from typing import Any
 
 from _abuse_results import CellResult, percentile, table
 from _fanout_procs import DEMO_FILES, ProcessGroup, cpu_seconds
-from _machine import cpu_model
+from _machine import run_header
 from _production import ProductionBroker
 
 from mqtt import topics
@@ -440,12 +439,8 @@ def main_run(args: argparse.Namespace) -> int:
             for backend in backends.values():
                 backend.close()
             group.stop()
-    finished = datetime.now(UTC)
-    print(f"\n{finished:%a %b %d %H:%M} UTC {finished.year} (run {started:%H:%M}–{finished:%H:%M}), "
-          f"`.venv/bin/python bench/abuse.py {' '.join(sys.argv[1:])}`".replace("  ", " "))
-    print(f"Machine: `uname -m` {platform.machine()}, CPU \"{cpu_model()}\", `nproc` {os.cpu_count()}, "
-          f"load average before the run {load_before:.1f}; {args.repeats} repeats, {args.count} requests per "
-          "flooding device.\n")
+    print("\n" + run_header("abuse.py", started) + f", load average before the run {load_before:.1f}; "
+          f"{args.repeats} repeats, {args.count} requests per flooding device.\n")
     print(table(results))
     print(f"\nBackend admission counters at the end: {json.dumps(stats)}")
     refused = sum(r.orders_tried - r.orders_ok for r in results if r.backend == "on")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import secrets
 import statistics
 import sys
@@ -23,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _machine import cpu_model
+from _machine import run_header
 from _production import ProductionBroker
 
 from backend.broker_config import ADMIN_USER
@@ -101,11 +99,7 @@ def main() -> int:
         finally:
             client.close()
             broker.close()
-    finished = datetime.now(UTC)
-    print(f"\n{finished:%a %b %d %H:%M} UTC {finished.year} (run {started:%H:%M}–{finished:%H:%M}), "
-          f"`.venv/bin/python bench/phones_scale.py {' '.join(sys.argv[1:])}`".replace("  ", " "))
-    print(f"Machine: `uname -m` {platform.machine()}, CPU \"{cpu_model()}\", `nproc` {os.cpu_count()}; median of "
-          f"{SAMPLES} of each at every size.\n")
+    print("\n" + run_header("phones_scale.py", started) + f"; median of {SAMPLES} of each at every size.\n")
     print("| phones already registered | register ms (median / max) | revoke ms | phone TLS login ms | "
           "dynamic-security.json KiB |")
     print("|---:|---|---:|---:|---:|")
