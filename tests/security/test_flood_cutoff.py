@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from backend import roles
-from backend.broker_config import ADMIN_USER
 from backend.cutoffs import CUTOFF_TAG, BrokerTime
 from backend.db import Store
 from backend.dynsec import DynsecAdmin, DynsecError
@@ -36,13 +35,13 @@ broker = test_phones.broker
 db = test_phones.db
 
 
+connect = test_phones.connect
+wait_until = test_phones.wait_until
+
+
 def start_backend(broker: SecuredBroker, db: Store) -> BackendService:
     # The default budgets, with a short penalty so that the test sees it end.
-    service = BackendService(db, broker.url("backend-main"), backend_id="backend-main", watch_interval=0.1,
-                             state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER),
-                             request_limits=RequestLimits(penalty=PENALTY))
-    service.start()
-    return service
+    return test_phones.start_backend(broker, db, request_limits=RequestLimits(penalty=PENALTY))
 
 
 @pytest.fixture
@@ -50,31 +49,6 @@ def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
     service = start_backend(broker, db)
     yield service
     service.stop()
-
-
-@pytest.fixture
-def connect(broker: SecuredBroker) -> Iterator[Callable[..., MqttClient]]:
-    clients: list[MqttClient] = []
-
-    def make(login: str, password: str | None = None) -> MqttClient:
-        # Reconnects come quickly, so that the test sees the device come back soon after its penalty.
-        client = MqttClient(broker.url(login, password), login, max_reconnect_delay=0.5)
-        client.connect(10)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close(1)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def flood(client: MqttClient, device: str, count: int = 600) -> None:

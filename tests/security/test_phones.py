@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,10 +51,10 @@ def db(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-def start_backend(broker: SecuredBroker, db: Store) -> BackendService:
+def start_backend(broker: SecuredBroker, db: Store, **options: Any) -> BackendService:
     """The backend with its three logins: requests, state, and the dynamic-security admin."""
     service = BackendService(db, broker.url("backend-main"), backend_id="backend-main", watch_interval=0.1,
-                             state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER))
+                             state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER), **options)
     service.start()
     assert service.phones is not None
     service.phones.used_code_grace = 0.2
@@ -74,7 +75,8 @@ def connect(broker: SecuredBroker) -> Iterator[Callable[..., MqttClient]]:
     clients: list[MqttClient] = []
 
     def make(login: str, password: str | None = None, client_id: str | None = None) -> MqttClient:
-        client = MqttClient(broker.url(login, password), client_id or login)
+        # Reconnects come quickly: a device let back in (after a penalty, say) is seen back soon.
+        client = MqttClient(broker.url(login, password), client_id or login, max_reconnect_delay=0.5)
         client.connect(10)
         clients.append(client)
         return client
