@@ -73,7 +73,6 @@ class Cutoffs:
         self.broker_time = BrokerTime(clock=clock)
         self._skipped_logged = -60.0
         self._requests: queue.SimpleQueue[tuple[str, str, float] | None] = queue.SimpleQueue()
-        self._pending = 0
         self._active: dict[str, float] = {}  # login -> when to let it back (clock)
         self._due: list[tuple[float, str]] = []
         self._thread: threading.Thread | None = None
@@ -96,14 +95,12 @@ class Cutoffs:
             self._thread.join(10)
             self._thread = None
         for login in list(self._active):
-            self._restore(login)
+            self.restored += self._restore(login)
 
     def request(self, store: str, device: str, seconds: float) -> None:
         """Cut ``device`` off for ``seconds``; never blocks (called as messages arrive)."""
-        if self._pending >= MAX_PENDING:
-            return
-        self._pending += 1
-        self._requests.put((store, device, seconds))
+        if self._requests.qsize() < MAX_PENDING:
+            self._requests.put((store, device, seconds))
 
     def active(self) -> list[str]:
         """Logins cut off right now."""
@@ -120,7 +117,6 @@ class Cutoffs:
                 return
             try:
                 if item:
-                    self._pending -= 1
                     self._cut(*item)
                 self._restore_due()
             except Exception:  # a broker hiccup must not end the thread: the next request or expiry retries
@@ -160,9 +156,10 @@ class Cutoffs:
         while self._due and self._due[0][0] <= now:
             until, login = heapq.heappop(self._due)
             if self._active.get(login) == until:
-                self._restore(login)
+                self.restored += self._restore(login)
 
-    def _restore(self, login: str) -> None:
+    def _restore(self, login: str) -> bool:
+        """Let ``login`` back in; False (it stays cut off until the next start) if the broker would not."""
         try:
             if login.startswith(RESERVED_PREFIXES):
                 self.admin.run({"command": "modifyClient", "username": login, "textdescription": ""},
@@ -172,10 +169,10 @@ class Cutoffs:
                 self.admin.run({"command": "deleteClient", "username": login}, tolerate=("not found",))
         except DynsecError as exc:
             log.error("could not let %s back in at the broker (the next start will): %s", login[:64], exc)
-            return
+            return False
         self._active.pop(login, None)
-        self.restored += 1
         log.info("let %s back in at the broker", login[:64])
+        return True
 
     def _disable_commands(self, login: str) -> list[dict[str, Any]]:
         if login.startswith(RESERVED_PREFIXES):  # a phone or an enrolment login: a dynamic client already
@@ -193,11 +190,7 @@ class Cutoffs:
         for client in data.get("clients", []):
             if not isinstance(client, dict) or not isinstance(client.get("username"), str):
                 continue
-            if client.get("textname") == CUTOFF_TAG and not client["username"].startswith(RESERVED_PREFIXES):
-                self._restore(client["username"])
-                lifted += 1
-            elif client.get("textdescription") == CUTOFF_TAG:
-                self._restore(client["username"])
-                lifted += 1
-        self.restored -= lifted  # counted as lifted, not as penalties that ran their course
+            shadow = client.get("textname") == CUTOFF_TAG and not client["username"].startswith(RESERVED_PREFIXES)
+            if shadow or client.get("textdescription") == CUTOFF_TAG:  # a static login's shadow, or a phone
+                lifted += self._restore(client["username"])
         return lifted

@@ -77,14 +77,16 @@ class BackendService:
                                     send_event=self.send_event) if admin_url else None
         if self.phones is not None:
             table.update(self.phones.table())
+        def role_of(store_id: str, device: str) -> str:
+            return roles.role_of(self.store, device, store_id)
+
         # With the plugin there, a device that floods after being refused is also disconnected for its penalty.
-        self.cutoffs = Cutoffs(self.phones.admin, lambda store_id, device: roles.role_of(self.store, device, store_id),
-                               self.phones.enable_unless_revoked) if self.phones is not None else None
+        self.cutoffs = Cutoffs(self.phones.admin, role_of, self.phones.enable_unless_revoked) if self.phones else None
         admission = None
         if request_limits is not None:
             admission = Admission(request_limits, on_penalty=self.cutoffs.request if self.cutoffs else None)
         self.rpc = RpcServer(self.client, {name: _storage_guard(handler) for name, handler in table.items()},
-                             identify=lambda store_id, device: roles.role_of(self.store, device, store_id),
+                             identify=role_of,
                              authorize=lambda ctx: roles.may(ctx.role, ctx.op),
                              # Per-device budgets and a bounded queue (backend/limits.py); None: the old unbounded path.
                              admission=admission)

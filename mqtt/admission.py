@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -311,10 +311,7 @@ class Admission:
         with self._lock:
             if self._roles.get(key) == role:
                 return
-            self._roles[key] = role
-            self._roles.move_to_end(key)
-            while len(self._roles) > self._max_keys:
-                self._roles.popitem(last=False)
+            self._remember(self._roles, key, role)
 
     def _drain(self, ahead: int) -> float:
         """Roughly when ``ahead`` queued requests will have run; at least a moment, so clients do not spin."""
@@ -330,18 +327,14 @@ class Admission:
             return self._refusal(store, device, False, wait, kind, now)
         # It keeps asking after being told when to come back: a flood, not a busy kiosk (whose requests wait for
         # their answers). Everything it sends is refused for a while, and what it has queued is not run.
-        self._penalised[(store, device)] = now + self.policy.penalty
-        self._penalised.move_to_end((store, device))
-        while len(self._penalised) > self._max_keys:
-            self._penalised.popitem(last=False)
+        self._remember(self._penalised, (store, device), now + self.policy.penalty)
         self.penalties += 1
         if self.on_penalty is not None:
             self.on_penalty(store, device, self.policy.penalty)
         log.warning("%s/%s kept sending after being refused: refusing all its requests for %g s",
                     store[:32], device[:64], self.policy.penalty)
         refusal = self._refusal(store, device, False, self.policy.penalty, kind, now)
-        return Refusal(refusal.busy, refusal.retry_after, kind, refusal.answer,
-                       tuple(self.queue.drop((store, device))))
+        return replace(refusal, dropped=tuple(self.queue.drop((store, device))))
 
     def _ignoring(self, store: str, device: str, kind: str, now: float) -> bool:
         """Whether the device asks again before the time it was last told to wait for this class."""
@@ -362,11 +355,15 @@ class Admission:
         wait = min(MAX_RETRY_AFTER, math.ceil(wait * 100) / 100)
         if answer:
             told = (store, device, kind)
-            self._told[told] = max(now + wait, self._told.get(told, 0.0))
-            self._told.move_to_end(told)
-            while len(self._told) > self._max_keys:
-                self._told.popitem(last=False)
+            self._remember(self._told, told, max(now + wait, self._told.get(told, 0.0)))
         return Refusal(busy, wait, kind, answer)
+
+    def _remember(self, mapping: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        """Set ``key``, most recent last; memory stays bounded however many device names arrive."""
+        mapping[key] = value
+        mapping.move_to_end(key)
+        while len(mapping) > self._max_keys:
+            mapping.popitem(last=False)
 
     def _bucket(self, key: tuple[str, str, str], role: str, now: float) -> TokenBucket:
         budget = self.policy.budget(role, key[2])
