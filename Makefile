@@ -2,27 +2,38 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.aisle-installed
+# One stamp per installed extra (.venv/.aisle-dev, .aisle-demo, ...): a second `make test` installs nothing.
+STAMP = $(VENV)/.aisle-$(1)
+CONSTRAINTS := constraints.txt
 BROKER ?= embedded
 MODE ?= kiosk
+# The shared data sets (never committed): the app's product photos and the benchmarks read them from here.
+DATA ?= ../shared/data
+export AISLE_GROCERY ?= $(abspath $(DATA)/grocery)
 
-.PHONY: setup system-packages venv demo test lint bench clean
+.PHONY: setup system-packages venv demo backend test lint bench clean
 
 setup: system-packages venv
 
 system-packages:
 	@bash scripts/system-packages.sh
 
-$(STAMP): pyproject.toml
+# The extras per role are in pyproject.toml; constraints.txt holds the exact versions they were tested with.
+$(VENV)/.aisle-%: pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[$*]'
+	@touch $@
 
-venv: $(STAMP)
+venv: $(call STAMP,dev)
 
-demo: setup
+demo: system-packages $(call STAMP,demo)
 	$(PY) scripts/demo.py --broker $(BROKER) --mode $(MODE)
+
+# The store backend alone (no Kivy) against a broker you run: make backend BROKER_URL=mqtt://127.0.0.1:1883
+BROKER_URL ?= mqtt://127.0.0.1:1883
+backend: $(call STAMP,backend)
+	$(PY) -m backend serve --broker $(BROKER_URL) --db var/store.db
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -32,12 +43,12 @@ lint: setup
 
 # Each prints its table; docs/benchmarks.md records the figures with machine and date.
 bench: setup
-	$(PY) bench/scan_bench.py --markdown
-	$(PY) bench/edge_cache.py
-	$(PY) bench/stock_fanout.py
-	$(PY) bench/recognition_bench.py --markdown
-	$(PY) bench/kiosk_bench.py --markdown
-	$(PY) bench/abuse.py
+	$(PY) -m bench.scan_bench --markdown --data $(DATA)/barcodes
+	$(PY) -m bench.edge_cache
+	$(PY) -m bench.stock_fanout
+	$(PY) -m bench.recognition_bench --markdown --data $(DATA)/grocery
+	$(PY) -m bench.kiosk_bench --markdown
+	$(PY) -m bench.abuse
 
 clean:
 	rm -rf demo-out test-artifacts var .pytest_cache

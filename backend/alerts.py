@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend import stock
-from backend.db import Store
+from backend.db import Database
 from mqtt.alerts import Alert, AlertKind, AlertReason, AlertState
 from mqtt.payloads import ErrorCode
+from mqtt.rpc import OpError
 
 DEFAULT_ESCALATE_AFTER = timedelta(minutes=10)
 VELOCITY_DAYS = 7
@@ -29,27 +30,22 @@ class ReportPolicy:
     report_window: timedelta = timedelta(hours=1)
 
 
-class AlertError(Exception):
-    """An alert operation cannot be done; ``code`` says why in protocol terms."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class AlertError(OpError):
+    """An alert operation cannot be done; ``code`` says why in protocol terms (a device is answered with it)."""
 
 
-def _shelf_backroom_threshold(store: Store, store_id: str, sku: str) -> tuple[int, int, int]:
-    quantities = dict(store.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
+def _shelf_backroom_threshold(db: Database, store_id: str, sku: str) -> tuple[int, int, int]:
+    quantities = dict(db.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
                                          [store_id, sku]).fetchall())
-    row = store.conn.execute("SELECT reorder_threshold FROM store_products WHERE store = ? AND sku = ?",
+    row = db.conn.execute("SELECT reorder_threshold FROM store_products WHERE store = ? AND sku = ?",
                              [store_id, sku]).fetchone()
     return quantities.get("shelf", 0), quantities.get("backroom", 0), row[0] if row else 0
 
 
-def velocity(store: Store, store_id: str, sku: str, now: datetime, days: int = VELOCITY_DAYS) -> float:
+def velocity(db: Database, store_id: str, sku: str, now: datetime, days: int = VELOCITY_DAYS) -> float:
     """Units taken off the shelf per day over the last ``days`` days, from the stock ledger."""
     since = (now - timedelta(days=days)).isoformat()
-    row = store.conn.execute(
+    row = db.conn.execute(
         "SELECT coalesce(-sum(delta), 0) FROM stock_ledger WHERE store = ? AND sku = ? AND location = 'shelf'"
         " AND delta < 0 AND reason NOT IN ('import', 'restock') AND created_at >= ?", [store_id, sku, since]
     ).fetchone()
@@ -71,62 +67,62 @@ def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: time
     return max(0, min(100, score))
 
 
-def _live_alert(store: Store, store_id: str, sku: str, location: str) -> tuple[str, AlertReason, AlertKind] | None:
-    row = store.conn.execute("SELECT alert_id, reason, kind FROM alerts WHERE store = ? AND sku = ? AND location = ?"
+def _live_alert(db: Database, store_id: str, sku: str, location: str) -> tuple[str, AlertReason, AlertKind] | None:
+    row = db.conn.execute("SELECT alert_id, reason, kind FROM alerts WHERE store = ? AND sku = ? AND location = ?"
                              " AND state IN (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
     return (row[0], AlertReason(row[1]), AlertKind(row[2])) if row else None
 
 
-def _require_sold(store: Store, store_id: str, sku: str) -> None:
-    if store.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
+def _require_sold(db: Database, store_id: str, sku: str) -> None:
+    if db.conn.execute("SELECT 1 FROM store_products WHERE store = ? AND sku = ?",
                           [store_id, sku]).fetchone() is None:
         raise AlertError(ErrorCode.NOT_FOUND, f"{sku} is not sold at {store_id}")
 
 
-def _insert(store: Store, store_id: str, sku: str, location: str, reason: AlertReason, kind: AlertKind,
+def _insert(db: Database, store_id: str, sku: str, location: str, reason: AlertReason, kind: AlertKind,
             device: str, now: datetime) -> str:
     alert_id = "a_" + secrets.token_urlsafe(12)
-    store.conn.execute(
+    db.conn.execute(
         "INSERT INTO alerts (alert_id, store, sku, location, state, reason, kind, opened_by, opened_at, updated_at)"
         " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
         [alert_id, store_id, sku, location, reason.value, kind.value, device, now.isoformat(), now.isoformat()])
     return alert_id
 
 
-def _open_in_transaction(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
+def _open_in_transaction(db: Database, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
                          location: str) -> tuple[str, bool, bool]:
     """(alert id, newly opened, live alert changed); the caller holds the transaction."""
-    _require_sold(store, store_id, sku)
-    live = _live_alert(store, store_id, sku, location)
+    _require_sold(db, store_id, sku)
+    live = _live_alert(db, store_id, sku, location)
     if live is None:
-        return _insert(store, store_id, sku, location, reason, AlertKind.RESTOCK, device, now), True, False
+        return _insert(db, store_id, sku, location, reason, AlertKind.RESTOCK, device, now), True, False
     existing, current, kind = live
     # A "check shelf" alert becomes a restock alert once the count or staff agree the shelf is low.
     if kind == AlertKind.CHECK_SHELF or BASE_PRIORITY[reason] > BASE_PRIORITY[current]:
-        store.conn.execute("UPDATE alerts SET reason = ?, kind = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+        db.conn.execute("UPDATE alerts SET reason = ?, kind = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
                            [reason.value, AlertKind.RESTOCK.value, now.isoformat(), existing])
         return existing, False, True
     return existing, False, False
 
 
-def open_alert(store: Store, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
+def open_alert(db: Database, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
                location: str = "shelf") -> tuple[str, bool]:
     """Open an alert unless one is live for this product and location; returns (alert id, newly opened).
 
     A live alert takes on a more urgent reason (a shopper found the shelf empty) with a new seq.
     """
-    with store.transaction():
-        alert_id, created, _ = _open_in_transaction(store, store_id, sku, reason, device, now, location)
+    with db.transaction():
+        alert_id, created, _ = _open_in_transaction(db, store_id, sku, reason, device, now, location)
     return alert_id, created
 
 
-def count_report(store: Store, store_id: str, sku: str, device: str, now: datetime, policy: ReportPolicy) -> None:
+def count_report(db: Database, store_id: str, sku: str, device: str, now: datetime, policy: ReportPolicy) -> None:
     """Count one shopper report against the device's budget; raises AlertError(RATE_LIMITED) over it."""
     since = (now - policy.report_window).isoformat()
-    with store.transaction():
+    with db.transaction():
         # Rows older than the window count for nothing: keep the table the size of one window.
-        store.conn.execute("DELETE FROM alert_reports WHERE created_at < ?", [since])
-        rows = store.conn.execute("SELECT created_at FROM alert_reports WHERE device = ? ORDER BY created_at",
+        db.conn.execute("DELETE FROM alert_reports WHERE created_at < ?", [since])
+        rows = db.conn.execute("SELECT created_at FROM alert_reports WHERE device = ? ORDER BY created_at",
                                   [device]).fetchall()
         if len(rows) >= policy.reports_per_device:
             # The oldest report that must leave the window before another fits.
@@ -135,7 +131,7 @@ def count_report(store: Store, store_id: str, sku: str, device: str, now: dateti
             raise AlertError(ErrorCode.RATE_LIMITED,
                              f"at most {policy.reports_per_device} shelf reports per device per"
                              f" {_span(policy.report_window)}; try again in {minutes} min")
-        store.conn.execute("INSERT INTO alert_reports (device, store, sku, created_at) VALUES (?, ?, ?, ?)",
+        db.conn.execute("INSERT INTO alert_reports (device, store, sku, created_at) VALUES (?, ?, ?, ?)",
                            [device, store_id, sku, now.isoformat()])
 
 
@@ -144,7 +140,7 @@ def _span(span: timedelta) -> str:
     return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
-def shopper_report(store: Store, store_id: str, sku: str, device: str, now: datetime,
+def shopper_report(db: Database, store_id: str, sku: str, device: str, now: datetime,
                    policy: ReportPolicy) -> tuple[str, bool, bool]:
     """A shopper's scan says the shelf is empty; returns (alert id, newly opened, live alert changed).
 
@@ -152,49 +148,49 @@ def shopper_report(store: Store, store_id: str, sku: str, device: str, now: date
     full, one shopper's word opens at most one low-priority "check shelf" alert per product and period, and never
     raises a live alert's urgency: anyone can send this, so it must not be able to flood staff.
     """
-    with store.transaction():
-        _require_sold(store, store_id, sku)
-        shelf, _, threshold = _shelf_backroom_threshold(store, store_id, sku)
+    with db.transaction():
+        _require_sold(db, store_id, sku)
+        shelf, _, threshold = _shelf_backroom_threshold(db, store_id, sku)
         if shelf <= threshold:
-            return _open_in_transaction(store, store_id, sku, AlertReason.SCAN_OUT_OF_STOCK, device, now, "shelf")
-        live = _live_alert(store, store_id, sku, "shelf")
+            return _open_in_transaction(db, store_id, sku, AlertReason.SCAN_OUT_OF_STOCK, device, now, "shelf")
+        live = _live_alert(db, store_id, sku, "shelf")
         if live is not None:
             return live[0], False, False
-        recent = store.conn.execute(
+        recent = db.conn.execute(
             "SELECT alert_id FROM alerts WHERE store = ? AND sku = ? AND location = 'shelf' AND kind = ?"
             " AND opened_at > ? ORDER BY opened_at DESC LIMIT 1",
             [store_id, sku, AlertKind.CHECK_SHELF.value, (now - policy.check_shelf_period).isoformat()]).fetchone()
         if recent is not None:
             return recent[0], False, False
-        alert_id = _insert(store, store_id, sku, "shelf", AlertReason.SCAN_OUT_OF_STOCK, AlertKind.CHECK_SHELF,
+        alert_id = _insert(db, store_id, sku, "shelf", AlertReason.SCAN_OUT_OF_STOCK, AlertKind.CHECK_SHELF,
                            device, now)
     return alert_id, True, False
 
 
-def evaluate(store: Store, store_id: str, sku: str, now: datetime) -> str | None:
+def evaluate(db: Database, store_id: str, sku: str, now: datetime) -> str | None:
     """Open a threshold alert when the shelf fell to its reorder threshold; returns the id of a new or changed alert.
 
     A live "check shelf" alert becomes a threshold alert then: the count now agrees with the shopper.
     """
-    with store.lock:
-        shelf, _, threshold = _shelf_backroom_threshold(store, store_id, sku)
-        is_shop = store.conn.execute("SELECT kind FROM stores WHERE id = ?", [store_id]).fetchone()
+    with db.lock:
+        shelf, _, threshold = _shelf_backroom_threshold(db, store_id, sku)
+        is_shop = db.conn.execute("SELECT kind FROM stores WHERE id = ?", [store_id]).fetchone()
     if is_shop is None or is_shop[0] != "store" or shelf > threshold:
         return None
-    with store.transaction():
-        alert_id, created, changed = _open_in_transaction(store, store_id, sku, AlertReason.THRESHOLD, "backend", now,
+    with db.transaction():
+        alert_id, created, changed = _open_in_transaction(db, store_id, sku, AlertReason.THRESHOLD, "backend", now,
                                                           "shelf")
     return alert_id if created or changed else None
 
 
-def sweep(store: Store, now: datetime) -> list[str]:
+def sweep(db: Database, now: datetime) -> list[str]:
     """Open threshold alerts for shop products already at their threshold (at start, after an import); new ids.
 
     A product whose alert was dismissed or resolved is left alone until its shelf stock changes again, so a
     dismissal survives restarts. A live "check shelf" alert of a low shelf becomes a threshold alert.
     """
-    with store.lock:
-        rows = store.conn.execute(
+    with db.lock:
+        rows = db.conn.execute(
             "SELECT sp.store, sp.sku FROM store_products sp JOIN stores s ON s.id = sp.store"
             " LEFT JOIN stock st ON st.store = sp.store AND st.sku = sp.sku AND st.location = 'shelf'"
             " WHERE s.kind = 'store' AND COALESCE(st.quantity, 0) <= sp.reorder_threshold"
@@ -205,59 +201,59 @@ def sweep(store: Store, now: datetime) -> list[str]:
             " ORDER BY sp.store, sp.sku", LIVE).fetchall()
     opened = []
     for store_id, sku in rows:
-        alert_id, created = open_alert(store, store_id, sku, AlertReason.THRESHOLD, "backend", now)
+        alert_id, created = open_alert(db, store_id, sku, AlertReason.THRESHOLD, "backend", now)
         if created:
             opened.append(alert_id)
     return opened
 
 
-def _row(store: Store, store_id: str, alert_id: str) -> tuple:
-    row = store.conn.execute("SELECT state, claimed_by, sku FROM alerts WHERE alert_id = ? AND store = ?",
+def _row(db: Database, store_id: str, alert_id: str) -> tuple:
+    row = db.conn.execute("SELECT state, claimed_by, sku FROM alerts WHERE alert_id = ? AND store = ?",
                              [alert_id, store_id]).fetchone()
     if row is None:
         raise AlertError(ErrorCode.NOT_FOUND, "no such alert in this store")
     return row
 
 
-def _closed_by(store: Store, alert_id: str) -> str | None:
-    row = store.conn.execute("SELECT closed_by FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+def _closed_by(db: Database, alert_id: str) -> str | None:
+    row = db.conn.execute("SELECT closed_by FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
     return row[0] if row else None
 
 
-def claim(store: Store, store_id: str, alert_id: str, device: str, now: datetime) -> None:
+def claim(db: Database, store_id: str, alert_id: str, device: str, now: datetime) -> None:
     """Take the alert on; of two simultaneous claims exactly one wins."""
-    with store.transaction():
-        cursor = store.conn.execute(
+    with db.transaction():
+        cursor = db.conn.execute(
             "UPDATE alerts SET state = 'claimed', claimed_by = ?, claimed_at = ?, seq = seq + 1, updated_at = ?"
             " WHERE alert_id = ? AND store = ? AND state = 'open'",
             [device, now.isoformat(), now.isoformat(), alert_id, store_id])
         if cursor.rowcount == 1:
             return
-        state, claimed_by, _ = _row(store, store_id, alert_id)
+        state, claimed_by, _ = _row(db, store_id, alert_id)
     if state == AlertState.CLAIMED and claimed_by == device:
         return  # a resent claim from the same device
     who = f" by {claimed_by}" if claimed_by else ""
     raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}{who}")
 
 
-def resolve(store: Store, store_id: str, alert_id: str, device: str, quantity: int, now: datetime) -> bool:
+def resolve(db: Database, store_id: str, alert_id: str, device: str, quantity: int, now: datetime) -> bool:
     """Close the alert, moving ``quantity`` units from backroom to shelf through the ledger; True if stock moved."""
-    with store.transaction():
-        state, claimed_by, sku = _row(store, store_id, alert_id)
-        if state == AlertState.RESOLVED and _closed_by(store, alert_id) == device:
+    with db.transaction():
+        state, claimed_by, sku = _row(db, store_id, alert_id)
+        if state == AlertState.RESOLVED and _closed_by(db, alert_id) == device:
             return False  # a resent resolve (its reply was lost): the ledger moved the units once
         if state in (AlertState.RESOLVED, AlertState.DISMISSED):
             raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
         if state == AlertState.CLAIMED and claimed_by != device:
             raise AlertError(ErrorCode.CONFLICT, f"this alert is claimed by {claimed_by}")
         if quantity:
-            _, backroom, _ = _shelf_backroom_threshold(store, store_id, sku)
+            _, backroom, _ = _shelf_backroom_threshold(db, store_id, sku)
             if quantity > backroom:
                 raise AlertError(ErrorCode.CONFLICT, f"only {backroom} in the backroom")
             for location, delta in (("backroom", -quantity), ("shelf", quantity)):
-                stock.apply_in_transaction(store, store_id, sku, location, delta, "restock", device,
+                stock.apply_in_transaction(db, store_id, sku, location, delta, "restock", device,
                                            f"{alert_id}:resolve:{location}", now)
-        store.conn.execute(
+        db.conn.execute(
             "UPDATE alerts SET state = 'resolved', closed_by = ?, closed_at = ?, resolved_quantity = ?,"
             " claimed_by = coalesce(claimed_by, ?), claimed_at = coalesce(claimed_at, ?), seq = seq + 1,"
             " updated_at = ? WHERE alert_id = ?",
@@ -265,42 +261,42 @@ def resolve(store: Store, store_id: str, alert_id: str, device: str, quantity: i
     return quantity > 0
 
 
-def dismiss(store: Store, store_id: str, alert_id: str, device: str, reason: str, now: datetime) -> None:
+def dismiss(db: Database, store_id: str, alert_id: str, device: str, reason: str, now: datetime) -> None:
     """Close the alert without restocking."""
-    with store.transaction():
-        state, _, _ = _row(store, store_id, alert_id)
-        if state == AlertState.DISMISSED and _closed_by(store, alert_id) == device:
+    with db.transaction():
+        state, _, _ = _row(db, store_id, alert_id)
+        if state == AlertState.DISMISSED and _closed_by(db, alert_id) == device:
             return  # a resent dismissal
         if state in (AlertState.RESOLVED, AlertState.DISMISSED):
             raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
-        store.conn.execute(
+        db.conn.execute(
             "UPDATE alerts SET state = 'dismissed', closed_by = ?, closed_at = ?, dismiss_reason = ?, seq = seq + 1,"
             " updated_at = ? WHERE alert_id = ?", [device, now.isoformat(), reason, now.isoformat(), alert_id])
 
 
-def escalate_due(store: Store, now: datetime, after: timedelta = DEFAULT_ESCALATE_AFTER) -> list[str]:
+def escalate_due(db: Database, now: datetime, after: timedelta = DEFAULT_ESCALATE_AFTER) -> list[str]:
     """Escalate open alerts nobody claimed for ``after``; returns their ids."""
     cutoff = (now - after).isoformat()
-    with store.transaction():
-        due = [r[0] for r in store.conn.execute(
+    with db.transaction():
+        due = [r[0] for r in db.conn.execute(
             "SELECT alert_id FROM alerts WHERE state = 'open' AND escalated_at IS NULL AND opened_at <= ?", [cutoff])]
         for alert_id in due:
-            store.conn.execute("UPDATE alerts SET escalated_at = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+            db.conn.execute("UPDATE alerts SET escalated_at = ?, seq = seq + 1, updated_at = ? WHERE alert_id = ?",
                                [now.isoformat(), now.isoformat(), alert_id])
     return due
 
 
-def payload(store: Store, alert_id: str, now: datetime) -> Alert:
+def payload(db: Database, alert_id: str, now: datetime) -> Alert:
     """The retained message of one alert, with its priority as of ``now``."""
-    with store.lock:
-        row = store.conn.execute(
+    with db.lock:
+        row = db.conn.execute(
             "SELECT alert_id, store, sku, location, state, reason, opened_at, claimed_by, claimed_at, closed_at,"
             " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind FROM alerts WHERE alert_id = ?",
             [alert_id]).fetchone()
         if row is None:
             raise AlertError(ErrorCode.NOT_FOUND, "no such alert")
-        shelf, backroom, threshold = _shelf_backroom_threshold(store, row[1], row[2])
-        speed = velocity(store, row[1], row[2], now)
+        shelf, backroom, threshold = _shelf_backroom_threshold(db, row[1], row[2])
+        speed = velocity(db, row[1], row[2], now)
     opened = datetime.fromisoformat(row[6])
     state = AlertState(row[4])
     closed = datetime.fromisoformat(row[9]) if row[9] else None
@@ -315,21 +311,21 @@ def payload(store: Store, alert_id: str, now: datetime) -> Alert:
         seq=row[13], updated_at=datetime.fromisoformat(row[14]))
 
 
-def bump(store: Store, alert_id: str, now: datetime) -> None:
+def bump(db: Database, alert_id: str, now: datetime) -> None:
     """Give an alert a new seq (its priority moved with time)."""
-    with store.transaction():
-        store.conn.execute("UPDATE alerts SET seq = seq + 1, updated_at = ? WHERE alert_id = ?",
+    with db.transaction():
+        db.conn.execute("UPDATE alerts SET seq = seq + 1, updated_at = ? WHERE alert_id = ?",
                            [now.isoformat(), alert_id])
 
 
-def versions(store: Store) -> dict[tuple[str, str], int]:
+def versions(db: Database) -> dict[tuple[str, str], int]:
     """(store, alert id) -> seq of every alert."""
-    with store.lock:
-        return {(r[0], r[1]): r[2] for r in store.conn.execute("SELECT store, alert_id, seq FROM alerts")}
+    with db.lock:
+        return {(r[0], r[1]): r[2] for r in db.conn.execute("SELECT store, alert_id, seq FROM alerts")}
 
 
-def live(store: Store) -> list[tuple[str, str]]:
+def live(db: Database) -> list[tuple[str, str]]:
     """(store, alert id) of every open or claimed alert."""
-    with store.lock:
-        return [(r[0], r[1]) for r in store.conn.execute("SELECT store, alert_id FROM alerts WHERE state IN (?, ?)",
+    with db.lock:
+        return [(r[0], r[1]) for r in db.conn.execute("SELECT store, alert_id FROM alerts WHERE state IN (?, ?)",
                                                          LIVE)]

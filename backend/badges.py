@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from backend.db import Store
-from mqtt import badges, ids, topics
+from backend.db import Database
+from codes import ids
+from mqtt import badges, topics
 from mqtt.credentials import (
     Provisioning,
     ProvisioningError,
@@ -49,46 +50,46 @@ def _key_name(store_id: str) -> str:
     return f"badge-key:{ids.store_id(store_id)}"
 
 
-def signing_key(store: Store, store_id: str) -> bytes:
+def signing_key(db: Database, store_id: str) -> bytes:
     """The store's Ed25519 badge key, made on first use; it never leaves the backend database."""
     name = _key_name(store_id)
-    with store.transaction():
-        row = store.conn.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
+    with db.transaction():
+        row = db.conn.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
         if row is None:
-            store.conn.execute("INSERT INTO secrets VALUES (?, ?)", [name, badges.new_private_key()])
-            row = store.conn.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
+            db.conn.execute("INSERT INTO secrets VALUES (?, ?)", [name, badges.new_private_key()])
+            row = db.conn.execute("SELECT value FROM secrets WHERE name = ?", [name]).fetchone()
     return bytes(row[0])
 
 
-def public_key(store: Store, store_id: str) -> str:
+def public_key(db: Database, store_id: str) -> str:
     """The store's badge public key (base64url), as provisioned devices get it."""
-    return badges.public_key_of(signing_key(store, store_id))
+    return badges.public_key_of(signing_key(db, store_id))
 
 
-def set_staff_pin(store: Store, store_id: str, pin: str) -> None:
+def set_staff_pin(db: Database, store_id: str, pin: str) -> None:
     """Set the store's staff PIN (only its salted hash is kept); devices get it at their next provisioning."""
     ids.store_id(store_id)
     try:
         check_pin(pin)
     except ProvisioningError as exc:
         raise StaffCredentialError(str(exc)) from None
-    with store.transaction():
-        store.conn.execute("INSERT INTO staff_pins VALUES (?, ?, ?) ON CONFLICT (store) DO UPDATE SET"
+    with db.transaction():
+        db.conn.execute("INSERT INTO staff_pins VALUES (?, ?, ?) ON CONFLICT (store) DO UPDATE SET"
                            " pin_hash = excluded.pin_hash, updated_at = excluded.updated_at",
                            [store_id, hash_pin(pin), utcnow().isoformat()])
 
 
-def staff_pin_hash(store: Store, store_id: str) -> str:
+def staff_pin_hash(db: Database, store_id: str) -> str:
     """The store's staff PIN hash; raises StaffCredentialError when no PIN was set."""
-    with store.lock:
-        row = store.conn.execute("SELECT pin_hash FROM staff_pins WHERE store = ?", [store_id]).fetchone()
+    with db.lock:
+        row = db.conn.execute("SELECT pin_hash FROM staff_pins WHERE store = ?", [store_id]).fetchone()
     if row is None:
         raise StaffCredentialError(f"store {store_id} has no staff PIN yet: "
                                    f"python -m backend devices pin --store {store_id}")
     return str(row[0])
 
 
-def issue_badge(store: Store, store_id: str, staff_id: str, days: int, now: datetime | None = None) -> str:
+def issue_badge(db: Database, store_id: str, staff_id: str, days: int, now: datetime | None = None) -> str:
     """Sign and record a badge for ``staff_id``; returns its QR text."""
     if not 1 <= days <= MAX_BADGE_DAYS:
         raise StaffCredentialError(f"a badge is valid for 1 to {MAX_BADGE_DAYS} days")
@@ -97,48 +98,48 @@ def issue_badge(store: Store, store_id: str, staff_id: str, days: int, now: date
     now = (now or utcnow()).replace(microsecond=0)
     claims = badges.BadgeClaims(ids.store_id(store_id), staff_id, badges.new_badge_id(), now,
                                 now + timedelta(days=days))
-    text = badges.issue(signing_key(store, store_id), claims)
-    with store.transaction():
-        store.conn.execute("INSERT INTO staff_badges (badge_id, store, staff_id, issued_at, expires_at)"
+    text = badges.issue(signing_key(db, store_id), claims)
+    with db.transaction():
+        db.conn.execute("INSERT INTO staff_badges (badge_id, store, staff_id, issued_at, expires_at)"
                            " VALUES (?, ?, ?, ?, ?)", [claims.badge_id, store_id, staff_id,
                                                        claims.issued_at.isoformat(), claims.expires_at.isoformat()])
     log.info("issued badge %s to %s of %s until %s", claims.badge_id, staff_id, store_id, claims.expires_at)
     return text
 
 
-def revoke(store: Store, store_id: str, *, badge_id: str | None = None, staff_id: str | None = None) -> list[str]:
+def revoke(db: Database, store_id: str, *, badge_id: str | None = None, staff_id: str | None = None) -> list[str]:
     """Revoke one badge, or every live badge of one person; returns the badge ids revoked now."""
     if (badge_id is None) == (staff_id is None):
         raise StaffCredentialError("name a badge or a staff id")
     where, value = ("badge_id", badge_id) if badge_id is not None else ("staff_id", staff_id)
     now = utcnow().isoformat()
-    with store.transaction():
+    with db.transaction():
         # {where} is one of two column names above, never input.
-        rows = store.conn.execute(f"SELECT badge_id FROM staff_badges WHERE store = ? AND {where} = ?"
+        rows = db.conn.execute(f"SELECT badge_id FROM staff_badges WHERE store = ? AND {where} = ?"
                                   " AND revoked_at IS NULL", [store_id, value]).fetchall()
         revoked = [str(r[0]) for r in rows]
-        store.conn.executemany("UPDATE staff_badges SET revoked_at = ? WHERE badge_id = ?",
+        db.conn.executemany("UPDATE staff_badges SET revoked_at = ? WHERE badge_id = ?",
                                [(now, b) for b in revoked])
     return revoked
 
 
-def list_badges(store: Store, store_id: str) -> list[IssuedBadge]:
+def list_badges(db: Database, store_id: str) -> list[IssuedBadge]:
     """Every badge issued for a store, newest first."""
-    with store.lock:
-        rows = store.conn.execute("SELECT badge_id, store, staff_id, issued_at, expires_at, revoked_at"
+    with db.lock:
+        rows = db.conn.execute("SELECT badge_id, store, staff_id, issued_at, expires_at, revoked_at"
                                   " FROM staff_badges WHERE store = ? ORDER BY issued_at DESC, badge_id",
                                   [store_id]).fetchall()
     return [IssuedBadge(r[0], r[1], r[2], datetime.fromisoformat(r[3]), datetime.fromisoformat(r[4]),
                         datetime.fromisoformat(r[5]) if r[5] else None) for r in rows]
 
 
-def revocation_state(store: Store, now: datetime | None = None) -> dict[str, tuple[int, list[str]]]:
+def revocation_state(db: Database, now: datetime | None = None) -> dict[str, tuple[int, list[str]]]:
     """Per store: (seq, revoked badge ids not yet expired). seq grows with every revocation."""
     now_text = (now or utcnow()).isoformat()
-    with store.lock:
-        rows = store.conn.execute("SELECT store, badge_id, expires_at > ? FROM staff_badges"
+    with db.lock:
+        rows = db.conn.execute("SELECT store, badge_id, expires_at > ? FROM staff_badges"
                                   " WHERE revoked_at IS NOT NULL ORDER BY store, badge_id", [now_text]).fetchall()
-        seqs = dict(store.conn.execute("SELECT store, COUNT(*) FROM staff_badges WHERE revoked_at IS NOT NULL"
+        seqs = dict(db.conn.execute("SELECT store, COUNT(*) FROM staff_badges WHERE revoked_at IS NOT NULL"
                                        " GROUP BY store").fetchall())
     state: dict[str, tuple[int, list[str]]] = {}
     for store_id, badge_id, live in rows:
@@ -148,14 +149,14 @@ def revocation_state(store: Store, now: datetime | None = None) -> dict[str, tup
     return state
 
 
-def publish_revocations(store: Store, publisher: Any, published: dict[str, int]) -> int:
+def publish_revocations(db: Database, publisher: Any, published: dict[str, int]) -> int:
     """Publish (retained) the revocation list of every store whose list changed; returns how many."""
     count = 0
-    for store_id, (seq, revoked) in revocation_state(store).items():
+    for store_id, (seq, revoked) in revocation_state(db).items():
         if published.get(store_id) == seq:
             continue
         # Signed with the badge key: a device trusts the list only as far as it trusts the badges themselves.
-        payload = badges.revocation_list(store_id, revoked, seq, signing_key(store, store_id))
+        payload = badges.revocation_list(store_id, revoked, seq, signing_key(db, store_id))
         data = json.dumps(payload, separators=(",", ":")).encode()
         publisher.publish(topics.staff_revoked(store_id), data, qos=1, retain=True)
         published[store_id] = seq
@@ -191,7 +192,7 @@ def read_ca(path: Path) -> str:
         raise StaffCredentialError(f"{path}: {exc}") from None
 
 
-def provisioning(store: Store, store_id: str, device: str, broker: str, password: str,
+def provisioning(db: Database, store_id: str, device: str, broker: str, password: str,
                  ca_file: Path | None = None) -> Provisioning:
     """Everything ``device`` needs to run in production; the broker URL must not carry the password.
 
@@ -207,8 +208,8 @@ def provisioning(store: Store, store_id: str, device: str, broker: str, password
     if ca_path is not None and not url.tls:
         raise StaffCredentialError("a CA certificate is for an mqtts:// broker")
     data = Provisioning(store=store_id, device=device, broker=broker, username=device,
-                        password=password, staff_pin_hash=staff_pin_hash(store, store_id),
-                        badge_public_key=public_key(store, store_id),
+                        password=password, staff_pin_hash=staff_pin_hash(db, store_id),
+                        badge_public_key=public_key(db, store_id),
                         broker_ca=read_ca(ca_path) if ca_path is not None else "")
     try:
         return validate_provisioning(asdict(data))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from backend import dynsec
 from backend.pki import make_ca, make_leaf, write_pair
-from mqtt import ids, topics
+from codes import ids
+from mqtt import topics
 from mqtt.enrolment import is_reserved
 
 BACKEND_USER = "backend-main"

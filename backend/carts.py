@@ -7,21 +7,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend import holds, tokens
-from backend.db import Store
+from backend.db import Database
 from mqtt.commerce import MAX_LINES, Cart, CartLine, Handoff, LineRequest, line_total, total
 from mqtt.payloads import ErrorCode, Money
+from mqtt.rpc import OpError
 
 HANDOFF_TTL = timedelta(minutes=10)
 DEFAULT_PUBLIC_URL = "https://aisle.example"
 
 
-class CartError(Exception):
-    """A cart operation cannot be done; ``code`` says why in protocol terms."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class CartError(OpError):
+    """A cart operation cannot be done; ``code`` says why in protocol terms (a device is answered with it)."""
 
 
 def new_cart_id() -> str:
@@ -29,49 +25,49 @@ def new_cart_id() -> str:
     return "c_" + secrets.token_urlsafe(16)
 
 
-def store_currency(store: Store, store_id: str) -> str:
+def store_currency(db: Database, store_id: str) -> str:
     """Currency of a store, or NOT_FOUND."""
-    row = store.conn.execute("SELECT currency, kind FROM stores WHERE id = ?", [store_id]).fetchone()
+    row = db.conn.execute("SELECT currency, kind FROM stores WHERE id = ?", [store_id]).fetchone()
     if row is None or row[1] != "store":
         raise CartError(ErrorCode.NOT_FOUND, f"unknown store {store_id}")
     return str(row[0])
 
 
-def current_price(store: Store, store_id: str, sku: str) -> Decimal | None:
+def current_price(db: Database, store_id: str, sku: str) -> Decimal | None:
     """The product's price in this store now, or None when the store does not sell it."""
-    row = store.conn.execute("SELECT price FROM store_products WHERE store = ? AND sku = ?", [store_id, sku]).fetchone()
+    row = db.conn.execute("SELECT price FROM store_products WHERE store = ? AND sku = ?", [store_id, sku]).fetchone()
     return Decimal(row[0]) if row else None
 
 
-def create(store: Store, store_id: str, owner: str, lines: list[LineRequest], now: datetime, *,
+def create(db: Database, store_id: str, owner: str, lines: list[LineRequest], now: datetime, *,
            caps: holds.Caps | None = None, open_window: timedelta = holds.HoldLimits.open_cart_window) -> Cart:
     """A new cart owned by ``owner``, optionally pre-filled, unless the owner has its cap of open carts."""
-    with store.transaction():
-        store_currency(store, store_id)
-        if caps is not None and holds.open_carts(store, owner, now - open_window) >= caps.open_carts:
+    with db.transaction():
+        store_currency(db, store_id)
+        if caps is not None and holds.open_carts(db, owner, now - open_window) >= caps.open_carts:
             raise CartError(ErrorCode.LIMIT_REACHED, holds.cart_cap_message(caps, open_window))
         cart_id = new_cart_id()
-        store.conn.execute("INSERT INTO carts VALUES (?, ?, ?, 1, ?, ?)",
+        db.conn.execute("INSERT INTO carts VALUES (?, ?, ?, 1, ?, ?)",
                            [cart_id, store_id, owner, now.isoformat(), now.isoformat()])
         for position, line in enumerate(lines):
-            _put_line(store, store_id, cart_id, line.sku, line.quantity, position)
-    return get(store, store_id, cart_id)
+            _put_line(db, store_id, cart_id, line.sku, line.quantity, position)
+    return get(db, store_id, cart_id)
 
 
-def get(store: Store, store_id: str, cart_id: str) -> Cart:
+def get(db: Database, store_id: str, cart_id: str) -> Cart:
     """The cart priced at today's prices; lines whose price moved are flagged."""
-    with store.lock:
-        row = store.conn.execute("SELECT owner, version, updated_at FROM carts WHERE cart_id = ? AND store = ?",
+    with db.lock:
+        row = db.conn.execute("SELECT owner, version, updated_at FROM carts WHERE cart_id = ? AND store = ?",
                                  [cart_id, store_id]).fetchone()
         if row is None:
             raise CartError(ErrorCode.NOT_FOUND, "no such cart in this store")
-        currency = store_currency(store, store_id)
-        stored = store.conn.execute(
+        currency = store_currency(db, store_id)
+        stored = db.conn.execute(
             "SELECT sku, quantity, unit_price FROM cart_lines WHERE cart_id = ? ORDER BY position", [cart_id]
         ).fetchall()
         lines, unavailable = [], []
         for sku, quantity, unit_text in stored:
-            now_price = current_price(store, store_id, sku)
+            now_price = current_price(db, store_id, sku)
             if now_price is None:
                 unavailable.append(sku)
                 continue
@@ -84,76 +80,76 @@ def get(store: Store, store_id: str, cart_id: str) -> Cart:
                 updated_at=datetime.fromisoformat(row[2]))
 
 
-def set_line(store: Store, store_id: str, cart_id: str, sku: str, quantity: int, expected_version: int | None,
+def set_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int, expected_version: int | None,
              now: datetime) -> Cart:
     """Set one line's quantity (0 removes it), optionally only if nobody changed the cart meanwhile."""
-    with store.transaction():
-        row = store.conn.execute("SELECT version FROM carts WHERE cart_id = ? AND store = ?",
+    with db.transaction():
+        row = db.conn.execute("SELECT version FROM carts WHERE cart_id = ? AND store = ?",
                                  [cart_id, store_id]).fetchone()
         if row is None:
             raise CartError(ErrorCode.NOT_FOUND, "no such cart in this store")
         if expected_version is not None and row[0] != expected_version:
             raise CartError(ErrorCode.CONFLICT, f"the cart changed meanwhile (now version {row[0]})")
         if quantity == 0:
-            store.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", [cart_id, sku])
+            db.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", [cart_id, sku])
         else:
-            count = store.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ? AND sku != ?",
+            count = db.conn.execute("SELECT count(*) FROM cart_lines WHERE cart_id = ? AND sku != ?",
                                        [cart_id, sku]).fetchone()[0]
             if count >= MAX_LINES:  # the same bound as cart.create, so one cart cannot grow without end
                 raise CartError(ErrorCode.CONFLICT, f"a cart holds at most {MAX_LINES} different products")
-            position = store.conn.execute("SELECT coalesce(max(position), -1) + 1 FROM cart_lines WHERE cart_id = ?",
+            position = db.conn.execute("SELECT coalesce(max(position), -1) + 1 FROM cart_lines WHERE cart_id = ?",
                                           [cart_id]).fetchone()[0]
-            _put_line(store, store_id, cart_id, sku, quantity, position)
-        store.conn.execute("UPDATE carts SET version = version + 1, updated_at = ? WHERE cart_id = ?",
+            _put_line(db, store_id, cart_id, sku, quantity, position)
+        db.conn.execute("UPDATE carts SET version = version + 1, updated_at = ? WHERE cart_id = ?",
                            [now.isoformat(), cart_id])
-    return get(store, store_id, cart_id)
+    return get(db, store_id, cart_id)
 
 
-def _put_line(store: Store, store_id: str, cart_id: str, sku: str, quantity: int, position: int) -> None:
-    price = current_price(store, store_id, sku)
+def _put_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int, position: int) -> None:
+    price = current_price(db, store_id, sku)
     if price is None:
         raise CartError(ErrorCode.NOT_FOUND, f"{sku} is not sold in this store")
-    store.conn.execute(
+    db.conn.execute(
         "INSERT INTO cart_lines (cart_id, sku, quantity, unit_price, position) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity, unit_price = excluded.unit_price",
         [cart_id, sku, quantity, format(price, "f"), position],
     )
 
 
-def issue_handoff(store: Store, store_id: str, cart_id: str, device: str, now: datetime,
+def issue_handoff(db: Database, store_id: str, cart_id: str, device: str, now: datetime,
                   public_url: str = DEFAULT_PUBLIC_URL, ttl: timedelta = HANDOFF_TTL) -> Handoff:
     """A single-use code that opens this cart on another device of the same store."""
-    get(store, store_id, cart_id)
+    get(db, store_id, cart_id)
     expires = now + ttl
-    token, nonce = tokens.issue(tokens.signing_key(store), store_id, expires)
-    with store.transaction():
-        store.conn.execute("INSERT INTO handoffs VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+    token, nonce = tokens.issue(tokens.signing_key(db), store_id, expires)
+    with db.transaction():
+        db.conn.execute("INSERT INTO handoffs VALUES (?, ?, ?, ?, ?, NULL, NULL)",
                            [nonce, cart_id, store_id, device, expires.isoformat()])
     return Handoff(token=token, url=f"{public_url.rstrip('/')}/s/{store_id}/cart/{token}", store=store_id,
                    cart_id=cart_id, expires_at=expires.replace(microsecond=0))
 
 
-def redeem(store: Store, store_id: str, device: str, token: str, now: datetime) -> tuple[Cart, str]:
+def redeem(db: Database, store_id: str, device: str, token: str, now: datetime) -> tuple[Cart, str]:
     """Open the cart behind a token exactly once; returns the cart and the device that issued the token."""
     try:
-        claims = tokens.verify(tokens.signing_key(store), store_id, token)
+        claims = tokens.verify(tokens.signing_key(db), store_id, token)
     except tokens.TokenError as exc:
         raise CartError(ErrorCode.BAD_REQUEST, str(exc)) from None
     if claims.expires_at <= now:
         raise CartError(ErrorCode.EXPIRED, "this cart code has expired; ask for a new one")
-    with store.transaction():
+    with db.transaction():
         # One statement decides the winner, so two kiosks scanning at once cannot both open the cart.
-        cursor = store.conn.execute(
+        cursor = db.conn.execute(
             "UPDATE handoffs SET redeemed_at = ?, redeemed_by = ?"
             " WHERE nonce = ? AND store = ? AND redeemed_at IS NULL",
             [now.isoformat(), device, claims.nonce, store_id],
         )
-        row = store.conn.execute("SELECT cart_id, issued_by, redeemed_by FROM handoffs WHERE nonce = ?",
+        row = db.conn.execute("SELECT cart_id, issued_by, redeemed_by FROM handoffs WHERE nonce = ?",
                                  [claims.nonce]).fetchone()
     if row is None:
         raise CartError(ErrorCode.NOT_FOUND, "this cart code is unknown here")
     if cursor.rowcount != 1:
         raise CartError(ErrorCode.USED, "this cart code has already been used; ask for a new one")
     cart_id, issued_by = row[0], row[1]
-    owner = store.conn.execute("SELECT owner FROM carts WHERE cart_id = ?", [cart_id]).fetchone()
-    return get(store, store_id, cart_id), str(owner[0] if owner else issued_by)
+    owner = db.conn.execute("SELECT owner FROM carts WHERE cart_id = ?", [cart_id]).fetchone()
+    return get(db, store_id, cart_id), str(owner[0] if owner else issued_by)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import secrets
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backend import phones_cli, provision_cli
-from backend.db import Store
+from backend.db import Database
 from backend.logins import LoginsError, backend_urls, read_logins, tool_url
 from backend.policy import PolicyError, StorePolicy, load_policy, show
 from mqtt.brokers import BrokerError, EmbeddedBroker
@@ -150,10 +151,10 @@ def serve(args: argparse.Namespace) -> int:
         urls = backend_urls(url, read_logins(args.credentials))
         url = urls.main
         connections = {"backend_id": urls.backend_id, "state_url": urls.state, "admin_url": urls.admin}
-    store = Store(args.db)
+    db = Database(args.db)
     if args.demo:
-        load_demo(store)
-    service = BackendService(store, url, limits=policy.holds, retention=policy.retention,
+        load_demo(db)
+    service = BackendService(db, url, limits=policy.holds, retention=policy.retention,
                              request_limits=policy.requests, reports=policy.reports, **connections)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -164,7 +165,7 @@ def serve(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         service.stop()
-        store.close()
+        db.close()
         if broker is not None:
             broker.stop()
     return 0
@@ -215,12 +216,12 @@ def broker_config_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.db:
-        store = Store(args.db)
+        db = Database(args.db)
         try:
             for login in logins:
-                roles.register(store, login.device, login.store, login.role)
+                roles.register(db, login.device, login.store, login.role)
         finally:
-            store.close()
+            db.close()
     print(f"wrote {args.out}/mosquitto.conf, acl, passwd, ca.crt, server.crt and devices.csv "
           f"({len(logins)} logins; devices.csv holds the passwords: hand them out, then delete it)")
     print(f"run: mosquitto -c {args.out.resolve()}/mosquitto.conf")
@@ -235,11 +236,11 @@ def devices_command(args: argparse.Namespace) -> int:
         return provision_cli.run(args)
     if phones_cli.handles(args):
         return phones_cli.run(args)
-    store = Store(args.db)
+    db = Database(args.db)
     try:
-        roles.register(store, args.device, args.store, args.role)
+        roles.register(db, args.device, args.store, args.role)
     finally:
-        store.close()
+        db.close()
     print(f"{args.device} is now {args.role} in {args.store}")
     return 0
 
@@ -254,11 +255,14 @@ def report_command(args: argparse.Namespace) -> int:
     if args.days < 1:
         print("error: --days must be at least 1", file=sys.stderr)
         return 1
-    store = Store(args.db)
+    if importlib.util.find_spec("matplotlib") is None:  # the [report] extra; a backend-only install lacks it
+        print("error: the chart needs matplotlib: pip install 'aisle[report]'", file=sys.stderr)
+        return 1
+    db = Database(args.db)
     try:
-        per_day, per_category = alert_rows(store, args.days)
+        per_day, per_category = alert_rows(db, args.days)
     finally:
-        store.close()
+        db.close()
     print(format_table("Per day", per_day))
     print()
     print(format_table("Per category", per_category))
@@ -271,12 +275,12 @@ def import_command(args: argparse.Namespace) -> int:
     """Import CSV files into the database; exit 1 when any row was rejected."""
     from backend.importer import ImportFileError, import_file
 
-    store = Store(args.db)
+    db = Database(args.db)
     status = 0
     try:
         for path in args.files:
             try:
-                report = import_file(store, path, target_store=args.store, locale=args.locale,
+                report = import_file(db, path, target_store=args.store, locale=args.locale,
                                      progress=sys.stderr.isatty())
             except ImportFileError as exc:
                 print(f"error: {exc}", file=sys.stderr)
@@ -288,5 +292,5 @@ def import_command(args: argparse.Namespace) -> int:
             if report.errors:
                 status = 1
     finally:
-        store.close()
+        db.close()
     return status

@@ -9,48 +9,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlite_utils
-
-from backend.migrations import migrate
+from backend.migrations import MIGRATIONS
+from storage import Durability, open_migrated, transaction
 
 log = logging.getLogger(__name__)
 
 
-class Store:
+class Database:
     """The backend's database connection, shared by threads under one lock."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self.db = sqlite_utils.Database(conn)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: an acknowledged stock change or order survives a power cut, not only a crash.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        # POWER_CUT: an acknowledged stock change or order survives a power cut, not only a crash.
+        self.conn = open_migrated(self.path, MIGRATIONS, what="backend database", durability=Durability.POWER_CUT,
+                                  foreign_keys=True)
         self.lock = threading.RLock()
-        with self.lock:
-            migrate(self.db)
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """The raw sqlite3 connection."""
-        return self.db.conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self) -> Iterator[Database]:
         """One atomic write: everything inside commits together or not at all."""
+        with self.lock, transaction(self.conn):
+            yield self
+
+    def count(self, table: str) -> int:
+        """How many rows a table holds."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                # SQLite rolls back by itself on some errors (disk full): a second ROLLBACK would hide the cause.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+            return int(self.conn.execute(f'SELECT count(*) FROM "{_identifier(table)}"').fetchone()[0])
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -75,3 +59,9 @@ class Store:
         """Close the connection."""
         with self.lock:
             self.conn.close()
+
+
+def _identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a table name: {name!r}")
+    return name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from backend.db import Store
+from backend.db import Database
 
 UNPAID = "awaiting_payment"
 
@@ -59,18 +59,18 @@ class HoldLimits:
         return self.personal
 
 
-def unpaid_holds(store: Store, device: str) -> tuple[int, int]:
+def unpaid_holds(db: Database, device: str) -> tuple[int, int]:
     """(orders, units) this device holds unpaid, over every site the stock is held at."""
-    row = store.conn.execute(
+    row = db.conn.execute(
         "SELECT count(DISTINCT o.order_id), coalesce(sum(l.quantity), 0) FROM orders o"
         " JOIN order_lines l ON l.order_id = o.order_id WHERE o.device = ? AND o.status = ?", [device, UNPAID]
     ).fetchone()
     return int(row[0]), int(row[1])
 
 
-def open_carts(store: Store, owner: str, since: datetime) -> int:
+def open_carts(db: Database, owner: str, since: datetime) -> int:
     """Carts of this device changed since ``since`` that no order was placed from."""
-    row = store.conn.execute(
+    row = db.conn.execute(
         "SELECT count(*) FROM carts c WHERE c.owner = ? AND c.updated_at > ?"
         " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.cart_id = c.cart_id)", [owner, since.isoformat()]
     ).fetchone()

@@ -10,14 +10,14 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tqdm import tqdm
 
 from backend import catalog, stock
-from backend.db import Store
-from mqtt import ids
+from backend.db import Database
+from codes import catalog_csv, ids
+from codes.catalog_csv import RowError
 from mqtt.payloads import utcnow
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,6 @@ PROGRESS_FROM_ROWS = 2_000
 
 class ImportFileError(ValueError):
     """The file as a whole cannot be imported (unreadable, unknown format)."""
-
-
-class RowError(ValueError):
-    """One row is invalid; the message says why."""
 
 
 @dataclass
@@ -53,9 +49,9 @@ class ImportReport:
 
 
 FORMATS: dict[str, set[str]] = {
-    "aisle-stores": {"id", "name", "currency", "locale"},
-    "aisle-inventory": {"store", "sku", "price"},
-    "aisle-catalog": {"sku", "gtins"},
+    "aisle-stores": set(catalog_csv.STORE_COLUMNS),
+    "aisle-inventory": set(catalog_csv.INVENTORY_COLUMNS),
+    "aisle-catalog": set(catalog_csv.PRODUCT_COLUMNS),
     "shopify": {"Handle", "Variant SKU", "Variant Price"},
 }
 
@@ -65,13 +61,13 @@ def detect_format(header: list[str]) -> str:
     columns = set(header)
     for name, required in FORMATS.items():
         if required <= columns:
-            if name == "aisle-catalog" and not any(c.startswith("name_") for c in columns):
+            if name == "aisle-catalog" and not catalog_csv.is_products_header(columns):
                 continue
             return name
     raise ImportFileError(f"unknown CSV format; header was {header[:12]}")
 
 
-def import_file(store: Store, path: str | Path, *, target_store: str | None = None, locale: str = "en",
+def import_file(db: Database, path: str | Path, *, target_store: str | None = None, locale: str = "en",
                 progress: bool = True) -> ImportReport:
     """Import one CSV file; good rows are applied, bad rows reported with their line number."""
     path = Path(path)
@@ -86,11 +82,11 @@ def import_file(store: Store, path: str | Path, *, target_store: str | None = No
         raise ImportFileError(f"{path}: header is not valid CSV: {exc}") from None
     fmt = detect_format(header)
     report = ImportReport(str(path), fmt)
-    apply = _row_handler(store, fmt, target_store, locale)
+    apply = _row_handler(db, fmt, target_store, locale)
     total = text.count("\n")
     now = utcnow()
     try:
-        _apply_rows(store, reader, header, report, apply, total, path, progress, now)
+        _apply_rows(db, reader, header, report, apply, total, path, progress, now)
     except sqlite3.OperationalError as exc:
         if "full" in str(exc):
             raise ImportFileError(f"the disk holding the database is full: nothing from {path} was imported") from None
@@ -98,24 +94,24 @@ def import_file(store: Store, path: str | Path, *, target_store: str | None = No
     return report
 
 
-def _apply_rows(store: Store, reader: Iterator[list[str]], header: list[str], report: ImportReport,
+def _apply_rows(db: Database, reader: Iterator[list[str]], header: list[str], report: ImportReport,
                 apply: RowHandler, total: int, path: Path, progress: bool, now: datetime) -> None:
-    with store.transaction():
+    with db.transaction():
         bar = tqdm(total=total, unit="row", desc=path.name, disable=not progress or total < PROGRESS_FROM_ROWS)
         for line, row in _rows(reader, header, report):
             bar.update(1)
             report.rows += 1
-            store.conn.execute("SAVEPOINT row")
+            db.conn.execute("SAVEPOINT row")
             try:
                 changed = apply(row, now)
             except (RowError, ids.InvalidIdentifier, catalog.DuplicateGtin, stock.StockError,
                     sqlite3.IntegrityError) as exc:
-                store.conn.execute("ROLLBACK TO row")
-                store.conn.execute("RELEASE row")
+                db.conn.execute("ROLLBACK TO row")
+                db.conn.execute("RELEASE row")
                 report.errors.append((line, str(exc)))
                 continue
             # Any other error (disk full) ends the whole import: the enclosing transaction rolls it all back.
-            store.conn.execute("RELEASE row")
+            db.conn.execute("RELEASE row")
             if changed:
                 report.changed += 1
             else:
@@ -162,41 +158,31 @@ def _rows(reader: Iterator[list[str]], header: list[str], report: ImportReport) 
 RowHandler = Callable[[dict[str, str], datetime], bool]
 
 
-def _row_handler(store: Store, fmt: str, target_store: str | None, locale: str) -> RowHandler:
+def _row_handler(db: Database, fmt: str, target_store: str | None, locale: str) -> RowHandler:
     if fmt == "aisle-stores":
-        return lambda row, now: _store_row(store, row)
+        return lambda row, now: _store_row(db, row)
     if fmt == "aisle-catalog":
-        return lambda row, now: catalog.upsert_product(store, _catalog_record(row), now)
+        return lambda row, now: catalog.upsert_product(db, _catalog_record(row), now)
     if fmt == "aisle-inventory":
-        return lambda row, now: _inventory_row(store, row, now)
-    return _shopify_handler(store, target_store, locale)
+        return lambda row, now: _inventory_row(db, row, now)
+    return _shopify_handler(db, target_store, locale)
 
 
-def _store_row(store: Store, row: dict[str, str]) -> bool:
-    currency = row["currency"].upper()
-    if not ids.CURRENCY_RE.fullmatch(currency):
-        raise RowError(f"currency {row['currency']!r} is not an ISO 4217 code")
-    if not ids.LOCALE_RE.fullmatch(row["locale"]):
-        raise RowError(f"locale {row['locale']!r} is not like sv_SE")
-    kind = row.get("kind") or "store"
-    if kind not in ("store", "warehouse"):
-        raise RowError(f"kind must be store or warehouse, not {kind!r}")
-    info = catalog.StoreInfo(ids.store_id(row["id"]), _required(row, "name"), kind, currency, row["locale"],
-                             tuple((row.get("locales") or "en").split()), _float(row, "lat"), _float(row, "lon"),
-                             row.get("address", ""))
-    before = [s for s in catalog.stores(store) if s.id == info.id]
-    catalog.upsert_store(store, info)
+def _store_row(db: Database, row: dict[str, str]) -> bool:
+    info = catalog_csv.store_info(row)
+    before = [s for s in catalog.stores(db) if s.id == info.id]
+    catalog.upsert_store(db, info)
     return not before or before[0] != info
 
 
 def _catalog_record(row: dict[str, str]) -> catalog.ProductRecord:
-    names = {k[5:]: v for k, v in row.items() if k.startswith("name_") and v}
+    names = catalog_csv.names(row)
     if not names:
         raise RowError("product has no name")
     for locale_name in names:
         if not ids.LOCALE_RE.fullmatch(locale_name):
             raise RowError(f"column name_{locale_name}: not a locale")
-    gtins = tuple(dict.fromkeys(ids.gtin14(g) for g in row["gtins"].replace(" ", "").split("|") if g))
+    gtins = tuple(dict.fromkeys(ids.gtin14(g) for g in catalog_csv.gtin_texts(row)))
     return catalog.ProductRecord(
         sku=ids.sku(row["sku"]), names=names, gtins=gtins, brand=row.get("brand", ""),
         category=row.get("category", ""), unit=row.get("unit") or "each", image=row.get("image", ""),
@@ -204,39 +190,39 @@ def _catalog_record(row: dict[str, str]) -> catalog.ProductRecord:
     )
 
 
-def _inventory_row(store: Store, row: dict[str, str], now: datetime) -> bool:
+def _inventory_row(db: Database, row: dict[str, str], now: datetime) -> bool:
     store_id = ids.store_id(row["store"])
     sku = ids.sku(row["sku"])
-    info = catalog.get_store(store, store_id) if _store_exists(store, store_id) else None
+    info = catalog.get_store(db, store_id) if _store_exists(db, store_id) else None
     if info is None:
         raise RowError(f"unknown store {store_id}; import stores first")
-    if store.conn.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
+    if db.conn.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone() is None:
         raise RowError(f"unknown product {sku}; import the catalogue first")
     changed = False
     if row["price"]:
-        changed |= catalog.set_store_product(store, store_id, sku, _price(row["price"]),
+        changed |= catalog.set_store_product(db, store_id, sku, catalog_csv.price(row["price"]),
                                              row.get("shelf_location"), _int(row, "reorder_threshold"), now)
     elif info.kind == "store":
         raise RowError("a store needs a price")
     for location in stock.LOCATIONS:
         quantity = _int(row, location)
         if quantity is not None:
-            changed |= stock.set_quantity(store, store_id, sku, location, quantity, "import", now)
+            changed |= stock.set_quantity(db, store_id, sku, location, quantity, "import", now)
     return changed
 
 
-def _store_exists(store: Store, store_id: str) -> bool:
-    return store.conn.execute("SELECT 1 FROM stores WHERE id = ?", [store_id]).fetchone() is not None
+def _store_exists(db: Database, store_id: str) -> bool:
+    return db.conn.execute("SELECT 1 FROM stores WHERE id = ?", [store_id]).fetchone() is not None
 
 
-def _shopify_handler(store: Store, target_store: str | None, locale: str) -> RowHandler:
+def _shopify_handler(db: Database, target_store: str | None, locale: str) -> RowHandler:
     titles: dict[str, str] = {}
     if target_store is None:
-        shops = [s.id for s in catalog.stores(store) if s.kind == "store"]
+        shops = [s.id for s in catalog.stores(db) if s.kind == "store"]
         if len(shops) != 1:
             raise ImportFileError("a Shopify export carries prices and stock of one store: pass --store ID")
         target_store = shops[0]
-    elif not _store_exists(store, target_store):
+    elif not _store_exists(db, target_store):
         raise ImportFileError(f"unknown store {target_store!r}")
     store_id = target_store
 
@@ -260,37 +246,22 @@ def _shopify_handler(store: Store, target_store: str | None, locale: str) -> Row
             brand=row.get("Vendor", ""), category=row.get("Type") or row.get("Product Category", ""),
             image=row.get("Variant Image") or row.get("Image Src", ""),
         )
-        changed = catalog.upsert_product(store, record, now)
-        changed |= catalog.set_store_product(store, store_id, sku, _price(row["Variant Price"]), None, None, now)
+        changed = catalog.upsert_product(db, record, now)
+        changed |= catalog.set_store_product(db, store_id, sku, catalog_csv.price(row["Variant Price"]),
+                                             None, None, now)
         quantity = _int(row, "Variant Inventory Qty")
         if quantity is not None:
-            changed |= stock.set_quantity(store, store_id, sku, "shelf", max(quantity, 0), "import", now)
-        elif not _stock_exists(store, store_id, sku):
-            stock.set_quantity(store, store_id, sku, "shelf", 0, "import", now)
+            changed |= stock.set_quantity(db, store_id, sku, "shelf", max(quantity, 0), "import", now)
+        elif not _stock_exists(db, store_id, sku):
+            stock.set_quantity(db, store_id, sku, "shelf", 0, "import", now)
         return changed
 
     return handle
 
 
-def _stock_exists(store: Store, store_id: str, sku: str) -> bool:
-    return store.conn.execute("SELECT 1 FROM stock_state WHERE store = ? AND sku = ?",
+def _stock_exists(db: Database, store_id: str, sku: str) -> bool:
+    return db.conn.execute("SELECT 1 FROM stock_state WHERE store = ? AND sku = ?",
                               [store_id, sku]).fetchone() is not None
-
-
-def _required(row: dict[str, str], column: str) -> str:
-    value = row.get(column, "")
-    if not value:
-        raise RowError(f"{column} is empty")
-    return value
-
-
-def _price(text: str) -> Decimal:
-    if not re.fullmatch(r"\d{1,8}(\.\d{1,4})?", text):
-        raise RowError(f"price {text[:30]!r} is not a decimal like 16.90")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise RowError(f"price {text[:30]!r} is not a number") from None
 
 
 def _int(row: dict[str, str], column: str) -> int | None:
@@ -303,13 +274,3 @@ def _int(row: dict[str, str], column: str) -> int | None:
     if value < 0 and column != "Variant Inventory Qty":
         raise RowError(f"{column} must not be negative")
     return value
-
-
-def _float(row: dict[str, str], column: str) -> float | None:
-    text = row.get(column, "")
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise RowError(f"{column} {text!r} is not a number") from None

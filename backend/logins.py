@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from backend.broker_config import BACKEND_USER, DeviceLogin
-from mqtt import ids
+from codes import ids
 from mqtt.url import BrokerUrl
 
 COLUMNS = ("device", "store", "role", "password")

@@ -1,14 +1,8 @@
-"""Schema migrations of the backend database, applied in order and recorded in ``_migrations``."""
+"""The backend database's schema: its migrations, applied in order by storage.migrate (recorded in ``_migrations``)."""
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-from datetime import UTC, datetime
-
-import sqlite_utils
-
-log = logging.getLogger(__name__)
+from storage import Migration
 
 M001_CATALOG_AND_STOCK = """
 CREATE TABLE stores (
@@ -250,59 +244,14 @@ CREATE INDEX phones_store_created ON phones(store, created_at);
 CREATE INDEX phones_revocations_pending ON phones(device_id) WHERE revoked_at IS NOT NULL AND broker_revoked = 0;
 """
 
-# (version, name, SQL script); append only, never edit a released migration.
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "catalog and stock", M001_CATALOG_AND_STOCK),
-    (2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
-    (3, "restock alerts", M003_ALERTS),
-    (4, "device roles", M004_DEVICES),
-    (5, "order lifecycle, holds and retention", M005_ORDER_LIFECYCLE),
-    (6, "shopper reports and check-shelf alerts", M006_SHOPPER_REPORTS),
-    (7, "staff PINs and badges", M007_STAFF_CREDENTIALS),
-    (8, "shopper phones", M008_PHONES),
+# Append only, never edit a released migration.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "catalog and stock", M001_CATALOG_AND_STOCK),
+    Migration(2, "carts, handoffs and orders", M002_CARTS_AND_ORDERS),
+    Migration(3, "restock alerts", M003_ALERTS),
+    Migration(4, "device roles", M004_DEVICES),
+    Migration(5, "order lifecycle, holds and retention", M005_ORDER_LIFECYCLE),
+    Migration(6, "shopper reports and check-shelf alerts", M006_SHOPPER_REPORTS),
+    Migration(7, "staff PINs and badges", M007_STAFF_CREDENTIALS),
+    Migration(8, "shopper phones", M008_PHONES),
 ]
-
-
-class MigrationError(RuntimeError):
-    """The database is newer than this code or a migration failed."""
-
-
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every migration not yet applied, each in its own transaction; return the schema version."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
-    )
-    applied = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
-    known = {version for version, _, _ in MIGRATIONS}
-    if applied - known:
-        raise MigrationError(f"database has schema versions {sorted(applied - known)} unknown to this backend")
-    for version, name, script in MIGRATIONS:
-        if version in applied:
-            continue
-        log.info("applying migration %d: %s", version, name)
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Statement by statement: executescript() would commit and break the migration's atomicity.
-            for statement in _statements(script):
-                db.conn.execute(statement)
-            db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC).isoformat()])
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
-    return max(known)
-
-
-def _statements(script: str) -> list[str]:
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        if line.strip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements

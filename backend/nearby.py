@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from backend import catalog, stock
-from backend.db import Store
+from backend.db import Database
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -20,9 +20,9 @@ def distance_km(a: tuple[float | None, float | None], b: tuple[float | None, flo
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
-def nearby_stock(store: Store, store_id: str, sku: str) -> list[dict[str, Any]]:
+def nearby_stock(db: Database, store_id: str, sku: str) -> list[dict[str, Any]]:
     """Every other store and warehouse holding the product: availability, its own price and currency, distance."""
-    stores = catalog.stores(store)
+    stores = catalog.stores(db)
     here = next((s for s in stores if s.id == store_id), None)
     origin = (here.lat, here.lon) if here else (None, None)
     result = []
@@ -30,11 +30,11 @@ def nearby_stock(store: Store, store_id: str, sku: str) -> list[dict[str, Any]]:
         if other.id == store_id:
             continue
         try:
-            level = stock.level(store, other.id, sku)
+            level = stock.level(db, other.id, sku)
         except stock.UnknownItem:
             continue
-        with store.lock:
-            price = store.conn.execute("SELECT price FROM store_products WHERE store = ? AND sku = ?",
+        with db.lock:
+            price = db.conn.execute("SELECT price FROM store_products WHERE store = ? AND sku = ?",
                                        [other.id, sku]).fetchone()
         result.append({
             "store": other.id, "name": other.name, "kind": other.kind, "available": level.available,

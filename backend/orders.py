@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from backend import holds, stock
 from backend.carts import CartError, current_price, store_currency
-from backend.db import Store
+from backend.db import Database
 from mqtt.commerce import (
     Address,
     CartLine,
@@ -66,11 +66,11 @@ LEAD_HOURS = {"pickup-here": 1, "pickup-transfer": 24, "pickup-other": 1, "deliv
               "delivery-store": 4}
 
 
-def _priced_lines(store: Store, store_id: str, lines: list[LineRequest]) -> tuple[str, list[CartLine]]:
-    currency = store_currency(store, store_id)
+def _priced_lines(db: Database, store_id: str, lines: list[LineRequest]) -> tuple[str, list[CartLine]]:
+    currency = store_currency(db, store_id)
     priced = []
     for line in lines:
-        price = current_price(store, store_id, line.sku)
+        price = current_price(db, store_id, line.sku)
         if price is None:
             raise CartError(ErrorCode.NOT_FOUND, f"{line.sku} is not sold in this store")
         unit = Money(amount=price, currency=currency)
@@ -79,27 +79,27 @@ def _priced_lines(store: Store, store_id: str, lines: list[LineRequest]) -> tupl
     return currency, priced
 
 
-def _sources(store: Store, lines: list[LineRequest]) -> list[tuple[str, str, str, float | None, float | None]]:
+def _sources(db: Database, lines: list[LineRequest]) -> list[tuple[str, str, str, float | None, float | None]]:
     """Stores and warehouses that can supply every line now: (id, kind, currency, lat, lon)."""
     found = []
-    for sid, kind, currency, lat, lon in store.conn.execute("SELECT id, kind, currency, lat, lon FROM stores"):
-        if all(_available(store, sid, line.sku) >= line.quantity for line in lines):
+    for sid, kind, currency, lat, lon in db.conn.execute("SELECT id, kind, currency, lat, lon FROM stores"):
+        if all(_available(db, sid, line.sku) >= line.quantity for line in lines):
             found.append((sid, kind, currency, lat, lon))
     return found
 
 
-def _available(store: Store, store_id: str, sku: str) -> int:
-    row = store.conn.execute(
+def _available(db: Database, store_id: str, sku: str) -> int:
+    row = db.conn.execute(
         "SELECT coalesce((SELECT sum(quantity) FROM stock WHERE store = ?1 AND sku = ?2), 0)"
         " - coalesce((SELECT reserved FROM stock_state WHERE store = ?1 AND sku = ?2), 0)", [store_id, sku]
     ).fetchone()
     return int(row[0])
 
 
-def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[DeliveryOption]:
+def options(db: Database, store_id: str, lines: list[LineRequest]) -> list[DeliveryOption]:
     """Every way to get these lines: pickup here, here after a transfer, in another store, or delivered home."""
-    with store.lock:
-        currency, priced = _priced_lines(store, store_id, lines)
+    with db.lock:
+        currency, priced = _priced_lines(db, store_id, lines)
         goods = total((line.line_total for line in priced), currency)
         fees = FEES.get(currency, DEFAULT_FEES)
         free = goods.amount >= fees.free_from
@@ -111,7 +111,7 @@ def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[Deliv
                                          lead_time_hours=LEAD_HOURS[lead], fee=fee_money, goods=goods,
                                          total=total([goods, fee_money], currency)))
 
-        sources = _sources(store, lines)
+        sources = _sources(db, lines)
         here = any(s[0] == store_id for s in sources)
         if here:
             add(f"pickup:{store_id}", Fulfilment.PICKUP, store_id, store_id, "pickup-here", Decimal(0))
@@ -120,7 +120,7 @@ def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[Deliv
                 continue
             if not here:
                 add(f"pickup:{store_id}:{sid}", Fulfilment.PICKUP, sid, store_id, "pickup-transfer", Decimal(0))
-            if kind == "store" and store_currency(store, sid) == currency:
+            if kind == "store" and store_currency(db, sid) == currency:
                 add(f"pickup:{sid}", Fulfilment.PICKUP, sid, sid, "pickup-other", Decimal(0))
             lead = "delivery-warehouse" if kind == "warehouse" else "delivery-store"
             add(f"delivery:{sid}", Fulfilment.DELIVERY, sid, None, lead,
@@ -130,33 +130,33 @@ def options(store: Store, store_id: str, lines: list[LineRequest]) -> list[Deliv
     return sorted(result, key=lambda o: (o.kind != Fulfilment.PICKUP, o.lead_time_hours, o.total.amount))
 
 
-def place(store: Store, store_id: str, device: str, order_id: str, option_id: str, lines: list[LineRequest],
+def place(db: Database, store_id: str, device: str, order_id: str, option_id: str, lines: list[LineRequest],
           address: Address | None, cart_id: str | None, now: datetime, *, caps: holds.Caps | None = None,
           payment_deadline: timedelta = holds.HoldLimits.payment_deadline) -> tuple[Order, bool, list[str]]:
     """Write the order and reserve its stock, within the device's caps; the same order id returns the first result.
 
     Returns (order, duplicate, source store ids whose stock changed).
     """
-    with store.transaction():
-        existing = store.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    with db.transaction():
+        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
         if existing is not None:
             if existing[0] != device:
                 raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
-            return get(store, order_id), True, []
-        option = next((o for o in options(store, store_id, lines) if o.option_id == option_id), None)
+            return get(db, order_id), True, []
+        option = next((o for o in options(db, store_id, lines) if o.option_id == option_id), None)
         if option is None:
             raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
         if option.kind == Fulfilment.DELIVERY and address is None:
             raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
         if caps is not None:  # checked in the transaction that reserves, so no two requests slip past together
-            held_orders, held_units = holds.unpaid_holds(store, device)
+            held_orders, held_units = holds.unpaid_holds(db, device)
             refused = holds.order_cap_message(caps, held_orders, held_units, sum(line.quantity for line in lines),
                                               payment_deadline)
             if refused:
                 raise CartError(ErrorCode.LIMIT_REACHED, refused)
-        _, priced = _priced_lines(store, store_id, lines)
-        reference = _new_reference(store)
-        store.conn.execute(
+        _, priced = _priced_lines(db, store_id, lines)
+        reference = _new_reference(db)
+        db.conn.execute(
             "INSERT INTO orders (order_id, reference, store, device, kind, source_store, pickup_store, fee, total,"
             " currency, status, lead_time_hours, address, cart_id, created_at, updated_at, pay_by)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -167,16 +167,16 @@ def place(store: Store, store_id: str, device: str, order_id: str, option_id: st
              pay_by(option, now, payment_deadline).isoformat()],
         )
         for line in priced:
-            store.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
+            db.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
                                [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
-            _reserve(store, option.source_store, line.sku, line.quantity, now)
-    return get(store, order_id), False, [option.source_store]
+            _reserve(db, option.source_store, line.sku, line.quantity, now)
+    return get(db, order_id), False, [option.source_store]
 
 
-def _reserve(store: Store, store_id: str, sku: str, quantity: int, now: datetime) -> None:
-    if _available(store, store_id, sku) < quantity:
+def _reserve(db: Database, store_id: str, sku: str, quantity: int, now: datetime) -> None:
+    if _available(db, store_id, sku) < quantity:
         raise CartError(ErrorCode.CONFLICT, f"{sku} sold out at {store_id} meanwhile")
-    store.conn.execute(
+    db.conn.execute(
         "INSERT INTO stock_state (store, sku, reserved, seq, updated_at) VALUES (?, ?, ?, 1, ?)"
         " ON CONFLICT (store, sku) DO UPDATE SET reserved = reserved + excluded.reserved, seq = seq + 1,"
         " updated_at = excluded.updated_at",
@@ -184,25 +184,25 @@ def _reserve(store: Store, store_id: str, sku: str, quantity: int, now: datetime
     )
 
 
-def _new_reference(store: Store) -> str:
+def _new_reference(db: Database) -> str:
     while True:
         text = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
         reference = f"{text[:3]}-{text[3:]}"
-        if store.conn.execute("SELECT 1 FROM orders WHERE reference = ?", [reference]).fetchone() is None:
+        if db.conn.execute("SELECT 1 FROM orders WHERE reference = ?", [reference]).fetchone() is None:
             return reference
 
 
-def get(store: Store, order_id: str) -> Order:
+def get(db: Database, order_id: str) -> Order:
     """One order as confirmed to the shopper."""
-    with store.lock:
-        row = store.conn.execute(
+    with db.lock:
+        row = db.conn.execute(
             "SELECT order_id, reference, store, kind, source_store, pickup_store, fee, total, currency, status,"
             " lead_time_hours, created_at FROM orders WHERE order_id = ?", [order_id]).fetchone()
         if row is None:
             raise CartError(ErrorCode.NOT_FOUND, "no such order")
         currency = row[8]
         lines = []
-        for sku, quantity, unit in store.conn.execute(
+        for sku, quantity, unit in db.conn.execute(
                 "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY rowid", [order_id]):
             price = Money(amount=Decimal(unit), currency=currency)
             lines.append(CartLine(sku=sku, quantity=quantity, unit_price=price, line_total=line_total(price, quantity)))
@@ -212,7 +212,7 @@ def get(store: Store, order_id: str) -> Order:
                  lead_time_hours=row[10], created_at=datetime.fromisoformat(row[11]))
 
 
-def set_status(store: Store, order_id: str, status: OrderStatus, now: datetime, *, store_id: str | None = None,
+def set_status(db: Database, order_id: str, status: OrderStatus, now: datetime, *, store_id: str | None = None,
                device: str = "", reason: str | None = None,
                only_from: OrderStatus | None = None) -> tuple[Order, str, list[str], bool]:
     """Move an order on by one allowed step; returns (order, ordering device, stores whose stock changed, moved).
@@ -222,32 +222,32 @@ def set_status(store: Store, order_id: str, status: OrderStatus, now: datetime, 
     the status the order already has changes nothing (moved is False). ``only_from``: refuse unless the order
     is in that status now.
     """
-    with store.transaction():
-        row = store.conn.execute("SELECT device, status, source_store, kind, store, pickup_store FROM orders"
+    with db.transaction():
+        row = db.conn.execute("SELECT device, status, source_store, kind, store, pickup_store FROM orders"
                                  " WHERE order_id = ?", [order_id]).fetchone()
         if row is None or (store_id is not None and store_id not in (row[4], row[5], row[2])):
             raise CartError(ErrorCode.NOT_FOUND, "no such order")
         current, source, kind = OrderStatus(row[1]), str(row[2]), Fulfilment(row[3])
         if status == current:
-            return get(store, order_id), str(row[0]), [], False
+            return get(db, order_id), str(row[0]), [], False
         if only_from is not None and current != only_from:
             raise CartError(ErrorCode.CONFLICT, f"the order is {current.value} now")
         _check_transition(current, status, kind)
-        lines = store.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?", [order_id]).fetchall()
+        lines = db.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?", [order_id]).fetchall()
         if status == OrderStatus.CANCELLED or status in SALES:
             for sku, quantity in lines:
-                _release(store, source, sku, quantity, now)
+                _release(db, source, sku, quantity, now)
                 if status in SALES:
-                    _sell(store, source, sku, quantity, order_id, device, now)
+                    _sell(db, source, sku, quantity, order_id, device, now)
         # The status it was read with: a second writer (another process) cannot make it happen twice.
-        cursor = store.conn.execute(
+        cursor = db.conn.execute(
             "UPDATE orders SET status = ?, closed_reason = ?, updated_at = ? WHERE order_id = ? AND status = ?",
             [status.value, reason if status == OrderStatus.CANCELLED else None, now.isoformat(), order_id,
              current.value])
         if cursor.rowcount != 1:
             raise CartError(ErrorCode.CONFLICT, "the order changed meanwhile; look it up again")
         changed = [source] if status == OrderStatus.CANCELLED or status in SALES else []
-    return get(store, order_id), str(row[0]), changed, True
+    return get(db, order_id), str(row[0]), changed, True
 
 
 def _check_transition(current: OrderStatus, target: OrderStatus, kind: Fulfilment) -> None:
@@ -262,14 +262,14 @@ def _check_transition(current: OrderStatus, target: OrderStatus, kind: Fulfilmen
         raise CartError(ErrorCode.CONFLICT, f"a {kind.value} order cannot be {target.value}")
 
 
-def _release(store: Store, source: str, sku: str, quantity: int, now: datetime) -> None:
-    store.conn.execute("UPDATE stock_state SET reserved = max(0, reserved - ?), seq = seq + 1, updated_at = ?"
+def _release(db: Database, source: str, sku: str, quantity: int, now: datetime) -> None:
+    db.conn.execute("UPDATE stock_state SET reserved = max(0, reserved - ?), seq = seq + 1, updated_at = ?"
                        " WHERE store = ? AND sku = ?", [quantity, now.isoformat(), source, sku])
 
 
-def _sell(store: Store, source: str, sku: str, quantity: int, order_id: str, device: str, now: datetime) -> None:
+def _sell(db: Database, source: str, sku: str, quantity: int, order_id: str, device: str, now: datetime) -> None:
     """Take sold units off the books through the ledger, once per order and item."""
-    held = dict(store.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
+    held = dict(db.conn.execute("SELECT location, quantity FROM stock WHERE store = ? AND sku = ?",
                                    [source, sku]).fetchall())
     if sum(held.values()) < quantity:
         raise CartError(ErrorCode.CONFLICT, f"the books show only {sum(held.values())} of {sku} at {source}, not"
@@ -278,7 +278,7 @@ def _sell(store: Store, source: str, sku: str, quantity: int, order_id: str, dev
     for location in SALE_LOCATIONS:
         take = min(left, held.get(location, 0))
         if take:
-            stock.apply_in_transaction(store, source, sku, location, -take, "sold", device,
+            stock.apply_in_transaction(db, source, sku, location, -take, "sold", device,
                                        f"sale:{order_id}:{sku}:{location}", now)
             left -= take
 
@@ -289,16 +289,16 @@ def pay_by(option: DeliveryOption, now: datetime, deadline: timedelta) -> dateti
     return now + ready + deadline
 
 
-def expire_unpaid(store: Store, now: datetime) -> list[tuple[Order, str, list[str], bool]]:
+def expire_unpaid(db: Database, now: datetime) -> list[tuple[Order, str, list[str], bool]]:
     """Cancel every order still unpaid past its ``pay_by`` time, releasing its stock."""
-    with store.lock:
-        due = [r[0] for r in store.conn.execute(
+    with db.lock:
+        due = [r[0] for r in db.conn.execute(
             "SELECT order_id FROM orders WHERE status = ? AND pay_by <= ? ORDER BY pay_by LIMIT 500",
             [OrderStatus.AWAITING_PAYMENT.value, now.isoformat()])]
     expired = []
     for order_id in due:
         try:
-            result = set_status(store, order_id, OrderStatus.CANCELLED, now, device="backend",
+            result = set_status(db, order_id, OrderStatus.CANCELLED, now, device="backend",
                                 reason=EXPIRED_REASON, only_from=OrderStatus.AWAITING_PAYMENT)
         except CartError as exc:  # paid at the till a moment ago: nothing to expire
             log.info("order %s not expired: %s", order_id, exc.message)
@@ -308,8 +308,8 @@ def expire_unpaid(store: Store, now: datetime) -> list[tuple[Order, str, list[st
     return expired
 
 
-def address_of(store: Store, order_id: str) -> Address | None:
+def address_of(db: Database, order_id: str) -> Address | None:
     """The delivery address of an order (backend only: devices forget it once the order is sent)."""
-    with store.lock:
-        row = store.conn.execute("SELECT address FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    with db.lock:
+        row = db.conn.execute("SELECT address FROM orders WHERE order_id = ?", [order_id]).fetchone()
     return Address(**json.loads(row[0])) if row and row[0] else None

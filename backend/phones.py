@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend import roles
-from backend.db import Store
+from backend.db import Database
 from backend.dynsec import DynsecAdmin, DynsecError
 from mqtt import topics
 from mqtt.client import MqttClient
@@ -97,13 +97,13 @@ def _delete_commands(login: str) -> list[dict[str, Any]]:
 class PhoneRegistry:
     """Issues enrolment codes to kiosks, registers phones that present one, and revokes phones."""
 
-    def __init__(self, store: Store, admin_client: MqttClient, *, code_ttl: timedelta = CODE_TTL,
+    def __init__(self, db: Database, admin_client: MqttClient, *, code_ttl: timedelta = CODE_TTL,
                  codes_per_kiosk: int = CODES_PER_KIOSK, codes_per_store: int = CODES_PER_STORE,
                  registrations_per_minute: int = REGISTRATIONS_PER_MINUTE, used_code_grace: float = USED_CODE_GRACE,
                  poll_interval: float = 0.5, clock: Callable[[], datetime] = utcnow,
                  send_event: Callable[[str, str, Event], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.store = store
+        self.db = db
         self._send_event = send_event  # tells a kiosk its code was used, so it shows a fresh one at once
         self.client = admin_client
         self.admin = DynsecAdmin(admin_client)
@@ -223,30 +223,30 @@ class PhoneRegistry:
 
     def revoke(self, device: str, by: str, *, only_store: str | None = None) -> tuple[str, datetime]:
         """Record the revocation and disable the phone's login in the broker (which disconnects it)."""
-        store_id, at = revoke_in_db(self.store, device, by, self.clock(), store_id=only_store)
+        store_id, at = revoke_in_db(self.db, device, by, self.clock(), store_id=only_store)
         self.apply_revocations()
         return store_id, at
 
     def apply_revocations(self) -> int:
         """Disable in the broker every phone revoked in the database and not yet disabled there (e.g. by the CLI)."""
-        with self.store.lock:
-            pending = [row[0] for row in self.store.conn.execute(
+        with self.db.lock:
+            pending = [row[0] for row in self.db.conn.execute(
                 "SELECT device_id FROM phones WHERE revoked_at IS NOT NULL AND broker_revoked = 0")]
         for device in pending:
             with self._lock:
                 # A phone unknown to the plugin cannot log in at all: nothing left to disable.
                 self._broker(lambda d=device: self.admin.run({"command": "disableClient", "username": d},
                                                              tolerate=("not found",)))
-            with self.store.transaction():
-                self.store.conn.execute("UPDATE phones SET broker_revoked = 1 WHERE device_id = ?", [device])
+            with self.db.transaction():
+                self.db.conn.execute("UPDATE phones SET broker_revoked = 1 WHERE device_id = ?", [device])
             log.info("phone %s revoked: disabled in the broker", device)
         return len(pending)
 
     def enable_unless_revoked(self, device: str) -> bool:
         """Enable a login disabled for a while (backend/cutoffs.py), unless it was revoked meanwhile."""
         with self._lock:  # a revocation disables under this lock too, so it cannot land between check and enable
-            with self.store.lock:
-                row = self.store.conn.execute("SELECT revoked_at FROM phones WHERE device_id = ?",
+            with self.db.lock:
+                row = self.db.conn.execute("SELECT revoked_at FROM phones WHERE device_id = ?",
                                               [device]).fetchone()
             if row is not None and row[0] is not None:
                 return False
@@ -289,29 +289,29 @@ class PhoneRegistry:
                           "later") from None
 
     def _registrations_since(self, store_id: str, since: datetime) -> int:
-        with self.store.lock:
-            row = self.store.conn.execute("SELECT count(*) FROM phones WHERE store = ? AND created_at >= ?",
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT count(*) FROM phones WHERE store = ? AND created_at >= ?",
                                           [store_id, _stamp(since)]).fetchone()
         return int(row[0])
 
     def _record(self, device: str, store_id: str, kiosk: str, now: datetime) -> None:
         # The role first: a role row without a phone row leaves a plain shopper, which an unknown device is anyway.
-        roles.register(self.store, device, store_id, "phone")
-        with self.store.transaction():
-            self.store.conn.execute("INSERT INTO phones (device_id, store, enrolled_via, created_at) VALUES "
+        roles.register(self.db, device, store_id, "phone")
+        with self.db.transaction():
+            self.db.conn.execute("INSERT INTO phones (device_id, store, enrolled_via, created_at) VALUES "
                                     "(?, ?, ?, ?)", [device, store_id, kiosk, _stamp(now)])
 
 
-def revoke_in_db(store: Store, device: str, by: str, now: datetime, *,
+def revoke_in_db(db: Database, device: str, by: str, now: datetime, *,
                  store_id: str | None = None) -> tuple[str, datetime]:
     """Mark a phone revoked (the backend disables it in the broker); raises UnknownPhone."""
-    with store.transaction():
-        row = store.conn.execute("SELECT store, revoked_at FROM phones WHERE device_id = ?", [device]).fetchone()
+    with db.transaction():
+        row = db.conn.execute("SELECT store, revoked_at FROM phones WHERE device_id = ?", [device]).fetchone()
         if row is None or (store_id is not None and row[0] != store_id):
             raise UnknownPhone(f"no phone {device} in {store_id or 'any store'}")
         if row[1] is not None:
             return str(row[0]), datetime.fromisoformat(row[1])
-        store.conn.execute("UPDATE phones SET revoked_at = ?, revoked_by = ?, broker_revoked = 0 WHERE device_id = ?",
+        db.conn.execute("UPDATE phones SET revoked_at = ?, revoked_by = ?, broker_revoked = 0 WHERE device_id = ?",
                            [_stamp(now), by, device])
     return str(row[0]), now
 
@@ -321,13 +321,13 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def list_phones(store: Store, store_id: str | None = None) -> list[dict[str, str | None]]:
+def list_phones(db: Database, store_id: str | None = None) -> list[dict[str, str | None]]:
     """Enrolled phones, newest first, optionally of one store."""
     sql = "SELECT device_id, store, enrolled_via, created_at, revoked_at FROM phones"
     params: list[str] = []
     if store_id is not None:
         sql, params = sql + " WHERE store = ?", [store_id]
-    with store.lock:
-        rows = store.conn.execute(sql + " ORDER BY created_at DESC", params).fetchall()
+    with db.lock:
+        rows = db.conn.execute(sql + " ORDER BY created_at DESC", params).fetchall()
     return [dict(zip(("device", "store", "enrolled_via", "created_at", "revoked_at"), row, strict=True))
             for row in rows]

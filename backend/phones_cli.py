@@ -7,7 +7,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from backend.db import Store
+from backend.db import Database
 from backend.phones import UnknownPhone, list_phones, revoke_in_db
 from mqtt.enrolment import PHONE_LOGIN_RE
 from mqtt.payloads import utcnow
@@ -40,21 +40,21 @@ def run(args: argparse.Namespace) -> int:
     if not args.db.exists():
         print(f"error: no database at {args.db}", file=sys.stderr)
         return 1
-    store = Store(args.db)
+    db = Database(args.db)
     try:
         if args.devices_command == "phones":
-            for phone in list_phones(store, args.store):
+            for phone in list_phones(db, args.store):
                 state = f"revoked {phone['revoked_at']}" if phone["revoked_at"] else "active"
                 print(f"{phone['device']}  {phone['store']}  enrolled {phone['created_at']} via "
                       f"{phone['enrolled_via']}  {state}")
             return 0
         try:
-            store_id, at = revoke_in_db(store, args.device, f"cli/{getpass.getuser()}", utcnow(), store_id=args.store)
+            store_id, at = revoke_in_db(db, args.device, f"cli/{getpass.getuser()}", utcnow(), store_id=args.store)
         except UnknownPhone as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     finally:
-        store.close()
+        db.close()
     # The CLI holds no broker login: the backend, which does, applies every revocation it finds in the database.
     print(f"{args.device} of {store_id} revoked at {at.isoformat()}; the running backend disconnects it within a "
           "second (or when it next starts)")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from backend import badges, roles
-from backend.db import Store
+from backend.db import Database
 from mqtt.credentials import write_private
 
 DEFAULT_DB = "var/backend.db"
@@ -61,24 +61,24 @@ def handles(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run a provisioning, PIN or badge command; returns the exit code."""
-    store = Store(args.db)
+    db = Database(args.db)
     try:
         if args.devices_command == "provision":
-            return _provision(store, args)
+            return _provision(db, args)
         if args.devices_command == "pin":
-            return _pin(store, args)
-        return _badge(store, args)
+            return _pin(db, args)
+        return _badge(db, args)
     except badges.StaffCredentialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        db.close()
 
 
-def _provision(store: Store, args: argparse.Namespace) -> int:
+def _provision(db: Database, args: argparse.Namespace) -> int:
     role, password = badges.device_password(args.credentials, args.device, args.store)
-    data = badges.provisioning(store, args.store, args.device, args.broker, password, args.ca)
-    roles.register(store, args.device, args.store, role)
+    data = badges.provisioning(db, args.store, args.device, args.broker, password, args.ca)
+    roles.register(db, args.device, args.store, role)
     if args.out:
         write_private(args.out, data.to_json())
         print(f"wrote {args.out} (mode 0600) for {role} device {args.device}: copy it to the device, run "
@@ -103,7 +103,7 @@ def _provision(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _pin(store: Store, args: argparse.Namespace) -> int:
+def _pin(db: Database, args: argparse.Namespace) -> int:
     # Never from the command line: arguments are visible to every user in ps.
     if sys.stdin.isatty():
         pin = getpass.getpass("new staff PIN (4-8 digits): ")
@@ -112,14 +112,14 @@ def _pin(store: Store, args: argparse.Namespace) -> int:
             return 1
     else:
         pin = sys.stdin.readline().strip()
-    badges.set_staff_pin(store, args.store, pin)
+    badges.set_staff_pin(db, args.store, pin)
     print(f"staff PIN of {args.store} set; provision the store's devices again to hand it out")
     return 0
 
 
-def _badge(store: Store, args: argparse.Namespace) -> int:
+def _badge(db: Database, args: argparse.Namespace) -> int:
     if args.badge_command == "issue":
-        text = badges.issue_badge(store, args.store, args.staff, args.days)
+        text = badges.issue_badge(db, args.store, args.staff, args.days)
         if args.qr:
             import segno
 
@@ -128,13 +128,13 @@ def _badge(store: Store, args: argparse.Namespace) -> int:
         print(text)
         return 0
     if args.badge_command == "revoke":
-        revoked = badges.revoke(store, args.store, badge_id=args.badge, staff_id=args.staff)
+        revoked = badges.revoke(db, args.store, badge_id=args.badge, staff_id=args.staff)
         if not revoked:
             print("error: no live badge matches", file=sys.stderr)
             return 1
         print(f"revoked {', '.join(revoked)}; the running backend publishes the list to devices")
         return 0
-    for b in badges.list_badges(store, args.store):
+    for b in badges.list_badges(db, args.store):
         state = f"revoked {b.revoked_at:%Y-%m-%d}" if b.revoked_at else f"until {b.expires_at:%Y-%m-%d}"
         print(f"{b.badge_id}  {b.staff_id:<20}  issued {b.issued_at:%Y-%m-%d}  {state}")
     return 0

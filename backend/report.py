@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from backend.db import Store
+from backend.db import Database
 from mqtt.payloads import utcnow
 
 
@@ -30,11 +30,11 @@ def _minutes(start: str, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 60
 
 
-def alert_rows(store: Store, days: int, now: datetime | None = None) -> tuple[list[Row], list[Row]]:
+def alert_rows(db: Database, days: int, now: datetime | None = None) -> tuple[list[Row], list[Row]]:
     """Per-day and per-category rows for alerts opened in the last ``days`` days."""
     since = ((now or utcnow()) - timedelta(days=days)).isoformat()
-    with store.lock:
-        records = store.conn.execute(
+    with db.lock:
+        records = db.conn.execute(
             "SELECT a.opened_at, a.claimed_at, a.closed_at, a.state, coalesce(nullif(p.category, ''), 'other')"
             " FROM alerts a JOIN products p ON p.sku = a.sku WHERE a.opened_at >= ? ORDER BY a.opened_at",
             [since]).fetchall()

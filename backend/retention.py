@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from backend.db import Store
+from backend.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -44,57 +44,57 @@ class RetentionReport:
     addresses: int
 
 
-def run(store: Store, now: datetime, policy: RetentionPolicy) -> RetentionReport:
+def run(db: Database, now: datetime, policy: RetentionPolicy) -> RetentionReport:
     """Delete expired carts, handoffs and closed alerts, and erase personal data of finished orders."""
-    carts = _batched(store, policy.batch, "DELETE FROM carts WHERE cart_id IN (SELECT c.cart_id FROM carts c"
+    carts = _batched(db, policy.batch, "DELETE FROM carts WHERE cart_id IN (SELECT c.cart_id FROM carts c"
                      " WHERE c.updated_at <= ? AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.cart_id = c.cart_id"
                      " AND o.status IN (?, ?, ?)) LIMIT ?)", [(now - policy.cart_idle).isoformat(), *OPEN])
-    handoffs = _batched(store, policy.batch, "DELETE FROM handoffs WHERE nonce IN (SELECT nonce FROM handoffs"
+    handoffs = _batched(db, policy.batch, "DELETE FROM handoffs WHERE nonce IN (SELECT nonce FROM handoffs"
                         " WHERE expires_at <= ? LIMIT ?)", [(now - policy.handoff_grace).isoformat()])
-    alerts = _delete_closed_alerts(store, (now - policy.closed_alerts).isoformat(), policy.batch)
-    addresses = _erase_addresses(store, (now - policy.personal_data).isoformat(), policy.batch)
+    alerts = _delete_closed_alerts(db, (now - policy.closed_alerts).isoformat(), policy.batch)
+    addresses = _erase_addresses(db, (now - policy.personal_data).isoformat(), policy.batch)
     return RetentionReport(carts, handoffs, alerts, addresses)
 
 
-def _batched(store: Store, batch: int, sql: str, params: list[object]) -> int:
+def _batched(db: Database, batch: int, sql: str, params: list[object]) -> int:
     total = 0
     while True:
-        with store.transaction():
-            deleted = store.conn.execute(sql, [*params, batch]).rowcount
+        with db.transaction():
+            deleted = db.conn.execute(sql, [*params, batch]).rowcount
         total += deleted
         if deleted < batch:
             return total
 
 
-def _delete_closed_alerts(store: Store, cutoff: str, batch: int) -> list[tuple[str, str]]:
+def _delete_closed_alerts(db: Database, cutoff: str, batch: int) -> list[tuple[str, str]]:
     """Closed alerts older than the cutoff, but never a shelf's latest: it keeps a dismissal from being reopened."""
     deleted: list[tuple[str, str]] = []
     while True:
-        with store.transaction():
-            rows = store.conn.execute(
+        with db.transaction():
+            rows = db.conn.execute(
                 "SELECT a.store, a.alert_id FROM alerts a WHERE a.state IN (?, ?) AND a.closed_at <= ?"
                 " AND EXISTS (SELECT 1 FROM alerts b WHERE b.store = a.store AND b.sku = a.sku"
                 "  AND b.location = a.location AND b.opened_at > a.opened_at) LIMIT ?",
                 [*CLOSED_ALERTS, cutoff, batch]).fetchall()
-            store.conn.executemany("DELETE FROM alerts WHERE alert_id = ?", [[r[1]] for r in rows])
+            db.conn.executemany("DELETE FROM alerts WHERE alert_id = ?", [[r[1]] for r in rows])
         deleted.extend((str(r[0]), str(r[1])) for r in rows)
         if len(rows) < batch:
             return deleted
 
 
-def _erase_addresses(store: Store, cutoff: str, batch: int) -> int:
+def _erase_addresses(db: Database, cutoff: str, batch: int) -> int:
     # secure_delete overwrites the freed bytes, and the checkpoint below moves the overwritten pages out of the
     # WAL into the database file, so the address is gone from the disk and not only from the table.
-    with store.lock:  # the pragma belongs to the shared connection: no other thread's write in between
-        previous = int(store.conn.execute("PRAGMA secure_delete").fetchone()[0])
-        store.conn.execute("PRAGMA secure_delete = ON")
+    with db.lock:  # the pragma belongs to the shared connection: no other thread's write in between
+        previous = int(db.conn.execute("PRAGMA secure_delete").fetchone()[0])
+        db.conn.execute("PRAGMA secure_delete = ON")
         try:
-            erased = _batched(store, batch, "UPDATE orders SET address = NULL WHERE order_id IN (SELECT order_id"
+            erased = _batched(db, batch, "UPDATE orders SET address = NULL WHERE order_id IN (SELECT order_id"
                               " FROM orders WHERE address IS NOT NULL AND updated_at <= ? AND status IN (?, ?, ?)"
                               " LIMIT ?)", [cutoff, *FINISHED])
         finally:
-            store.conn.execute(f"PRAGMA secure_delete = {previous}")
-        busy = store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] if erased else 0
+            db.conn.execute(f"PRAGMA secure_delete = {previous}")
+        busy = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] if erased else 0
     if busy:
         log.warning("erased addresses may stay in the WAL until the next checkpoint: a reader is active")
     return erased
@@ -103,9 +103,9 @@ def _erase_addresses(store: Store, cutoff: str, batch: int) -> int:
 class Housekeeping:
     """Run from the service's watch loop: unpaid orders past their deadline each tick, retention every so often."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime], expire_unpaid: Callable[[], int],
+    def __init__(self, db: Database, clock: Callable[[], datetime], expire_unpaid: Callable[[], int],
                  policy: RetentionPolicy, retract_alert: Callable[[str, str], None]) -> None:
-        self.store = store
+        self.db = db
         self.clock = clock
         self.policy = policy
         self._expire_unpaid = expire_unpaid
@@ -125,7 +125,7 @@ class Housekeeping:
 
     def retain(self, now: datetime) -> RetentionReport:
         """Apply the retention policy once and take deleted alerts off the broker."""
-        report = run(self.store, now, self.policy)
+        report = run(self.db, now, self.policy)
         for store_id, alert_id in report.alerts:
             self._retract_alert(store_id, alert_id)
         if report.carts or report.handoffs or report.alerts or report.addresses:

@@ -11,16 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend import alerts, badges, catalog, roles, stock
-from backend.alert_ops import AlertOperations
+from backend.alert_handlers import AlertHandlers
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.cutoffs import Cutoffs
-from backend.db import Store
+from backend.db import Database
 from backend.holds import HoldLimits
 from backend.limits import DEFAULT_LIMITS, RequestLimits
-from backend.operations import Operations
 from backend.payload_cache import PayloadCache
 from backend.phones import PhoneRegistry
 from backend.retention import Housekeeping, RetentionPolicy
+from backend.shop_handlers import ShopHandlers
 from backend.state_marker import StateMarker
 from mqtt import payloads, topics
 from mqtt.admission import Admission
@@ -39,7 +39,7 @@ RECONNECT_DELAY = 3.0  # the longest wait between the backend's reconnect attemp
 class BackendService:
     """Owns the database and one MQTT connection; the truth every device mirrors."""
 
-    def __init__(self, store: Store, url: BrokerUrl, *, backend_id: str = BACKEND_ID,
+    def __init__(self, db: Database, url: BrokerUrl, *, backend_id: str = BACKEND_ID,
                  watch_interval: float = 1.0, public_url: str = DEFAULT_PUBLIC_URL,
                  clock: Callable[[], datetime] = payloads.utcnow,
                  escalate_after: timedelta = alerts.DEFAULT_ESCALATE_AFTER, alert_tick: float = 5.0,
@@ -47,7 +47,7 @@ class BackendService:
                  admin_url: BrokerUrl | None = None, state_url: BrokerUrl | None = None,
                  request_limits: RequestLimits | None = DEFAULT_LIMITS,
                  reports: alerts.ReportPolicy | None = None) -> None:
-        self.store = store
+        self.db = db
         self.backend_id = backend_id
         self._republish_all = threading.Event()  # set when the broker lost what was published
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
@@ -63,22 +63,22 @@ class BackendService:
         self.marker = StateMarker(self.publisher, backend_id, self._republish_all.set)
         self.clock = clock
         self.escalate_after = escalate_after
-        self.alert_ops = AlertOperations(store, clock, self.publish_alert, self._publish_stock_locked, reports)
+        self.alert_handlers = AlertHandlers(db, clock, self.publish_alert, self._publish_stock_locked, reports)
         # Every payload published, by seq: a device's snapshot pages are made of them (backend/payload_cache.py).
         self.payload_cache = PayloadCache()
-        self.operations = Operations(store, self._publish_stock_locked, self.send_event, public_url,
-                                     after_stock_change=self.alert_ops.after_stock_change,
-                                     payload_cache=self.payload_cache, limits=limits, clock=lambda: self.clock())
-        self.housekeeping = Housekeeping(store, lambda: self.clock(), self.operations.expire_unpaid_orders,
+        self.shop_handlers = ShopHandlers(db, self._publish_stock_locked, self.send_event, public_url,
+                                          after_stock_change=self.alert_handlers.after_stock_change,
+                                          payload_cache=self.payload_cache, limits=limits, clock=lambda: self.clock())
+        self.housekeeping = Housekeeping(db, lambda: self.clock(), self.shop_handlers.expire_unpaid_orders,
                                          retention or RetentionPolicy(), self._retract_alert)
-        table = {**self.operations.table(), **self.alert_ops.table()}
+        table = {**self.shop_handlers.table(), **self.alert_handlers.table()}
         # Shopper phones need the broker's dynamic security plugin and the login allowed to drive it (production).
-        self.phones = PhoneRegistry(store, MqttClient(admin_url, f"{backend_id}-admin"),
+        self.phones = PhoneRegistry(db, MqttClient(admin_url, f"{backend_id}-admin"),
                                     send_event=self.send_event) if admin_url else None
         if self.phones is not None:
             table.update(self.phones.table())
         def role_of(store_id: str, device: str) -> str:
-            return roles.role_of(self.store, device, store_id)
+            return roles.role_of(self.db, device, store_id)
 
         # With the plugin there, a device that floods after being refused is also disconnected for its penalty.
         self.cutoffs = Cutoffs(self.phones.admin, role_of, self.phones.enable_unless_revoked) if self.phones else None
@@ -113,7 +113,7 @@ class BackendService:
         if self.cutoffs is not None:
             self.cutoffs.start()
             self._cleanup.append(self.cutoffs.stop)
-        self._data_version = self.store.data_version()
+        self._data_version = self.db.data_version()
         self._sweep_alerts()
         count = self.publish_changes()
         self.marker.flush()
@@ -160,24 +160,24 @@ class BackendService:
         """Publish every catalogue and stock entry whose seq moved past what was last published."""
         with self._publish_lock:
             count = 0
-            for info in catalog.stores(self.store):
+            for info in catalog.stores(self.db):
                 if self._published_stores.get(info.id) != info:
                     details = catalog.store_payload(info, payloads.utcnow())
                     self.publisher.publish(topics.store_info(info.id), encode(details), qos=1, retain=True)
                     self._published_stores[info.id] = info
                     count += 1
-            for key, seq in catalog.catalog_versions(self.store).items():
+            for key, seq in catalog.catalog_versions(self.db).items():
                 if self._published_catalog.get(key, 0) < seq:
                     count += self._publish_catalog(*key)
-            for key, seq in stock.stock_versions(self.store).items():
+            for key, seq in stock.stock_versions(self.db).items():
                 if self._published_stock.get(key, 0) < seq:
-                    self._publish_stock(stock.level(self.store, *key))
+                    self._publish_stock(stock.level(self.db, *key))
                     count += 1
-            for (store_id, alert_id), seq in alerts.versions(self.store).items():
+            for (store_id, alert_id), seq in alerts.versions(self.db).items():
                 if self._published_alerts.get((store_id, alert_id), (0, 0))[0] < seq:
                     self._publish_alert_unlocked(alert_id)
                     count += 1
-            count += badges.publish_revocations(self.store, self.publisher, self._published_revocations)
+            count += badges.publish_revocations(self.db, self.publisher, self._published_revocations)
             return count
 
     def publish_alert(self, alert_id: str) -> None:
@@ -186,7 +186,7 @@ class BackendService:
             self._publish_alert_unlocked(alert_id)
 
     def _publish_alert_unlocked(self, alert_id: str) -> None:
-        alert = alerts.payload(self.store, alert_id, self.clock())
+        alert = alerts.payload(self.db, alert_id, self.clock())
         self.publisher.publish(topics.alert(alert.store, alert.alert_id), encode(alert), qos=1, retain=True)
         self._published_alerts[(alert.store, alert.alert_id)] = (alert.seq, alert.priority)
 
@@ -199,19 +199,19 @@ class BackendService:
     def tick_alerts(self) -> None:
         """Escalate alerts left unclaimed too long and republish live alerts whose priority moved."""
         now = self.clock()
-        for alert_id in alerts.escalate_due(self.store, now, self.escalate_after):
+        for alert_id in alerts.escalate_due(self.db, now, self.escalate_after):
             log.info("alert %s escalated", alert_id)
         with self._publish_lock:
-            for store_id, alert_id in alerts.live(self.store):
-                current = alerts.payload(self.store, alert_id, now)
+            for store_id, alert_id in alerts.live(self.db):
+                current = alerts.payload(self.db, alert_id, now)
                 seq, prio = self._published_alerts.get((store_id, alert_id), (0, -1))
                 if current.seq > seq or current.priority != prio:
                     if current.seq <= seq:  # same state, new priority: a new seq so devices take it
-                        alerts.bump(self.store, alert_id, now)
+                        alerts.bump(self.db, alert_id, now)
                     self._publish_alert_unlocked(alert_id)
 
     def _publish_catalog(self, store_id: str, sku: str) -> int:
-        product = catalog.product_payload(self.store, store_id, sku)
+        product = catalog.product_payload(self.db, store_id, sku)
         data = encode(product)
         self.payload_cache.put("catalog", store_id, sku, product.seq, data)
         self.publisher.publish(topics.catalog(store_id, sku), data, qos=1, retain=True)
@@ -237,7 +237,7 @@ class BackendService:
                     last_tick = time.monotonic()
                     self.tick_alerts()
                 self.housekeeping.tick()  # unpaid orders past their deadline; retention now and then
-                version = self.store.data_version()
+                version = self.db.data_version()
                 if version != self._data_version:
                     self._data_version = version
                     self._sweep_alerts()
@@ -262,7 +262,7 @@ class BackendService:
     def _sweep_alerts(self) -> None:
         # Stock that arrived at or below its threshold (demo data, an import) never crossed it here.
         try:
-            opened = alerts.sweep(self.store, self.clock())
+            opened = alerts.sweep(self.db, self.clock())
         except sqlite3.OperationalError as exc:  # a full or read-only disk must not keep the service down
             log.error("cannot open restock alerts for low shelves: %s", exc)
             return

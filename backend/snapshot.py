@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.db import Store
+from backend.db import Database
 from backend.payload_cache import PayloadCache
 from mqtt.payloads import MAX_PAYLOAD_BYTES, utcnow
 from mqtt.rpc import RawResult
@@ -69,7 +69,7 @@ class Page:
                          + b'],"next":' + cursor + b',"as_of":"' + self.as_of.encode() + b'"}')
 
 
-def page(store: Store, store_id: str, after: str = "", since: datetime | None = None, limit: int = 500,
+def page(db: Database, store_id: str, after: str = "", since: datetime | None = None, limit: int = 500,
          budget: int = PAGE_BUDGET, batch: int = BATCH, cache: PayloadCache | None = None) -> Page:
     """The next page of a store's catalogue entries and stock levels in SKU order, as their retained payloads.
 
@@ -87,7 +87,7 @@ def page(store: Store, store_id: str, after: str = "", since: datetime | None = 
     while taken < limit:
         # A batch at a time: a page of a catalogue with long names holds far fewer than ``limit`` entries.
         count = min(batch, limit - taken)
-        with store.reading() as conn:
+        with db.reading() as conn:
             rows = conn.execute(_SCAN_SQL, {"store": store_id, "after": cursor, "count": count,
                                             "since": since_text}).fetchall()
             texts = _texts(conn, cache, store_id, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.db import Store
+from backend.db import Database
 from mqtt.payloads import StockLevel, utcnow
 
 LOCATIONS = ("shelf", "backroom", "warehouse")
@@ -32,15 +32,15 @@ class Adjustment:
     ledger_id: int
 
 
-def level(store: Store, store_id: str, sku: str) -> StockLevel:
+def level(db: Database, store_id: str, sku: str) -> StockLevel:
     """Current stock of one product in one store."""
-    with store.reading():  # one version of the item (see catalog.product_payload)
-        state = store.conn.execute(
+    with db.reading():  # one version of the item (see catalog.product_payload)
+        state = db.conn.execute(
             "SELECT reserved, seq, updated_at FROM stock_state WHERE store = ? AND sku = ?", [store_id, sku]
         ).fetchone()
         if state is None:
             raise UnknownItem(f"{sku} is not stocked in {store_id}")
-        quantities = dict(store.conn.execute(
+        quantities = dict(db.conn.execute(
             "SELECT location, quantity FROM stock WHERE store = ? AND sku = ?", [store_id, sku]).fetchall())
     on_hand = sum(quantities.values())
     reserved = state[0]
@@ -51,44 +51,44 @@ def level(store: Store, store_id: str, sku: str) -> StockLevel:
     )
 
 
-def adjust(store: Store, store_id: str, sku: str, location: str, delta: int, reason: str, *,
+def adjust(db: Database, store_id: str, sku: str, location: str, delta: int, reason: str, *,
            device: str = "", idempotency_key: str | None = None, now: datetime | None = None) -> Adjustment:
     """Apply one change through the ledger; the same idempotency key is applied only once."""
     if location not in LOCATIONS:
         raise UnknownItem(f"unknown location {location!r}")
     now = now or utcnow()
-    with store.transaction() as db:
+    with db.transaction():
         if idempotency_key is not None:
             seen = db.conn.execute("SELECT id FROM stock_ledger WHERE idempotency_key = ?",
                                    [idempotency_key]).fetchone()
             if seen is not None:
-                return Adjustment(level(store, store_id, sku), True, seen[0])
-        ledger_id = _apply(store, store_id, sku, location, delta, reason, device, idempotency_key, now)
-    return Adjustment(level(store, store_id, sku), False, ledger_id)
+                return Adjustment(level(db, store_id, sku), True, seen[0])
+        ledger_id = _apply(db, store_id, sku, location, delta, reason, device, idempotency_key, now)
+    return Adjustment(level(db, store_id, sku), False, ledger_id)
 
 
-def apply_in_transaction(store: Store, store_id: str, sku: str, location: str, delta: int, reason: str,
+def apply_in_transaction(db: Database, store_id: str, sku: str, location: str, delta: int, reason: str,
                          device: str, idempotency_key: str | None, now: datetime) -> int:
     """One ledger change inside the caller's open transaction; returns the ledger row id."""
-    return _apply(store, store_id, sku, location, delta, reason, device, idempotency_key, now)
+    return _apply(db, store_id, sku, location, delta, reason, device, idempotency_key, now)
 
 
-def set_quantity(store: Store, store_id: str, sku: str, location: str, quantity: int, reason: str,
+def set_quantity(db: Database, store_id: str, sku: str, location: str, quantity: int, reason: str,
                  now: datetime) -> bool:
     """Bring a location to an absolute quantity through a ledger row (inside the caller's transaction)."""
-    current = store.conn.execute(
+    current = db.conn.execute(
         "SELECT quantity FROM stock WHERE store = ? AND sku = ? AND location = ?", [store_id, sku, location]
     ).fetchone()
     delta = quantity - (current[0] if current else 0)
     if current is not None and delta == 0:
         return False
-    _apply(store, store_id, sku, location, delta, reason, "", None, now)
+    _apply(db, store_id, sku, location, delta, reason, "", None, now)
     return True
 
 
-def _apply(store: Store, store_id: str, sku: str, location: str, delta: int, reason: str, device: str,
+def _apply(db: Database, store_id: str, sku: str, location: str, delta: int, reason: str, device: str,
            idempotency_key: str | None, now: datetime) -> int:
-    conn = store.conn
+    conn = db.conn
     exists = conn.execute("SELECT 1 FROM products WHERE sku = ?", [sku]).fetchone()
     if exists is None:
         raise UnknownItem(f"unknown product {sku}")
@@ -119,16 +119,16 @@ def _apply(store: Store, store_id: str, sku: str, location: str, delta: int, rea
     return int(cursor.lastrowid or 0)
 
 
-def stock_versions(store: Store) -> dict[tuple[str, str], int]:
+def stock_versions(db: Database) -> dict[tuple[str, str], int]:
     """(store, sku) -> stock seq of every stocked item."""
-    with store.lock:
-        return {(r[0], r[1]): r[2] for r in store.conn.execute("SELECT store, sku, seq FROM stock_state")}
+    with db.lock:
+        return {(r[0], r[1]): r[2] for r in db.conn.execute("SELECT store, sku, seq FROM stock_state")}
 
 
-def ledger_balances(store: Store) -> list[tuple[str, str, str, int, int]]:
+def ledger_balances(db: Database) -> list[tuple[str, str, str, int, int]]:
     """Items whose stock differs from the sum of their ledger rows (empty when the ledger balances)."""
-    with store.lock:
-        return store.conn.execute(
+    with db.lock:
+        return db.conn.execute(
             "SELECT s.store, s.sku, s.location, s.quantity, coalesce(l.total, 0) FROM stock s"
             " LEFT JOIN (SELECT store, sku, location, sum(delta) AS total FROM stock_ledger"
             "  GROUP BY store, sku, location) l USING (store, sku, location)"

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from backend.db import Store
+from backend.db import Database
 
 NONCE_BYTES = 16  # 128 bits: unguessable, and the database key of the handoff
 MAC_BYTES = 16
@@ -29,14 +29,14 @@ class TokenClaims:
     expires_at: datetime
 
 
-def signing_key(store: Store) -> bytes:
+def signing_key(db: Database) -> bytes:
     """The backend's secret key, created on first use and kept in the database."""
-    with store.lock:
-        row = store.conn.execute("SELECT value FROM secrets WHERE name = 'handoff'").fetchone()
+    with db.lock:
+        row = db.conn.execute("SELECT value FROM secrets WHERE name = 'handoff'").fetchone()
         if row is None:
             key = secrets.token_bytes(32)
-            store.conn.execute("INSERT OR IGNORE INTO secrets VALUES ('handoff', ?)", [key])
-            row = store.conn.execute("SELECT value FROM secrets WHERE name = 'handoff'").fetchone()
+            db.conn.execute("INSERT OR IGNORE INTO secrets VALUES ('handoff', ?)", [key])
+            row = db.conn.execute("SELECT value FROM secrets WHERE name = 'handoff'").fetchone()
     return bytes(row[0])
 
 

@@ -15,16 +15,15 @@ default) a second broker and backend run with admission control off (`request_li
 client's dispatcher behind its unbounded queue, as before issue 17; the MQTT client's read batching applies to
 both), and the rest cell and the single-device `order.options` and `stock.get` floods run against it too.
 
-    .venv/bin/python bench/abuse.py                  # the table in docs/benchmarks.md, about 2.5 minutes
-    .venv/bin/python bench/abuse.py --quick          # smoke run: one repeat, 1,000 requests per flooder
-    .venv/bin/python bench/abuse.py --only "rest,10 devices (mixed)" --no-compare
+    .venv/bin/python -m bench.abuse                  # the full table, about 2.5 minutes
+    .venv/bin/python -m bench.abuse --quick          # smoke run: one repeat, 1,000 requests per flooder
+    .venv/bin/python -m bench.abuse --only "rest,10 devices (mixed)" --no-compare
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import csv
 import json
 import logging
 import os
@@ -41,11 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _abuse_results import CellResult, percentile, table
-from _fanout_procs import DEMO_FILES, ProcessGroup, cpu_seconds
-from _machine import run_header
-from _production import ProductionBroker
-
+from bench.abuse_results import CellResult, percentile, table
+from bench.common import DEMO_FILES, ROOT, ProcessGroup, ProductionBroker, cpu_seconds, run_header
+from codes.catalog_csv import INVENTORY_COLUMNS, read_rows
 from mqtt import topics
 from mqtt.brokers import MosquittoBroker
 from mqtt.client import Message, MqttClient
@@ -65,9 +62,8 @@ _CODE = re.compile(rb'"code":"([a-z_]+)"')
 
 def store_skus(store: str = STORE, min_units: int = 0) -> list[str]:
     """SKUs of the benchmark store with at least ``min_units`` in the store (shelf and backroom), from the demo data."""
-    with DEMO_FILES[2].open(newline="") as f:
-        return [row["sku"] for row in csv.DictReader(f)
-                if row["store"] == store and int(row["shelf"]) + int(row["backroom"]) >= min_units]
+    return [row["sku"] for _, row in read_rows(DEMO_FILES[2], INVENTORY_COLUMNS)
+            if row["store"] == store and int(row["shelf"]) + int(row["backroom"]) >= min_units]
 
 
 # -- children ----------------------------------------------------------------------------------------------------
@@ -79,13 +75,13 @@ class _Stopped(Exception):
 
 def run_backend(args: argparse.Namespace) -> int:
     """Child: the backend on the demo data; answers "stats" on stdin with its admission counters."""
-    from backend.db import Store
+    from backend.db import Database
     from backend.demo import load_demo
     from backend.limits import DEFAULT_LIMITS
     from backend.service import BackendService
 
-    store = Store(Path(args.db))
-    load_demo(store)
+    db = Database(Path(args.db))
+    load_demo(db)
     limits = DEFAULT_LIMITS if args.admission == "on" else None
     if args.credentials:  # the production set-up: the backend's three logins, every bench device a kiosk
         from backend import roles
@@ -94,12 +90,12 @@ def run_backend(args: argparse.Namespace) -> int:
         logins = read_logins(Path(args.credentials))
         for login in logins:
             if login.role == "kiosk":
-                roles.register(store, login.device, STORE, "kiosk")
+                roles.register(db, login.device, STORE, "kiosk")
         urls = backend_urls(parse_broker_url(args.broker), logins)
-        service = BackendService(store, urls.main, backend_id=urls.backend_id, state_url=urls.state,
+        service = BackendService(db, urls.main, backend_id=urls.backend_id, state_url=urls.state,
                                  admin_url=urls.admin, request_limits=limits)
     else:
-        service = BackendService(store, parse_broker_url(args.broker), backend_id=f"backend-{args.admission}",
+        service = BackendService(db, parse_broker_url(args.broker), backend_id=f"backend-{args.admission}",
                                  request_limits=limits)
     service.start()
 
@@ -120,7 +116,7 @@ def run_backend(args: argparse.Namespace) -> int:
     except _Stopped:
         pass
     service.stop()
-    store.close()
+    db.close()
     return 0
 
 
@@ -303,9 +299,9 @@ class Backend:
             self.url, extra = self.broker.url, []
             self.address = str(self.broker.url)
             self.broker_pid = self.broker._proc.pid if self.broker._proc else 0  # only for CPU accounting
-        self.proc = group.spawn([sys.executable, __file__, "--child", "backend", "--broker", self.address,
+        self.proc = group.spawn([sys.executable, "-m", "bench.abuse", "--child", "backend", "--broker", self.address,
                                  "--db", str(workdir / f"backend-{name}.db"), "--admission", name, *extra],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if _read_line(self.proc, 120) != "ready":
             raise RuntimeError(f"backend {name} did not start")
         self.client = MqttClient(self.url, f"bench-legit-{name}-{os.getpid()}")
@@ -360,11 +356,11 @@ def run_cell(backend: Backend, group: ProcessGroup, flood: str, repeat: int, cel
     child = None
     if flood != "rest":
         devices, kind = (10, "mixed") if flood == "10 devices (mixed)" else (1, flood)
-        child = group.spawn([sys.executable, __file__, "--child", "flood", "--broker", backend.address,
+        child = group.spawn([sys.executable, "-m", "bench.abuse", "--child", "flood", "--broker", backend.address,
                              "--kind", kind, "--devices", str(devices), "--count", str(args.count),
                              "--prefix", f"flood{cell:03d}{backend.name}", "--drain", str(args.drain),
                              *backend.flood_args(devices)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if _read_line(child, 60) != "ready":
             raise RuntimeError(f"flooder of {flood} did not start")
     # Two shoppers' devices: one reading stock, one ordering (a device's own requests run in order, so one
@@ -439,7 +435,7 @@ def main_run(args: argparse.Namespace) -> int:
             for backend in backends.values():
                 backend.close()
             group.stop()
-    print("\n" + run_header("abuse.py", started) + f", load average before the run {load_before:.1f}; "
+    print("\n" + run_header("abuse", started) + f", load average before the run {load_before:.1f}; "
           f"{args.repeats} repeats, {args.count} requests per flooding device.\n")
     print(table(results))
     print(f"\nBackend admission counters at the end: {json.dumps(stats)}")

@@ -13,9 +13,10 @@ entries and its name index is complete:
 On the synced snapshot device it times ``Edge.product(code)`` for GTINs in their printed forms (EAN-13, UPC-A,
 GTIN-14) and ``Edge.search(text)`` for one- and two-word queries in every script.
 
-    .venv/bin/python bench/edge_cache.py                      # 1k, 10k, 50k, 100k; about 5 minutes on 2 cores
-    .venv/bin/python bench/edge_cache.py --sizes 1000 --lookups 200 --sync snapshot
-    .venv/bin/python bench/edge_cache.py --record             # also write the table to docs/benchmarks.md
+    .venv/bin/python -m bench.edge_cache                      # 1k, 10k, 50k, 100k; about 5 minutes on 2 cores
+    .venv/bin/python -m bench.edge_cache --sizes 1000 --lookups 200 --sync snapshot
+
+It prints its table; what the figures mean is written by people in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,23 +36,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stdnum import ean
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from _machine import cpu_model  # noqa: E402
-
-from edge.device import Edge  # noqa: E402
-from mqtt import topics  # noqa: E402
-from mqtt.brokers import MosquittoBroker  # noqa: E402
-from mqtt.client import MqttClient  # noqa: E402
-from mqtt.url import BrokerUrl  # noqa: E402
+from bench.common import ROOT, command_line, machine
+from codes.gtin import check_digit
+from edge.device import Edge
+from mqtt import topics
+from mqtt.brokers import MosquittoBroker
+from mqtt.client import MqttClient
+from mqtt.url import BrokerUrl
 
 log = logging.getLogger("bench.edge_cache")
 
-DOCS = ROOT / "docs" / "benchmarks.md"
-SECTION = "## Edge cache"
 NOUNS = {
     "sv": ["mjölk", "äpple", "smör", "ost", "bröd", "kaffe", "te", "gröt", "grädde", "lök", "potatis", "korv",
            "skinka", "räkor", "yoghurt", "juice"],
@@ -108,15 +102,15 @@ class Row:
 def gtin_for(i: int) -> str:
     """A valid GTIN-14 per product; every third one is a UPC-A item (GTIN-14 starting with 00)."""
     body = f"0{i % 10**10:011d}" if i % 3 == 0 else f"73{i % 10**10:010d}"
-    return (body + ean.calc_check_digit(body)).zfill(14)
+    return (body + check_digit(body)).zfill(14)
 
 
 def build_backend_db(path: Path, store: str, n: int) -> None:
     """A backend database holding one store with N products, written directly (the importer would take minutes)."""
-    from backend.db import Store
+    from backend.db import Database
 
     now = datetime.datetime.now(datetime.UTC).isoformat()
-    db = Store(path)
+    db = Database(path)
     with db.transaction() as tx:
         conn = tx.conn
         conn.execute("INSERT INTO stores (id, name, kind, currency, locale, locales) VALUES (?, ?, 'store', 'SEK',"
@@ -181,6 +175,7 @@ def cold_sync(url: BrokerUrl, workdir: Path, store: str, n: int, mode: str, run:
     first = None
     edge = Edge(url, store, f"bench-{mode}-{n}-{run}", workdir / f"edge-{mode}-{n}-{run}.db")
     try:
+        edge.start()
         while True:
             # The device's own counters: counting rows in SQLite every few ms would load the device being measured.
             stats = edge.stats()
@@ -235,7 +230,7 @@ def measure(broker: MosquittoBroker, workdir: Path, n: int, modes: list[str], lo
 def phases(db: Path, store: str, workdir: Path) -> dict[str, float]:
     """µs per product of each step of a snapshot sync, page by page in this process (no MQTT, no threads)."""
     from backend import snapshot
-    from backend.db import Store
+    from backend.db import Database
     from edge.cache import LocalCache
     from edge.snapshot import collector_paused, parse_reply
 
@@ -243,7 +238,7 @@ def phases(db: Path, store: str, workdir: Path) -> dict[str, float]:
              "device: write rows", "device: build the name index"]
     spent = dict.fromkeys(steps, 0.0)
     # Every row indexed by end_bulk, none by the indexing thread, so that each step is timed on its own.
-    backend, cache = Store(db), LocalCache(workdir / f"phases-{store}.db", index_batch=2**62)
+    backend, cache = Database(db), LocalCache(workdir / f"phases-{store}.db", index_batch=2**62)
     cache.begin_bulk()
     after: str | None = None
     with collector_paused():  # as edge.snapshot.fetch runs
@@ -306,23 +301,13 @@ def time_searches(edge: Edge, count: int, rng: random.Random) -> list[float]:
 
 
 def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[str, float], n: int) -> str:
-    """The markdown section recorded in docs/benchmarks.md."""
+    """The results as markdown: how and where they were measured, the table, the targets met or missed."""
     lines = [
-        SECTION, "",
         "```", command, "```", "",
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {machine()}; Python "
         f"{platform.python_version()}; Mosquitto on loopback with `max_queued_messages 0`; the backend in a "
         f"process of its own. Load average {load[0]:.1f} at the start and {load[1]:.1f} at the end. *CPU* is the "
-        "device process's CPU time for the sync, all threads.", "",
-        "A new device (empty cache) syncs a store of N products from the real backend. *Cold sync* ends when its "
-        "cache holds all N catalogue entries and N stock levels and can search them by name; *first usable* is "
-        "when the first products can be looked up. Several fresh devices sync one after another in each mode: a "
-        "cell gives the median run, with the fastest and slowest in brackets, and that run's CPU and first usable. "
-        "*retained* is MQTT 3.1.1 (two retained messages per product), "
-        "*snapshot* MQTT 5 with `catalog.snapshot` pages. Look-ups (on the snapshot device) are "
-        "`Edge.product(code)` with EAN-13/UPC-A/GTIN-14 codes and `Edge.search(text)` (limit 20) with one- or "
-        "two-word queries in Swedish, English, Vietnamese, Persian and Arabic. Targets: GTIN p95 under 1 ms at "
-        "100k; cold sync under 5 s at 50k.", "",
+        "device process's CPU time for the sync, all threads; a cell is the median run (fastest–slowest).", "",
         "| products | cold sync, retained (s) | CPU (s) | cold sync, snapshot (s) | CPU (s) | first usable (s) "
         "| GTIN p50 (ms) | GTIN p95 (ms) | name p50 (ms) | name p95 (ms) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -345,7 +330,6 @@ def table(rows: list[Row], command: str, load: tuple[float, float], steps: dict[
                   "the page before):",
                   "", "| step | µs per product |", "|---|---:|",
                   *(f"| {step} | {us:.0f} |" for step, us in steps.items())]
-    lines += ["", *notes(rows, steps, n)]
     return "\n".join(lines) + "\n"
 
 
@@ -369,80 +353,12 @@ def verdicts(rows: list[Row]) -> list[str]:
     return out
 
 
-def notes(rows: list[Row], steps: dict[str, float], n: int) -> list[str]:
-    """What the table does not say."""
-    largest = max((r for r in rows if r.snapshot), key=lambda r: r.size, default=None)
-    cpu = f"about {largest.snapshot.cpu_s / largest.size * 1e6:.0f} µs" if largest and largest.snapshot else "most"
-    device_us = sum(us for step, us in steps.items() if step.startswith("device"))
-    serial_us = sum(us for step, us in steps.items() if step.startswith("device") and "index" not in step)
-    floor, verdict = f"{device_us * n / 1e6:.1f} s in this run", "under" if device_us * n / 1e6 < 5 else "over"
-    floor_note = [
-        f"- The device's steps above are its floor for a cold sync of {n:,} products, in one process, with no "
-        f"MQTT and the name index built after the last page: {floor} ({verdict} the 5 s target on its own), of "
-        f"which {serial_us * n / 1e6:.1f} s without the index. In a real sync the index is built on a thread of "
-        "its own while later pages are validated (edge/search_index.py), in batches of 5,000 rows, each one "
-        "INSERT ... SELECT that SQLite runs without the GIL; batches cost more CPU than one rebuild (FTS5 merges "
-        "the segments each batch writes) but keep the snapshot thread free. This shared machine's speed changes "
-        "from minute to minute (the same floor measured 3.7 to 7.5 s between 2026-11-30 and 2026-12-01), so a "
-        "floor and a sync of the same run are not comparable. What could still close the gap: (1) SQLite 3.45 or "
-        "later (Python 3.11 here bundles 3.40) caches parsed JSON, so rows could be written from the page as "
-        "received instead of from the models; (2) validation and row building in a second process on a device "
-        "with cores to spare (not on Android, where multiprocessing is unavailable).",
-        "- Tried on 2026-12-01 and dropped, each against the code before it in interleaved runs (3 rounds of 3): "
-        "writing pages "
-        "on a thread of their own while the next ones are validated, 4.5 to 6.0 s against 4.3 to 6.5 s (the "
-        "writer waits for the GIL after every row; binding each batch as one JSON parameter instead raised the "
-        "device's CPU to 7.6 to 7.8 s against 5.5 to 6.4, in one set of 3 runs); no SQLite checkpoints during "
-        "the load and one after it, 5.5 to 6.7 s against 4.9 to 7.4 s (though writing rows in one process took "
-        "15 to 35 % less time).",
-    ] if steps else []
-    return [
-        f"- *snapshot* is what a device with an MQTT 5 URL does. The backend keeps the text of every catalogue "
-        "entry and stock level it publishes under its seq (backend/payload_cache.py) and makes pages of them, "
-        "building only what changed since in SQLite: a 50k sync took 0.7 to 1.3 s of backend CPU instead of 1.9 to "
-        f"2.5 s. The device is the limit: it spends {cpu} of CPU per product, most of it Python holding the GIL "
-        "(pydantic validation of every entry, folding names for search, building rows). It asks for the next page "
-        "as soon as a page arrives, with the cursor read off the page's end, so the backend reads it while this "
-        "one is validated.",
-        *floor_note,
-        "- Wall times vary from run to run on this shared machine, by more than most changes measured here. "
-        "Interleaved 50k snapshot syncs on 2026-12-01, 3 rounds of 3 runs each: with the backend's payload cache "
-        "5.0 to 6.6 s (median 5.35 s), without it 5.7 to 7.6 s (median 7.1 s). Two of the nine runs with it "
-        "came under 5 s; the machine ran slow that whole day (the floor above measured 6.1 to 7.2 s).",
-        "- *retained* (MQTT 3.1.1, the embedded demo broker) writes each batch of rows as one JSON parameter: "
-        "binding row by row takes the GIL once per row, and while paho and the dispatcher are busy that made a 50k "
-        "retained sync take 26 s instead of 17 s. Mosquitto drops messages for a client once more than "
-        "`max_queued_messages` (default 1000) wait for it, and the retained burst of a large subscription outruns "
-        "any device: brokers serving large catalogues to MQTT 3.1.1 devices need `max_queued_messages 0` (or at "
-        "least twice the catalogue); `Edge.wait_synced` logs a warning when fewer stock levels than products "
-        "arrived.",
-    ]
-
-
-def machine() -> str:
-    """Architecture, CPU model and core count, as recorded with the table."""
-    return f"`uname -m` {platform.machine()}, CPU \"{cpu_model()}\", nproc {os.cpu_count()}"
-
-
-def record(section: str) -> None:
-    """Replace (or append) only the Edge cache section of docs/benchmarks.md."""
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
-    DOCS.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,50000,100000", help="catalogue sizes, comma-separated")
     parser.add_argument("--lookups", type=int, default=1000, help="GTIN look-ups per size")
     parser.add_argument("--searches", type=int, default=200, help="name searches per size")
-    parser.add_argument("--record", action="store_true", help=f"write the table to {DOCS.relative_to(ROOT)}")
     parser.add_argument("--sync", choices=["both", "snapshot", "retained"], default="both",
                         help="how devices sync (default: both, one device each)")
     parser.add_argument("--phases", type=int, default=50_000, metavar="N",
@@ -470,11 +386,7 @@ def main() -> int:
                 if args.phases in [r.size for r in rows] else {}
         finally:
             broker.close()
-    command = " ".join([".venv/bin/python bench/edge_cache.py", *(a for a in sys.argv[1:] if a != "--record")])
-    section = table(rows, command, (load_before, os.getloadavg()[0]), steps, args.phases)
-    print(section)
-    if args.record:
-        record(section)
+    print(table(rows, command_line("edge_cache"), (load_before, os.getloadavg()[0]), steps, args.phases))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Kiosk app benchmark: cold start, tap-to-screen, scan-to-product, camera preview rate while decoding.
 
-Run: .venv/bin/python bench/kiosk_bench.py [--runs 3] [--markdown]
+Run: .venv/bin/python -m bench.kiosk_bench [--runs 3] [--markdown]
 Starts Mosquitto (or the embedded broker), the demo backend in this process and the real app in a
 subprocess on a virtual display (Xvfb) when there is none; drives it through its test harness.
 Times come from the app's own monotonic clock where they can (tap and screen-settled instants), so the
@@ -21,19 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import segno
+from PIL import Image, ImageDraw
 
-import segno  # noqa: E402
-from _machine import cpu_model  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-
-from backend.db import Store  # noqa: E402
-from backend.demo import load_demo  # noqa: E402
-from backend.service import BackendService  # noqa: E402
-from kiosk.harness_client import HarnessClient  # noqa: E402
-from kiosk.virtual_display import VirtualDisplay  # noqa: E402
-from mqtt.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto, free_port, wait_for_port  # noqa: E402
+from backend.db import Database
+from backend.demo import load_demo
+from backend.service import BackendService
+from bench.common import ROOT, cpu_model
+from driver.client import HarnessClient
+from kiosk.virtual_display import VirtualDisplay
+from mqtt.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto, free_port, wait_for_port
 
 STORE, SKU = "sthlm-city", "FRU-APL-GOLDEN"
 
@@ -62,9 +59,9 @@ class App:
         self.port = free_port()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kiosk", "--mode", "kiosk", "--broker", broker, "--store", STORE, "--language",
-             "en", "--data-dir", str(work / "data"), "--images", str(self.images), "--images-fps", str(images_fps),
-             "--harness", str(self.port), "--virtual-display", "no"],
+            [sys.executable, "-m", "driver", "--harness-port", str(self.port), "--", "--mode", "kiosk", "--broker",
+             broker, "--store", STORE, "--language", "en", "--data-dir", str(work / "data"), "--images",
+             str(self.images), "--images-fps", str(images_fps), "--virtual-display", "no"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         if not wait_for_port("127.0.0.1", self.port, 60):
             raise SystemExit("the app did not start")
@@ -118,9 +115,9 @@ def main() -> int:
     display = VirtualDisplay("1920x1080x24").start() if not os.environ.get("DISPLAY") else None
     broker = MosquittoBroker(workdir=work / "mosquitto").start() if find_mosquitto() else EmbeddedBroker(
         "127.0.0.1", free_port()).start()
-    store = Store(work / "demo.db")
-    load_demo(store)
-    service = BackendService(store, broker.url)
+    db = Database(work / "demo.db")
+    load_demo(db)
+    service = BackendService(db, broker.url)
     service.start()
     results: dict[str, str] = {}
     try:
@@ -160,7 +157,7 @@ def main() -> int:
         app.stop()
     finally:
         service.stop()
-        store.close()
+        db.close()
         broker.stop()
         if display is not None:
             display.stop()

@@ -5,8 +5,8 @@ file on every change. This measures, on the generated production broker, what a 
 createClient, as backend/phones.py sends them), a revocation (disableClient) and a phone's TLS login cost with
 N phones already there, and how large the file is.
 
-    .venv/bin/python bench/phones_scale.py                       # up to 5,000 phones, a row every 1,000
-    .venv/bin/python bench/phones_scale.py --phones 2000 --step 500
+    .venv/bin/python -m bench.phones_scale                       # up to 5,000 phones, a row every 1,000
+    .venv/bin/python -m bench.phones_scale --phones 2000 --step 500
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _machine import run_header
-from _production import ProductionBroker
-
 from backend.broker_config import ADMIN_USER
 from backend.dynsec import DynsecAdmin
 from backend.phones import phone_acls
+from bench.common import ProductionBroker, run_header
 from mqtt.client import MqttClient
 from mqtt.enrolment import PHONE_PREFIX
 
@@ -99,7 +97,7 @@ def main() -> int:
         finally:
             client.close()
             broker.close()
-    print("\n" + run_header("phones_scale.py", started) + f"; median of {SAMPLES} of each at every size.\n")
+    print("\n" + run_header("phones_scale", started) + f"; median of {SAMPLES} of each at every size.\n")
     print("| phones already registered | register ms (median / max) | revoke ms | phone TLS login ms | "
           "dynamic-security.json KiB |")
     print("|---:|---|---:|---:|---:|")

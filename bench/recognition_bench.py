@@ -1,6 +1,6 @@
 """Recognition latency benchmark: the committed .tflite model on the shared grocery val photos.
 
-Run: .venv/bin/python bench/recognition_bench.py [--threads 1,2] [--repeat 3] [--markdown]
+Run: .venv/bin/python -m bench.recognition_bench --data GROCERY [--threads 1,2] [--repeat 3] [--markdown]
 Per thread count: model-only invoke time and the full recognise call (centre crop, resize, invoke, projection,
 ranking against the 81-product gallery) per photo, and what the projection adds on its own. Decoding the JPEG is not
 timed. Each photo is timed `repeat` times and the fastest counts, because other work shares the two cores; the plain
@@ -15,18 +15,15 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _machine import cpu_model
-
-from vision.recognition.dataset import SHARED_GROCERY, read_list  # noqa: E402
-from vision.recognition.images import model_input, read_image_bgr  # noqa: E402
-from vision.recognition.projection import inverse, network_space, project  # noqa: E402
-from vision.recognition.recognizer import DEFAULT_GALLERY, DEFAULT_MODEL, Recognizer  # noqa: E402
+from bench.common import add_data_argument, cpu_model
+from vision.datasets import GROCERY_ENV
+from vision.recognition.dataset import read_list
+from vision.recognition.images import model_input, read_image_bgr
+from vision.recognition.projection import inverse, network_space, project
+from vision.recognition.recognizer import DEFAULT_GALLERY, DEFAULT_MODEL, Recognizer
 
 
 def bench(threads: int, frames: list[np.ndarray], repeat: int) -> dict[str, float]:
@@ -77,7 +74,7 @@ def _projection_us(rec: Recognizer, rounds: int = 2000) -> float:
 def main() -> int:
     """Run and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED_GROCERY, help="grocery dataset folder")
+    add_data_argument(parser, GROCERY_ENV, "grocery dataset folder")
     parser.add_argument("--threads", default="1,2", help="comma list of interpreter thread counts")
     parser.add_argument("--repeat", type=int, default=3, help="timings per photo (fastest counts)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N val photos")

@@ -1,6 +1,6 @@
 """Scanning benchmark: Aisle's combined decoder vs raw zxing-cpp vs raw pyzbar on labelled photos.
 
-Run: .venv/bin/python bench/scan_bench.py [--data DIR] [--sets a,b] [--markdown]
+Run: .venv/bin/python -m bench.scan_bench --data DIR [--sets a,b] [--markdown]
 Prints, per photo set and decoder: correct reads, misreads (a returned code that is not the
 label), false positives (anything returned for a photo without a code), median and p95 ms/image.
 Image loading is not timed; every decoder sees the same decoded pixels.
@@ -19,13 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _machine import cpu_model
-
-from vision.decode import Decoder, DecodeTrace  # noqa: E402
-from vision.evaluation import (  # noqa: E402
-    DEFAULT_DATA_DIR,
+from bench.common import add_data_argument, cpu_model
+from vision.datasets import BARCODES_ENV
+from vision.decode import Decoder, DecodeTrace
+from vision.evaluation import (
     LABEL_ERRATA,
     Read,
     SetScore,
@@ -34,7 +31,7 @@ from vision.evaluation import (  # noqa: E402
     raw_zxing_reads,
     score_set,
 )
-from vision.session import live_decoder  # noqa: E402
+from vision.scanner import live_decoder
 
 
 def versions() -> str:
@@ -53,7 +50,7 @@ def versions() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run all decoders over all sets and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder of labelled set folders")
+    add_data_argument(parser, BARCODES_ENV, "folder of labelled set folders")
     parser.add_argument("--sets", help="comma-separated set names (default: all)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--live", action="store_true",

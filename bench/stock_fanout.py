@@ -4,21 +4,20 @@ For each (devices, rate) cell the benchmark first runs the raw floor (a plain MQ
 QoS 1 retained messages with its send time in the payload, at the same rate, to the same
 subscribers), then the backend path (`stock.adjust` requests paced at the rate; latency is the
 device's receive time minus the payload's `updated_at`, the backend's commit time). Devices are
-MQTT connections subscribed at QoS 0 as edge.Edge is, in one process (bench/_fanout_pool.py) or one
+MQTT connections subscribed at QoS 0 as edge.Edge is, in one process (bench.fanout.pool) or one
 mosquitto_sub each (--simulator mosquitto_sub), stamping each message on receipt, plus one full
 device client (MqttClient + StoreMirror) in its own process. The backend runs as
 `python -m backend serve`.
 
-    .venv/bin/python bench/stock_fanout.py                 # full run, about 3 minutes on 2 cores
-    .venv/bin/python bench/stock_fanout.py --quick         # smoke run
-    .venv/bin/python bench/stock_fanout.py --devices 10,50 --rates 10,100 --duration 3
+    .venv/bin/python -m bench.stock_fanout                 # full run, about 3 minutes on 2 cores
+    .venv/bin/python -m bench.stock_fanout --quick         # smoke run
+    .venv/bin/python -m bench.stock_fanout --devices 10,50 --rates 10,100 --duration 3
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import csv
 import json
 import logging
 import math
@@ -30,27 +29,26 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from _fanout_nodelay import patch_paho
-from _fanout_procs import (
-    DEMO_FILES,
+from bench.common import DEMO_FILES, ProcessGroup, cpu_seconds, run_header
+from bench.fanout.nodelay import patch_paho
+from bench.fanout.procs import (
     FLOOR_PREFIX,
     IngressSampler,
-    ProcessGroup,
     Subscribers,
     TailReader,
     client_ports,
     close_stdin,
-    cpu_seconds,
     start_backend,
     start_device,
     wait_quiet,
 )
-from _fanout_stats import TABLE_HEADER, Acked, CellResult, iso_to_ns, parse_device, parse_subscribers, table_row
-
+from bench.fanout.stats import TABLE_HEADER, Acked, CellResult, iso_to_ns, parse_device, parse_subscribers, table_row
+from codes.catalog_csv import INVENTORY_COLUMNS, read_rows
 from mqtt.brokers import MosquittoBroker
 from mqtt.client import MqttClient
 from mqtt.rpc import RpcClient
@@ -66,8 +64,7 @@ FLOOR_PAD = "x" * 110
 
 def store_skus(store: str = STORE) -> list[str]:
     """SKUs stocked in the benchmark store, from the demo inventory."""
-    with DEMO_FILES[2].open(newline="") as f:
-        return [row["sku"] for row in csv.DictReader(f) if row["store"] == store]
+    return [row["sku"] for _, row in read_rows(DEMO_FILES[2], INVENTORY_COLUMNS) if row["store"] == store]
 
 
 def pace(start: float, index: int, rate: float) -> None:
@@ -378,20 +375,6 @@ def run(args: argparse.Namespace, workdir: Path) -> list[CellResult]:
     return results
 
 
-def machine() -> str:
-    """Architecture, CPU model, CPU count and the UTC date, for the record."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    stamp = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
-    return f"{os.uname().machine}, {model}, {os.cpu_count()} CPUs; {stamp}"
-
-
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -404,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job may inherit it ignored
         signal.signal(sig, _terminate)
     tmp = tempfile.mkdtemp(prefix="aisle-fanout-")
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(UTC)
     try:
         results = run(args, Path(tmp))
     except KeyboardInterrupt:
@@ -416,8 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     results.sort(key=lambda r: (r.devices, r.rate))
-    print(f"Machine: {machine()}")
-    print(f"Command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(run_header("stock_fanout", started_at))
     print()
     print(TABLE_HEADER)
     for result in results:

@@ -16,14 +16,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from pydantic import ValidationError
 
-from edge.cache_schema import SchemaError, migrate
+from codes import ids
+from edge.cache_schema import MIGRATIONS
 from edge.folding import fold, index_names, query_words
 from edge.search_index import MIN_BATCH, BulkIndexer
-from mqtt import ids, topics
+from mqtt import topics
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, StockLevel, StoreDetails, describe, utcnow
+from storage import Durability, SchemaTooNew, connect, migrate, transaction
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +114,22 @@ class LocalCache:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
-        self._writer = self._connect()
+        self._writer = self._connect(wal=True)
         self._indexer = BulkIndexer(self._transaction, self.path.name, index_batch)
         try:
             with self._write_lock:
-                self._writer.execute("PRAGMA journal_mode=WAL")
-                migrate(sqlite_utils.Database(self._writer))
+                migrate(self._writer, MIGRATIONS, what="cache")
             self._indexer.recover()
-        except (sqlite3.DatabaseError, SchemaError) as exc:
+        except (sqlite3.DatabaseError, SchemaTooNew) as exc:
             self.close()
             raise CacheError(f"cache {self.path} is unusable: {exc}") from exc
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, wal: bool = False) -> sqlite3.Connection:
         if self._closed:
             raise CacheError(f"cache {self.path} is closed")
         try:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-            # NORMAL: a power cut may lose the last batch, which the broker's retained messages restore.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            # CRASH: a power cut may lose the last batch, which the broker's retained messages restore.
+            conn = connect(self.path, durability=Durability.CRASH, wal=wal)
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"cannot open cache {self.path}: {exc}") from exc
         with self._conns_lock:
@@ -165,15 +164,8 @@ class LocalCache:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._write_lock, transaction(self._writer) as conn:
+            yield conn
 
     # -- writing --------------------------------------------------------------
 

@@ -1,20 +1,8 @@
-"""The local cache's SQLite schema and its migrations."""
+"""The local cache's SQLite schema: its migrations, applied in order by storage.migrate."""
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-
-import sqlite_utils
-
-from mqtt.payloads import utcnow
-
-log = logging.getLogger(__name__)
-
-
-class SchemaError(RuntimeError):
-    """The cache file has a schema this code does not know (written by a newer version)."""
-
+from storage import Migration
 
 M001_CACHE = """
 CREATE TABLE stores (
@@ -42,10 +30,34 @@ CREATE TABLE stock (
 ) WITHOUT ROWID;
 """
 
+_INDEX_ROW = """    INSERT INTO product_words (rowid, names, brand, category, sku_folded)
+        VALUES (new.id, new.names, new.brand, new.category, new.sku_folded);
+    INSERT INTO product_grams (rowid, names) VALUES (new.id, new.names);
+"""
+_UNINDEX_ROW = """    INSERT INTO product_words (product_words, rowid, names, brand, category, sku_folded)
+        VALUES ('delete', old.id, old.names, old.brand, old.category, old.sku_folded);
+    INSERT INTO product_grams (product_grams, rowid, names) VALUES ('delete', old.id, old.names);
+"""
+
+
+def _index_triggers(new_row_indexed: str, old_row_indexed: str) -> str:
+    """The three triggers that keep the search index following products, for rows the conditions select."""
+    return f"""CREATE TRIGGER products_indexed_insert AFTER INSERT ON products
+WHEN {new_row_indexed} BEGIN
+{_INDEX_ROW}END;
+CREATE TRIGGER products_indexed_delete AFTER DELETE ON products
+WHEN {old_row_indexed} BEGIN
+{_UNINDEX_ROW}END;
+CREATE TRIGGER products_indexed_update AFTER UPDATE ON products
+WHEN {old_row_indexed} BEGIN
+{_UNINDEX_ROW}{_INDEX_ROW}END"""
+
+
 # The search index reads its text from products (external content) and follows it through triggers, which a bulk
 # load switches off (cache_state.index_live = 0) to rebuild the index once at the end: 30 µs a product instead of
 # 50. The folded texts are taken over from the old index tables, so an upgraded device keeps its cache.
-M002_EXTERNAL_INDEX = """
+_INDEX_LIVE = "(SELECT value FROM cache_state WHERE key = 'index_live')"
+M002_EXTERNAL_INDEX = f"""
 ALTER TABLE products ADD COLUMN names TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN brand TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN category TEXT NOT NULL DEFAULT '';
@@ -66,27 +78,7 @@ CREATE VIRTUAL TABLE product_grams USING fts5(
 );
 CREATE TABLE cache_state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 INSERT INTO cache_state VALUES ('index_live', 1);
-CREATE TRIGGER products_indexed_insert AFTER INSERT ON products
-WHEN (SELECT value FROM cache_state WHERE key = 'index_live') BEGIN
-    INSERT INTO product_words (rowid, names, brand, category, sku_folded)
-        VALUES (new.id, new.names, new.brand, new.category, new.sku_folded);
-    INSERT INTO product_grams (rowid, names) VALUES (new.id, new.names);
-END;
-CREATE TRIGGER products_indexed_delete AFTER DELETE ON products
-WHEN (SELECT value FROM cache_state WHERE key = 'index_live') BEGIN
-    INSERT INTO product_words (product_words, rowid, names, brand, category, sku_folded)
-        VALUES ('delete', old.id, old.names, old.brand, old.category, old.sku_folded);
-    INSERT INTO product_grams (product_grams, rowid, names) VALUES ('delete', old.id, old.names);
-END;
-CREATE TRIGGER products_indexed_update AFTER UPDATE ON products
-WHEN (SELECT value FROM cache_state WHERE key = 'index_live') BEGIN
-    INSERT INTO product_words (product_words, rowid, names, brand, category, sku_folded)
-        VALUES ('delete', old.id, old.names, old.brand, old.category, old.sku_folded);
-    INSERT INTO product_grams (product_grams, rowid, names) VALUES ('delete', old.id, old.names);
-    INSERT INTO product_words (rowid, names, brand, category, sku_folded)
-        VALUES (new.id, new.names, new.brand, new.category, new.sku_folded);
-    INSERT INTO product_grams (rowid, names) VALUES (new.id, new.names);
-END;
+{_index_triggers(_INDEX_LIVE, _INDEX_LIVE)};
 INSERT INTO product_words (product_words) VALUES ('rebuild');
 INSERT INTO product_grams (product_grams) VALUES ('rebuild');
 CREATE TABLE snapshots (store TEXT PRIMARY KEY, as_of TEXT NOT NULL, complete INTEGER NOT NULL) WITHOUT ROWID
@@ -112,71 +104,14 @@ CREATE VIRTUAL TABLE product_words USING fts5(
 );
 INSERT INTO product_words (product_words) VALUES ('rebuild');
 INSERT INTO product_grams (product_grams) VALUES ('rebuild');
-CREATE TRIGGER products_indexed_insert AFTER INSERT ON products
-WHEN new.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto') BEGIN
-    INSERT INTO product_words (rowid, names, brand, category, sku_folded)
-        VALUES (new.id, new.names, new.brand, new.category, new.sku_folded);
-    INSERT INTO product_grams (rowid, names) VALUES (new.id, new.names);
-END;
-CREATE TRIGGER products_indexed_delete AFTER DELETE ON products
-WHEN old.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto') BEGIN
-    INSERT INTO product_words (product_words, rowid, names, brand, category, sku_folded)
-        VALUES ('delete', old.id, old.names, old.brand, old.category, old.sku_folded);
-    INSERT INTO product_grams (product_grams, rowid, names) VALUES ('delete', old.id, old.names);
-END;
--- The cache never changes a product's id: an update of an indexed row replaces its index entry.
-CREATE TRIGGER products_indexed_update AFTER UPDATE ON products
-WHEN old.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto') BEGIN
-    INSERT INTO product_words (product_words, rowid, names, brand, category, sku_folded)
-        VALUES ('delete', old.id, old.names, old.brand, old.category, old.sku_folded);
-    INSERT INTO product_grams (product_grams, rowid, names) VALUES ('delete', old.id, old.names);
-    INSERT INTO product_words (rowid, names, brand, category, sku_folded)
-        VALUES (new.id, new.names, new.brand, new.category, new.sku_folded);
-    INSERT INTO product_grams (rowid, names) VALUES (new.id, new.names);
-END
+-- The cache never changes a product's id: an update of an indexed row replaces its index entry (old.id).
+{_index_triggers("new.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto')",
+                 "old.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto')")}
 """
 
-# (version, name, SQL script); append only, never edit a released migration.
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "catalogue, stock and stores", M001_CACHE),
-    (2, "search index over products, bulk loading, snapshot state", M002_EXTERNAL_INDEX),
-    (3, "search index kept up to a row id, so a bulk load indexes as it goes", M003_INDEXED_UPTO),
+# Append only, never edit a released migration (a refactoring must leave its statements as they were).
+MIGRATIONS: list[Migration] = [
+    Migration(1, "catalogue, stock and stores", M001_CACHE),
+    Migration(2, "search index over products, bulk loading, snapshot state", M002_EXTERNAL_INDEX),
+    Migration(3, "search index kept up to a row id, so a bulk load indexes as it goes", M003_INDEXED_UPTO),
 ]
-
-
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every migration not yet applied, each in its own transaction; return the schema version."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-               " applied_at TEXT)")
-    applied = {row[0] for row in db.execute("SELECT version FROM _migrations").fetchall()}
-    known = {version for version, _, _ in MIGRATIONS}
-    if applied - known:
-        raise SchemaError(f"cache has schema versions {sorted(applied - known)} unknown to this code")
-    for version, name, script in MIGRATIONS:
-        if version in applied:
-            continue
-        log.info("cache migration %d: %s", version, name)
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(script):
-                db.conn.execute(statement)
-            db.execute("INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, utcnow().isoformat()])
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
-        db.conn.execute("COMMIT")
-    return max(known)
-
-
-def _statements(script: str) -> list[str]:
-    # Statement by statement: executescript() would commit and break the migration's atomicity. A line ends a
-    # statement only where SQLite says it is complete (trigger bodies hold semicolons of their own).
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements

@@ -15,11 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge import codes
+from codes import qr, scanned
+from codes.ids import InvalidIdentifier
+from codes.urls import IntentValueError
 from edge.cache import CacheError
 from edge.device import Edge, StockView
+from edge.settings import DeviceSettings
 from mqtt.client import ConnectError
-from mqtt.ids import InvalidIdentifier
+from mqtt.payloads import DeviceRole
 from mqtt.url import BrokerUrlError, parse_broker_url
 
 log = logging.getLogger("edge")
@@ -41,6 +44,14 @@ def cache_path(args: argparse.Namespace) -> Path:
     url = parse_broker_url(args.broker)
     broker = re.sub(r"[^A-Za-z0-9.-]", "_", f"{url.host}-{url.port}")
     return default_cache_dir() / f"edge-{args.store}@{broker}.db"
+
+
+def device_settings(args: argparse.Namespace) -> DeviceSettings:
+    """This terminal as a store device: a tool with its cache per store and broker."""
+    path = cache_path(args)
+    config = scanned.IntentConfig(tuple(args.base_urls)) if args.base_urls else scanned.DEFAULT_CONFIG
+    return DeviceSettings(parse_broker_url(args.broker), args.store, args.device, path.parent, DeviceRole.TOOL,
+                          locale=getattr(args, "locale", None), code_config=config, cache_file=path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +77,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", help=f"cache file or directory (default {default_cache_dir()})")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker and its data")
     parser.add_argument("--base-url", action="append", dest="base_urls",
-                        help=f"origin of shelf QR links (repeatable; default {codes.DEFAULT_BASE_URL})")
+                        help=f"origin of shelf QR links (repeatable; default {qr.DEFAULT_BASE_URL})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,14 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        config = codes.CodeConfig(tuple(args.base_urls)) if args.base_urls else codes.DEFAULT_CONFIG
-        path = cache_path(args)
-        edge = Edge(args.broker, args.store, args.device, path, role="tool", locale=getattr(args, "locale", None),
-                    code_config=config, connect_timeout=args.timeout)
+        edge = Edge.for_device(device_settings(args), connect_timeout=args.timeout)
+        edge.start()  # on failure it has released what it took
     except ConnectError as exc:
         print(f"error: {exc}; is the broker running?", file=sys.stderr)
         return 2
-    except (BrokerUrlError, InvalidIdentifier, codes.CodeConfigError, CacheError, OSError) as exc:
+    except (BrokerUrlError, InvalidIdentifier, IntentValueError, CacheError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -104,6 +113,9 @@ def lookup(edge: Edge, args: argparse.Namespace) -> int:
         print(f"warning: stock of {view.sku} is not live (last known at {when})", file=sys.stderr)
     out: dict[str, Any] = {"code": args.code, "product": view.to_json(), "stock": stock.to_json()}
     if args.nearby:
+        # The other stores' details (kind, place) are retained messages that may still be on their way when the
+        # product came first from a snapshot; without them a warehouse would be listed as the nearest shop.
+        edge.wait_synced(args.timeout)
         out["nearby"] = edge.nearby(view.sku, timeout=min(args.timeout, 3.0)).to_json()
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0
@@ -111,12 +123,12 @@ def lookup(edge: Edge, args: argparse.Namespace) -> int:
 
 def explain(code: str, edge: Edge) -> str:
     """Why a code found nothing, for people."""
-    kind = codes.classify(code, edge.code_config)
-    if isinstance(kind, codes.UnknownCode):
+    kind = scanned.product_intent(code, edge.code_config)
+    if isinstance(kind, scanned.Unknown):
         return f"not a product code ({kind.reason})"
-    if isinstance(kind, codes.GtinCode):
+    if isinstance(kind, scanned.ProductCode):
         return f"GTIN {kind.gtin} is not in the catalogue"
-    if isinstance(kind, codes.ShelfLink) and kind.store != edge.store:
+    if isinstance(kind, scanned.ProductLink) and kind.store != edge.store:
         return f"shelf link of store {kind.store}; SKU {kind.sku} is not in the catalogue here"
     return f"SKU {kind.sku} is not in the catalogue"
 

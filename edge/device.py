@@ -15,16 +15,18 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from edge import codes
+from codes import ids, scanned
 from edge.cache import CachedProduct, CacheError, LocalCache, Outcome, Payload, RejectedMessage, parse_message
+from edge.cleanup import Cleanup
 from edge.nearby import NearbyQuery, NearbyStock
+from edge.settings import DeviceSettings
 from edge.snapshot import CATCH_UP_OVERLAP, SnapshotError, SnapshotResult
 from edge.snapshot import fetch as fetch_snapshot
 from edge.views import ProductView, StockView, stock_view
-from mqtt import ids, topics
-from mqtt.client import Dispatch, Message, MqttClient, Will
+from mqtt import topics
+from mqtt.client import Message, MqttClient, Will
+from mqtt.dispatch import Dispatch, Listeners
 from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, Product, StockLevel, StoreDetails, encode, utcnow
 from mqtt.rpc import RemoteError, RpcClient, RpcError
 from mqtt.url import BrokerUrl, parse_broker_url
@@ -47,6 +49,7 @@ class Edge:
 
     Handlers only enqueue; one writer thread applies messages in batches (one transaction each), so look-ups work
     while a large retained burst is still arriving. Listeners run on the writer thread, or on ``dispatch``.
+    Constructing does no I/O; ``start`` (or ``with``) opens the cache and connects, ``close`` undoes it.
     """
 
     def __init__(
@@ -58,7 +61,7 @@ class Edge:
         role: str | DeviceRole = "kiosk",
         *,
         locale: str | None = None,
-        code_config: codes.CodeConfig = codes.DEFAULT_CONFIG,
+        code_config: scanned.IntentConfig = scanned.DEFAULT_CONFIG,
         connect_timeout: float | None = 10.0,
         dispatch: Dispatch | None = None,
         batch_size: int = 2000,
@@ -69,9 +72,10 @@ class Edge:
         self.role = DeviceRole(role)
         self.code_config = code_config
         self._locale = locale
-        self._dispatch = dispatch
         self._batch_size = batch_size
-        self.cache = LocalCache(cache_path)
+        self._cache_path = Path(cache_path)
+        self._connect_timeout = connect_timeout
+        self.cache: LocalCache  # opened by start()
         self._lock = threading.Lock()
         self._applied = threading.Condition(self._lock)
         self._session = 0
@@ -81,22 +85,21 @@ class Edge:
         self._warned = 0
         self._counts: Counter[str] = Counter()
         self._last_message = time.monotonic()
-        self._stock_listeners: list[StockListener] = []
-        self._product_listeners: list[ProductListener] = []
+        self._stock_listeners: Listeners[StockView] = Listeners(dispatch)
+        self._product_listeners: Listeners[ProductView] = Listeners(dispatch)
         self.rejections: deque[tuple[str, str]] = deque(maxlen=100)
         self._inbox: queue.SimpleQueue[tuple[Message, int] | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._run_writer, name=f"edge-writer-{self.device_id}", daemon=True)
-        self._writer.start()
+        self._cleanup = Cleanup(f"edge {self.device_id}")
+        self._started = False
         self._closed = False
-        status = topics.device_status(self.store, self.device_id)
         if isinstance(url_or_client, MqttClient):
             self.client, self._owns_client = url_or_client, False
         else:
             url = parse_broker_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+            status = topics.device_status(self.store, self.device_id)
             self.client = MqttClient(url, f"{self.device_id}-{secrets.token_hex(4)}",
                                      will=Will(status, self._status("offline", since=False)), dispatch=dispatch)
             self._owns_client = True
-        self._remove_listener = self.client.add_connection_listener(self._on_connection)
         # Over MQTT 5 the catalogue and stock come as catalog.snapshot pages (edge/snapshot.py), and the retained
         # topics only bring changes; MQTT 3.1.1 cannot skip retained messages, so there they bring everything.
         self._use_snapshot = snapshot and self.client.url.protocol == 5
@@ -106,17 +109,41 @@ class Edge:
         # QoS 0 is enough for retained state: within a connection TCP loses nothing, and after a reconnect the
         # broker sends every retained message again. It halves the packets of a cold sync (no PUBACKs).
         self._filters = (topics.store_info_filter(), topics.catalog_filter(self.store), topics.stock_filter(self.store))
-        self._unsubscribe = [self.client.subscribe(f, self._on_message, qos=0,
-                                                   skip_retained=self._use_snapshot and f != self._filters[0])
-                             for f in self._filters]
-        if self.client.connected:
-            self._on_connection(True)
-        if self._owns_client:
-            try:
-                self.client.connect(connect_timeout or 10.0, wait=connect_timeout is not None)
-            except BaseException:
-                self._shutdown(publish_offline=False)
-                raise
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    @classmethod
+    def for_device(cls, settings: DeviceSettings, *, dispatch: Dispatch | None = None,
+                   connect_timeout: float | None = None) -> Edge:
+        """The Edge of a configured device (not started): the one way the kiosk and ``python -m edge`` make it."""
+        return cls(settings.broker, settings.store, settings.device_id, settings.cache_path, settings.role,
+                   locale=settings.locale, code_config=settings.code_config, connect_timeout=connect_timeout,
+                   dispatch=dispatch)
+
+    def start(self) -> None:
+        """Open the cache, start the writer, subscribe, connect (waiting ``connect_timeout`` unless None)."""
+        if self._started:
+            raise RuntimeError(f"edge {self.device_id} was already started")
+        self._started = True
+        try:
+            self.cache = LocalCache(self._cache_path)
+            self._cleanup.add(self.cache.close)  # each resource recorded as taken: close releases just those
+            writer = threading.Thread(target=self._run_writer, name=f"edge-writer-{self.device_id}", daemon=True)
+            writer.start()
+            self._cleanup.add(lambda: self._stop_writer(writer))
+            self._cleanup.add(self.client.add_connection_listener(self._on_connection))
+            self._unsubscribe = [self.client.subscribe(f, self._on_message, qos=0,
+                                                       skip_retained=self._use_snapshot and f != self._filters[0])
+                                 for f in self._filters]
+            self._cleanup.add(lambda: [unsubscribe() for unsubscribe in self._unsubscribe])
+            if self.client.connected:
+                self._on_connection(True)
+            if self._owns_client:
+                self._cleanup.add(self.client.close)
+                timeout = self._connect_timeout
+                self.client.connect(timeout or 10.0, wait=timeout is not None)
+        except BaseException:
+            self._shutdown(publish_offline=False)
+            raise
 
     @property
     def rpc(self) -> RpcClient:
@@ -125,6 +152,7 @@ class Edge:
             if self._rpc is None:
                 # Created on demand: every subscription of the client costs a topic match on every message.
                 self._rpc = RpcClient(self.client, self.store, self.device_id)
+                self._cleanup.add(self._rpc.close)
             return self._rpc
 
     # -- look-ups -----------------------------------------------------------
@@ -138,20 +166,25 @@ class Edge:
             preferred += [details.locale, *details.locales]
         return tuple(dict.fromkeys(preferred))
 
-    def product(self, code: str) -> ProductView | None:
-        """The product a SKU, a GTIN in any form, a GS1 Digital Link or a shelf QR text stands for."""
+    def product(self, code: str | scanned.Intent) -> ProductView | None:
+        """The product a SKU, a GTIN in any form, a GS1 Digital Link or a shelf QR text stands for.
+
+        A scan the caller has parsed already (``codes.scanned``) is passed as its intent, not parsed again.
+        """
         found = self._find(code)
         return ProductView.of(found.product, found.received_at, self.locales) if found else None
 
-    def _find(self, code: str) -> CachedProduct | None:
-        kind = codes.classify(code, self.code_config)
-        text = code.strip().upper() if isinstance(code, str) else ""
-        if isinstance(kind, codes.GtinCode):
+    def _find(self, code: str | scanned.Intent) -> CachedProduct | None:
+        if isinstance(code, str):
+            kind, text = scanned.product_intent(code, self.code_config), code.strip().upper()
+        else:
+            kind, text = code, ""  # an intent's SKU or GTIN is already checked: no raw text to retry as a SKU
+        if isinstance(kind, scanned.ProductCode):
             for gtin in kind.candidates:
                 found = self.cache.product_by_gtin(self.store, gtin)
                 if found is not None:
                     return found
-        if isinstance(kind, codes.SkuCode | codes.ShelfLink):
+        if isinstance(kind, scanned.SkuCode | scanned.ProductLink):
             # A shelf label of another store names a chain-wide SKU: show it as this store sells it.
             return self.cache.product_by_sku(self.store, kind.sku)
         # A numeric SKU can look like a GTIN, or like one with a wrong check digit.
@@ -205,11 +238,11 @@ class Edge:
 
     def on_stock(self, listener: StockListener) -> Callable[[], None]:
         """Call ``listener(StockView)`` whenever this store's stock of a product changes; returns a remover."""
-        return _add(self._stock_listeners, listener, self._lock)
+        return self._stock_listeners.add(listener)
 
     def on_product(self, listener: ProductListener) -> Callable[[], None]:
         """Call ``listener(ProductView)`` whenever a catalogue entry of this store changes; returns a remover."""
-        return _add(self._product_listeners, listener, self._lock)
+        return self._product_listeners.add(listener)
 
     def on_connection(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call ``listener(connected)`` when the connection changes (stock views stop or start being live)."""
@@ -339,6 +372,10 @@ class Edge:
             session = self._session
         self._inbox.put((message, session))
 
+    def _stop_writer(self, writer: threading.Thread) -> None:
+        self._inbox.put(None)  # after what is queued: every received message is still written
+        writer.join(10)
+
     def _run_writer(self) -> None:
         while True:
             first = self._inbox.get()
@@ -409,24 +446,13 @@ class Edge:
                         changed_stock.append(stock_view(item, live, now))
                 elif isinstance(item, Product) and outcome is Outcome.APPLIED and self._product_listeners:
                     changed_products.append(item)
-            stock_listeners, product_listeners = list(self._stock_listeners), list(self._product_listeners)
         if changed_products:
             locales = self.locales
             for product in changed_products:
                 if product.store == self.store:
-                    self._notify(product_listeners, ProductView.of(product, now, locales))
+                    self._product_listeners.emit(ProductView.of(product, now, locales))
         for view in changed_stock:
-            self._notify(stock_listeners, view)
-
-    def _notify(self, listeners: list[Callable[[Any], None]], value: Any) -> None:
-        for listener in listeners:
-            if self._dispatch is not None:
-                self._dispatch(lambda listener=listener: listener(value))
-                continue
-            try:
-                listener(value)
-            except Exception:  # one faulty listener must not starve the others
-                log.exception("listener %r failed", listener)
+            self._stock_listeners.emit(view)
 
     def _reject(self, topic: str, reason: str) -> None:
         self._counts["rejected"] += 1
@@ -436,13 +462,14 @@ class Edge:
     # -- closing --------------------------------------------------------------
 
     def close(self) -> None:
-        """Say goodbye (retained offline status), disconnect, finish writing, close the cache."""
+        """Say goodbye (retained offline status), then release what ``start`` acquired, newest first."""
         self._shutdown(publish_offline=True)
 
     def _shutdown(self, publish_offline: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         if publish_offline and self.client.connected:
             info = self.client.publish(topics.device_status(self.store, self.device_id), self._status("offline"),
                                        qos=1, retain=True)
@@ -450,22 +477,16 @@ class Edge:
                 info.wait_for_publish(2)
             except (RuntimeError, ValueError):
                 log.warning("offline status not sent; the broker's Last Will will say it")
-        self._remove_listener()
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        if self._rpc is not None:
-            self._rpc.close()
-        if self._owns_client:
-            self.client.close()
-        self._inbox.put(None)
-        self._writer.join(10)
-        self.cache.close()
+        self._cleanup.run()
 
     def _status(self, state: str, since: bool = True) -> bytes:
         return encode(DeviceStatus(device=self.device_id, store=self.store, role=self.role, state=state,
                                    since=utcnow() if since else None, version=_version()))
 
     def __enter__(self) -> Edge:
+        """Start (if not yet started); leaving the block closes."""
+        if not self._started:
+            self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -474,14 +495,3 @@ class Edge:
 
 _KINDS = {Product: "catalog", StockLevel: "stock", StoreDetails: "info"}
 
-
-def _add(listeners: list[Any], listener: Any, lock: threading.Lock) -> Callable[[], None]:
-    with lock:
-        listeners.append(listener)
-
-    def remove() -> None:
-        with lock:
-            if listener in listeners:
-                listeners.remove(listener)
-
-    return remove

@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from codes import ids
 from edge.cache import LocalCache, Outcome, Payload, RejectedMessage, parse_message
-from mqtt import ids, topics
+from mqtt import topics
 from mqtt.client import Message, MqttClient
 from mqtt.payloads import Product, StockLevel, StoreDetails
 

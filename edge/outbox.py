@@ -15,6 +15,7 @@ from pathlib import Path
 from mqtt.commerce import Event, Order, PlaceOrderArgs
 from mqtt.payloads import ErrorCode, utcnow
 from mqtt.rpc import RemoteError, RpcClient, RpcError
+from storage import Durability, Migration, open_migrated, transaction
 
 log = logging.getLogger(__name__)
 
@@ -22,29 +23,33 @@ log = logging.getLogger(__name__)
 PERMANENT = {ErrorCode.BAD_REQUEST, ErrorCode.CONFLICT, ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN,
              ErrorCode.LIMIT_REACHED, ErrorCode.UNKNOWN_OP, ErrorCode.EXPIRED, ErrorCode.USED}
 
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS device_orders (
-        order_id TEXT PRIMARY KEY,
-        session_id TEXT NOT NULL,
-        store TEXT NOT NULL,
-        status TEXT NOT NULL,
-        reference TEXT,
-        total TEXT,
-        currency TEXT,
-        kind TEXT,
-        error TEXT,
-        session_ended INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )""",
-    # The payload holds the delivery address: it lives only as long as the order is unsent.
-    """CREATE TABLE IF NOT EXISTS outbox (
-        order_id TEXT PRIMARY KEY REFERENCES device_orders(order_id),
-        payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT
-    )""",
-]
+# IF NOT EXISTS: files written before the schema had versions hold these tables already and are adopted as they are.
+M001_ORDERS = """
+CREATE TABLE IF NOT EXISTS device_orders (
+    order_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    store TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reference TEXT,
+    total TEXT,
+    currency TEXT,
+    kind TEXT,
+    error TEXT,
+    session_ended INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- The payload holds the delivery address: it lives only as long as the order is unsent.
+CREATE TABLE IF NOT EXISTS outbox (
+    order_id TEXT PRIMARY KEY REFERENCES device_orders(order_id),
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""
+
+# The orders file's schema, applied by storage.migrate; append only, never edit a released migration.
+MIGRATIONS = [Migration(1, "orders and their outbox", M001_ORDERS)]
 
 
 @dataclass(frozen=True)
@@ -77,15 +82,12 @@ class OrderOutbox:
     def __init__(self, path: str | Path, store: str, rpc: RpcClient, *, retry_min: float = 0.5,
                  retry_max: float = 15.0, call_timeout: float = 5.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.store = store
         self._rpc = rpc
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")  # an order the shopper saw confirmed survives a power cut
-        self._conn.execute("PRAGMA secure_delete=ON")  # deleted personal data is overwritten, not just unlinked
-        for statement in SCHEMA:
-            self._conn.execute(statement)
+        # POWER_CUT: an order the shopper saw confirmed survives a power cut; secure_delete: deleted personal data
+        # is overwritten, not just unlinked.
+        self._conn = open_migrated(self.path, MIGRATIONS, what=f"order outbox {self.path.name}",
+                                   durability=Durability.POWER_CUT, secure_delete=True)
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -101,18 +103,12 @@ class OrderOutbox:
         now = utcnow().isoformat()
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
+                with transaction(self._conn):
                     self._conn.execute(
                         "INSERT INTO device_orders (order_id, session_id, store, status, created_at, updated_at)"
                         " VALUES (?, ?, ?, 'queued', ?, ?)", [args.order_id, session_id, self.store, now, now])
                     self._conn.execute("INSERT INTO outbox (order_id, payload) VALUES (?, ?)",
                                        [args.order_id, args.model_dump_json()])
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
             except sqlite3.OperationalError as exc:
                 raise OutboxError(f"the order could not be saved on this device: {exc}") from None
         self._wake.set()
@@ -222,19 +218,18 @@ class OrderOutbox:
     def _finish(self, order_id: str, order: Order | None, error: str | None) -> None:
         now = utcnow().isoformat()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            if order is not None:
-                self._conn.execute(
-                    "UPDATE device_orders SET status = ?, reference = ?, total = ?, currency = ?, kind = ?,"
-                    " updated_at = ? WHERE order_id = ?",
-                    [order.status.value, order.reference, format(order.total.amount, "f"), order.total.currency,
-                     order.kind.value, now, order_id])
-            else:
-                self._conn.execute("UPDATE device_orders SET status = 'rejected', error = ?, updated_at = ?"
-                                   " WHERE order_id = ?", [error, now, order_id])
-            self._conn.execute("DELETE FROM outbox WHERE order_id = ?", [order_id])
-            self._conn.execute("DELETE FROM device_orders WHERE order_id = ? AND session_ended = 1", [order_id])
-            self._conn.execute("COMMIT")
+            with transaction(self._conn):
+                if order is not None:
+                    self._conn.execute(
+                        "UPDATE device_orders SET status = ?, reference = ?, total = ?, currency = ?, kind = ?,"
+                        " updated_at = ? WHERE order_id = ?",
+                        [order.status.value, order.reference, format(order.total.amount, "f"), order.total.currency,
+                         order.kind.value, now, order_id])
+                else:
+                    self._conn.execute("UPDATE device_orders SET status = 'rejected', error = ?, updated_at = ?"
+                                       " WHERE order_id = ?", [error, now, order_id])
+                self._conn.execute("DELETE FROM outbox WHERE order_id = ?", [order_id])
+                self._conn.execute("DELETE FROM device_orders WHERE order_id = ? AND session_ended = 1", [order_id])
             remaining = self._conn.execute("SELECT 1 FROM device_orders WHERE order_id = ?", [order_id]).fetchone()
             # Scrub under the same lock: nobody sees the order as sent while its address is still in the WAL.
             self._scrub()
@@ -263,11 +258,10 @@ class OrderOutbox:
     def forget_session(self, session_id: str) -> None:
         """Remove what a finished session left: confirmed orders now, unsent ones as soon as they are confirmed."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute("UPDATE device_orders SET session_ended = 1 WHERE session_id = ?", [session_id])
-            self._conn.execute("DELETE FROM device_orders WHERE session_id = ? AND order_id NOT IN"
-                               " (SELECT order_id FROM outbox)", [session_id])
-            self._conn.execute("COMMIT")
+            with transaction(self._conn):
+                self._conn.execute("UPDATE device_orders SET session_ended = 1 WHERE session_id = ?", [session_id])
+                self._conn.execute("DELETE FROM device_orders WHERE session_id = ? AND order_id NOT IN"
+                                   " (SELECT order_id FROM outbox)", [session_id])
             self._scrub()
 
     def _scrub(self) -> None:

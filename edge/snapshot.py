@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from mqtt import ids, topics
+from codes import ids
+from mqtt import topics
 from mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
     CatalogSnapshotArgs,

@@ -15,11 +15,13 @@ from typing import Any
 from edge.outbox import PERMANENT
 from mqtt.payloads import utcnow
 from mqtt.rpc import RemoteError, RpcClient, RpcError
+from storage import Durability, Migration, open_migrated
 
 log = logging.getLogger(__name__)
 
 OPERATIONS = frozenset({"alert.claim", "alert.resolve", "alert.dismiss"})
-SCHEMA = """CREATE TABLE IF NOT EXISTS staff_actions (
+# IF NOT EXISTS: files written before the schema had versions hold this table already and are adopted as they are.
+M001_STAFF_ACTIONS = """CREATE TABLE IF NOT EXISTS staff_actions (
     id INTEGER PRIMARY KEY,
     op TEXT NOT NULL,
     args TEXT NOT NULL,
@@ -27,6 +29,9 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS staff_actions (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT
 )"""
+
+# The queue file's schema, applied by storage.migrate; append only, never edit a released migration.
+MIGRATIONS = [Migration(1, "staff actions queued while offline", M001_STAFF_ACTIONS)]
 
 
 class StaffActionError(ValueError):
@@ -52,11 +57,9 @@ class StaffActionQueue:
     def __init__(self, path: Path, rpc: RpcClient, is_online: Callable[[], bool], *, retry: float = 2.0,
                  call_timeout: float = 6.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(SCHEMA)
+        # POWER_CUT: an action the staff member saw accepted survives a power cut.
+        self._db = open_migrated(self.path, MIGRATIONS, what=f"staff action queue {self.path.name}",
+                                 durability=Durability.POWER_CUT, busy_timeout=5.0)
         self._rpc = rpc
         self._is_online = is_online
         self._retry = retry

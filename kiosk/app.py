@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kivy.app import App
@@ -24,26 +25,32 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 WIDGET_KV = ("common", "chrome", "media", "keyboard", "search", "cart_line", "choice", "alert_panel")
+# An extension gets the started app and may return what undoes it when the app stops.
+Extension = Callable[["AisleApp"], "Callable[[], None] | None"]
 
 
 class AisleApp(App):
-    """Thin on purpose: the controller owns the services, the screens own their behaviour."""
+    """Thin on purpose: the controller owns the services, the screens own their behaviour.
+
+    ``extensions`` is the app's one hook for code from outside (the test driver, ``python -m driver``): each is
+    called with the app in ``on_start``, on the UI thread once the screens and the controller exist, and may
+    return a callable that is called in ``on_stop`` (in reverse order). The app keeps the returned callables,
+    so objects they hold stay alive for Kivy's weakly referencing clock.
+    """
 
     title = "Aisle"
 
     def __init__(self, config: KioskConfig, device_id: str, *, started: float | None = None,
-                 walkthrough: Path | None = None, harness_port: int | None = None) -> None:
+                 extensions: Sequence[Extension] = ()) -> None:
         super().__init__()
         self.kiosk_config = config
         self.device_id = device_id
         self.started = started or time.monotonic()
         self.ready_after: float | None = None
-        self.walkthrough_dir = walkthrough
-        self.harness_port = harness_port
         self.exit_code = 0
         self.ctl = None
-        self._harness = None
-        self._walkthrough = None
+        self._extensions = tuple(extensions)
+        self._undo: list[Callable[[], None]] = []
 
     def build(self) -> object:
         register_fonts()
@@ -72,6 +79,8 @@ class AisleApp(App):
         from kiosk.controller import Controller
 
         self.ctl = Controller(self.kiosk_config, self.device_id, Navigator(manager, home))
+        for screen in manager.screens:  # each screen talks to its own view-model only
+            screen.vm = screen.model(self.ctl, screen.name)
         self.ctl.start()
         Window.bind(size=self._shape)
         self._shape()
@@ -82,24 +91,17 @@ class AisleApp(App):
 
     def on_start(self) -> None:
         Clock.schedule_once(self._ready, 0)
-        if self.harness_port:
-            from kiosk.harness import Harness
-
-            self._harness = Harness(self, self.harness_port)
-            self._harness.start()
-        if self.walkthrough_dir is not None:
-            from kiosk.walkthrough import Walkthrough
-
-            # Kivy's clock holds bound methods weakly: keep the walkthrough alive here.
-            self._walkthrough = Walkthrough(self, self.walkthrough_dir)
-            self._walkthrough.start()
+        for extension in self._extensions:
+            undo = extension(self)
+            if undo is not None:
+                self._undo.append(undo)
 
     def _ready(self, _dt: float) -> None:
         self.ready_after = time.monotonic() - self.started
         log.info("interactive after %.2f s", self.ready_after)
 
     def on_stop(self) -> None:
-        if self._harness is not None:
-            self._harness.stop()
+        while self._undo:
+            self._undo.pop()()
         if self.ctl is not None:
             self.ctl.close()

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.config import (
     ConfigError,
@@ -24,6 +25,10 @@ from kiosk.config import (
     validate,
 )
 from mqtt.url import mask_url
+from vision.datasets import GROCERY_ENV, from_env
+
+if TYPE_CHECKING:  # kiosk.app imports Kivy, which must wait for configure_kivy
+    from kiosk.app import Extension
 
 STARTED = time.monotonic()
 log = logging.getLogger("kiosk")
@@ -43,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", type=int, default=0, help="camera index, -1 for none (default 0)")
     p.add_argument("--product-images", type=Path, action="append", default=[],
                    help="a folder product image paths are relative to (repeatable)")
+    p.add_argument("--product-dataset", type=Path,
+                   help=f"the Grocery Store Dataset's folder, for product photos (default: ${GROCERY_ENV})")
     p.add_argument("--recognition-model", type=Path, help="a .tflite embedding model (default: assets/models)")
     p.add_argument("--language", help="start language (default: the store's)")
     p.add_argument("--idle", type=float, help="seconds without a touch before a kiosk starts over")
@@ -55,9 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="demo staff sign-in: PIN 2468 and demo badges (never on a real store's device)")
     p.add_argument("--size", help="window size WIDTHxHEIGHT on a desktop")
     p.add_argument("--fullscreen", action="store_true")
-    p.add_argument("--walkthrough", type=Path, metavar="OUTDIR",
-                   help="drive the app through every screen, save PNG screenshots there, then exit")
-    p.add_argument("--harness", type=int, metavar="PORT", help="(tests) accept automation commands on this port")
     p.add_argument("--virtual-display", choices=["auto", "yes", "no"], default="auto",
                    help="auto: start Xvfb when there is no DISPLAY")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -96,6 +100,7 @@ def config_from(args: argparse.Namespace) -> KioskConfig:
         "language": args.language, "idle_timeout": args.idle, "idle_warning": args.idle_warning,
         "text_scale": args.text_scale, "high_contrast": args.high_contrast,
         "recognition_model": args.recognition_model,
+        "product_dataset": args.product_dataset or from_env(GROCERY_ENV),
     }
     config = replace(config, **{k: v for k, v in explicit.items() if v is not None})
     config = replace(config, camera=None if args.camera < 0 else args.camera, images_fps=args.images_fps,
@@ -138,8 +143,8 @@ def configure_kivy(config: KioskConfig, fullscreen: bool, verbose: bool) -> None
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app until it is closed (or the walkthrough is done)."""
+def main(argv: Sequence[str] | None = None, *, extensions: Sequence[Extension] = ()) -> int:
+    """Run the app until it is closed; ``extensions`` go to ``AisleApp`` (the test driver's way in)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "not provisioned: shopper mode only, no staff sign-in (python -m kiosk --provision FILE)")
         elif config.demo:
             log.warning("demo staff sign-in (PIN 2468, demo badges): never use --demo in a real store")
-        app = AisleApp(config, device_id, started=STARTED, walkthrough=args.walkthrough, harness_port=args.harness)
+        app = AisleApp(config, device_id, started=STARTED, extensions=extensions)
         app.run()
         return app.exit_code
     finally:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from codes import ids
+from edge.settings import DeviceSettings
 from mqtt.badges import demo_public_key
 from mqtt.credentials import (
     CA_FILE,
@@ -26,6 +28,7 @@ from mqtt.credentials import (
     write_public,
 )
 from mqtt.enrolment import PhoneCredentials
+from mqtt.payloads import DeviceRole
 from mqtt.url import BrokerUrl, mask_url, parse_broker_url, strip_password
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class KioskConfig:
     provisioned: bool = False
     demo: bool = False
     product_images: tuple[Path, ...] = ()
+    product_dataset: Path | None = None  # the Grocery Store Dataset, for its iconic photos (never a default path)
     recognition_model: Path | None = None  # None: vision.recognition's default under assets/models
     base_url: str = "https://aisle.example"
     width: int = 0
@@ -111,13 +115,19 @@ class KioskConfig:
             return self.width, self.height
         return (1280, 800) if self.mode is Mode.KIOSK else (420, 860)
 
+    def device_settings(self, device_id: str) -> DeviceSettings:
+        """What the device core needs of this configuration (``device_id``: see ``stable_device_id``)."""
+        never_idle = self.mode is Mode.PHONE or self.idle_timeout <= 0  # a phone is its owner's: no idle reset
+        return DeviceSettings(broker_url(self), self.store, device_id, self.data_dir, DeviceRole(self.mode.value),
+                              idle_timeout=None if never_idle else self.idle_timeout, idle_warning=self.idle_warning)
+
 
 PERSISTED = ("language", "text_scale", "high_contrast", "idle_timeout", "store", "broker")
 
 
 def validate(config: KioskConfig) -> KioskConfig:
     """Check values a person typed; raises ConfigError with a reason."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,31}", config.store):
+    if not ids.STORE_ID_RE.fullmatch(config.store):
         raise ConfigError(f"bad store id {config.store!r}")
     if not config.broker.startswith(("mqtt://", "mqtts://")):
         raise ConfigError(f"broker must be mqtt:// or mqtts://, got {mask_url(config.broker)!r}")

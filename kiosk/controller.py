@@ -13,10 +13,13 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.textinput import TextInput
 
+from codes.scanned import IntentConfig, PhoneEnrolment, StaffBadge
 from edge.cart import CartSnapshot
+from edge.client_types import CartOpened, OrderDraft
 from edge.device import ProductView, StockView
 from edge.session import SessionState
 from edge.staff_actions import ActionOutcome
+from edge.store_client import StoreClient
 from kiosk.config import KioskConfig, Mode, save_settings
 from kiosk.formatting import Formatter
 from kiosk.i18n.languages import LANGUAGES, is_rtl, offered, supported
@@ -27,19 +30,17 @@ from kiosk.routing import ScanRouter
 from kiosk.services.alarm import Alarm, UrgentAlerts
 from kiosk.services.camera import CameraFeed, CameraUnavailable, make_source
 from kiosk.services.images import ProductImages
-from kiosk.services.link import CartOpened, OrderDraft, StoreLink
 from kiosk.services.phones import PhoneCodes, enrol_failure, enrol_phone
 from kiosk.services.recognition import RecognitionService
 from kiosk.services.staff import SignIn, StaffAuth
 from kiosk.services.tasks import Tasks
 from kiosk.state import state
 from kiosk.theme import ui
-from mqtt import topics
+from kiosk.viewmodels.updates import Updates
 from mqtt.alerts import Alert
 from mqtt.commerce import LineRequest
 from mqtt.payloads import utcnow
-from vision.intents import IntentConfig, PhoneEnrolment, StaffBadge
-from vision.session import Detection
+from vision.scanner import Detection
 from vision.wedge import KeyboardWedge
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,14 @@ class Controller:
         self.nav = navigator
         self.tasks = Tasks(ui_dispatch)
         self.camera = CameraFeed(lambda: make_source(self.config.images, self.config.camera, self.config.images_fps))
-        self.images = ProductImages(config.product_images)
+        self.images = ProductImages(config.product_images, config.product_dataset)
         self.recognition = RecognitionService(config.data_dir / "recognition", config.recognition_model)
         self.staff = StaffAuth(config)
         self.alarm = Alarm(config.data_dir)
         self.urgent = UrgentAlerts(since=utcnow())
         self.wedge = KeyboardWedge(max_gap=None)
         self.router = ScanRouter(self, IntentConfig(base_urls=(config.base_url,)))
+        self.updates = Updates()  # what the screens' view-models follow
         self.link = self._connect(config)
         # A provisioned kiosk offers shopper phones a way in; the demo's broker has no phone registry (nothing shown).
         self.phone_codes = PhoneCodes(lambda: self.link.enrolment_code(), self.tasks, self._show_phone_code) if (
@@ -95,28 +97,29 @@ class Controller:
 
     # -- wiring -----------------------------------------------------------------------
 
-    def _connect(self, config: KioskConfig) -> StoreLink:
-        link = StoreLink(config, self.device_id, ui_dispatch)
+    def _connect(self, config: KioskConfig) -> StoreClient:
+        link = StoreClient(config.device_settings(self.device_id), ui_dispatch)
         link.on_stock(self._stock_changed)
         link.on_product(self._product_changed)
         link.on_connection(self._connection_changed)
         link.on_cart(self._cart_changed)
-        link.on_order(lambda order: self.nav.screen("confirm").order_changed(order))
+        link.on_order(lambda order: self.updates.dispatch("on_order", order))
         link.on_cart_opened(self._cart_opened)
         link.on_enrolment_used(self._enrolment_used)
         link.on_session_end(lambda _session: self.reset_ui())
         link.on_alerts(self._alerts_changed)
         link.on_staff_action(self._staff_action_done)
         if self.staff.enabled:  # the store's revoked badges, kept on the device for offline checks
-            link.edge.client.subscribe(topics.staff_revoked(config.store), self.staff.on_revocation_message)
+            link.on_staff_revocations(self.staff.on_revocation_message)
+        link.start()  # after the listeners: nothing that arrives early is missed
         return link
 
     def _alerts_changed(self, alerts: tuple[Alert, ...]) -> None:
+        self.updates.dispatch("on_alerts", alerts)
         fresh = self.urgent.new(alerts)
         if not fresh or not (self.config.mode is Mode.STAFF or state.staff_id):
             return
         self.alarm.ring()
-        state.alarms = self.alarm.rings
         view = self.link.product(fresh[0].sku)
         name = self.link.name_of(view, ui.lang) if view is not None else fresh[0].sku
         where = view.shelf_location if view is not None and view.shelf_location else fresh[0].location
@@ -198,15 +201,14 @@ class Controller:
     # -- listeners (UI thread) ----------------------------------------------------------
 
     def _stock_changed(self, view: StockView) -> None:
-        for name in ("product", "adjust"):
-            self.nav.screen(name).stock_changed(view)
+        self.updates.dispatch("on_stock", view)
 
     def _product_changed(self, view: ProductView) -> None:
-        self.nav.screen("product").product_changed(view)
+        self.updates.dispatch("on_product", view)
 
     def _connection_changed(self, up: bool) -> None:
         state.connected = up
-        self.nav.screen("product").refresh_stock()
+        self.updates.dispatch("on_connection", up)
         if up and not state.store_name:
             Clock.schedule_once(lambda _dt: self._refresh_store(), 1.0)
 
@@ -228,14 +230,14 @@ class Controller:
             return
         state.cart_count = sum(line.quantity for line in snapshot.lines)
         state.cart_total = self.fmt.money(snapshot.total.amount, snapshot.total.currency)
-        self.nav.screen("cart").cart_changed(snapshot)
+        self.updates.dispatch("on_cart", snapshot)
 
     def _enrolment_used(self, login: str) -> None:
         if self.phone_codes is not None:  # a phone took the code on screen: the next shopper gets a fresh one
             self.phone_codes.used(login)
 
     def _cart_opened(self, opened: CartOpened) -> None:
-        self.nav.screen("cart").cart_opened(opened)
+        self.updates.dispatch("on_cart_opened", opened)
 
     def notify(self, text: str, kind: str = "info") -> None:
         """Show a notice at the bottom of the screen."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from kivy.uix.screenmanager import ScreenManager, SlideTransition
@@ -23,14 +22,7 @@ class Navigator:
         self.manager = manager
         self.home_name = home
         self.history: list[str] = []
-        self.last_switch = 0.0
-        self.last_settled = 0.0  # when the last screen change finished sliding in (for the benchmark)
         manager.transition = SlideTransition(duration=TRANSITION_SECONDS)
-        manager.bind(transition=lambda _m, t: t.bind(on_complete=self._settled))
-        manager.transition.bind(on_complete=self._settled)
-
-    def _settled(self, *_args: object) -> None:
-        self.last_settled = time.monotonic()
 
     @property
     def current(self) -> str:
@@ -75,9 +67,6 @@ class Navigator:
         # Forward slides towards the reading direction's end: leftwards in LTR, rightwards in RTL.
         direction = "left" if forward != ui.rtl else "right"
         self.manager.transition.direction = direction
-        self.last_switch = time.monotonic()
         state.notice = ""  # a notice belongs to the screen it was shown on
         log.debug("screen %s -> %s", self.current, name)
         self.manager.current = name
-        if not self.manager.transition.is_active:  # NoTransition switches at once
-            self.last_settled = time.monotonic()

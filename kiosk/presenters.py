@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from edge.device import StockView
+from edge.link_health import LinkHealth
 from edge.nearby import NearbyStock, StoreStock
 from edge.outbox import LocalOrder
 from kiosk.formatting import Formatter
-from kiosk.services.link import LinkHealth
 from mqtt.commerce import DeliveryOption, Fulfilment
 
 Gettext = Callable[[str], str]

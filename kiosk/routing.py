@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from kiosk.i18n.translator import tr
-from vision.intents import (
+from codes.scanned import (
     CartHandoff,
     Intent,
     IntentConfig,
@@ -17,17 +16,34 @@ from vision.intents import (
     Unknown,
     parse_intent,
 )
+from kiosk.i18n.translator import tr
 
 if TYPE_CHECKING:
-    from kiosk.controller import Controller
+    from edge.store_client import StoreClient
+    from kiosk.config import KioskConfig
+    from kiosk.navigation import Navigator
 
 log = logging.getLogger(__name__)
+
+
+class RouterHost(Protocol):
+    """What the router needs of the controller (named here so routing never imports the controller)."""
+
+    config: KioskConfig
+    link: StoreClient
+    nav: Navigator
+
+    def notify(self, text: str, kind: str = "info") -> None: ...
+
+    def staff_badge(self, badge: StaffBadge) -> None: ...
+
+    def enrol_phone(self, intent: PhoneEnrolment) -> None: ...
 
 
 class ScanRouter:
     """Turns intents into navigation; the current screen may claim an intent first (``on_scan``)."""
 
-    def __init__(self, ctl: Controller, intent_config: IntentConfig) -> None:
+    def __init__(self, ctl: RouterHost, intent_config: IntentConfig) -> None:
         self.ctl = ctl
         self.intent_config = intent_config
 
@@ -37,15 +53,15 @@ class ScanRouter:
 
     def intent(self, intent: Intent) -> None:
         """Act on one scanned intent."""
-        ctl = self.ctl
-        ctl.link.sessions.touch()
+        ctl, link = self.ctl, self.ctl.link
+        link.sessions.touch()
         screen = ctl.nav.screen(ctl.nav.current)
         if screen.on_scan(intent):
             return
         if isinstance(intent, ProductLink):
-            self.open_product(intent.sku, other_store=intent.store != ctl.config.store)
+            self.open_product(intent, other_store=intent.store != ctl.config.store)
         elif isinstance(intent, ProductCode):
-            self.open_product(intent.gtin)
+            self.open_product(intent)
         elif isinstance(intent, CartHandoff):
             if intent.store != ctl.config.store:
                 ctl.notify(tr._("This cart code belongs to another store."), "error")
@@ -59,12 +75,12 @@ class ScanRouter:
             log.info("unknown code: %s", intent.reason)
             ctl.notify(tr._("We cannot use this code here. Try a shelf label or a product barcode."), "error")
 
-    def open_product(self, code: str, other_store: bool = False) -> bool:
-        """Show the product of a SKU or GTIN, or say why not."""
-        ctl = self.ctl
-        view = ctl.link.product(code)
+    def open_product(self, code: str | ProductLink | ProductCode, other_store: bool = False) -> bool:
+        """Show the product of a SKU, or of a scan parsed once already, or say why not."""
+        ctl, link = self.ctl, self.ctl.link
+        view = link.product(code)
         if view is None:
-            if ctl.link.store_details() is None or not ctl.link.edge.synced(0.1):
+            if link.store_details() is None or not link.synced(0.1):
                 ctl.notify(tr._("Still loading this store's products. Please scan again in a moment."), "error")
             else:
                 ctl.notify(tr._("We do not sell this product in this store."), "error")

@@ -13,7 +13,6 @@ class AppState(EventDispatcher):
     store_name = StringProperty("")
     languages = ListProperty(["en"])
     cart_count = NumericProperty(0)
-    alarms = NumericProperty(0)  # urgent-alert chimes rung (for the status a test reads)
     cart_total = StringProperty("")
     staff_id = StringProperty("")
     staff_enabled = BooleanProperty(False)  # provisioned (or demo): staff can sign in on this device

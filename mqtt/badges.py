@@ -21,13 +21,13 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mqtt import ids
+from codes import ids, qr
 
-PREFIX = "AISLE-STAFF:2:"
+PREFIX = qr.BADGE_TEXT_PREFIX
 VERSION = 2
-STAFF_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+STAFF_RE = ids.STAFF_ID_RE
 BADGE_ID_RE = re.compile(r"b_[A-Za-z0-9_-]{16}")
-TOKEN_RE = re.compile(r"(?P<payload>[A-Za-z0-9_-]{40,400})\.(?P<signature>[A-Za-z0-9_-]{86})")
+TOKEN_RE = qr.BADGE_TOKEN_RE
 REVOKED_PREFIX = "AISLE-REVOKED:1:"
 REVOKED_FIELDS = frozenset({"store", "seq", "revoked", "sig"})
 SIGNATURE_RE = re.compile(r"[A-Za-z0-9_-]{86}")

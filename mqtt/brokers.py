@@ -137,12 +137,20 @@ class EmbeddedBroker:
         """Start the broker thread and wait until it accepts connections."""
         self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
         self._thread.start()
-        if not self._ready.wait(timeout) or self._error is not None:
+        ready = self._ready.wait(timeout)
+        if isinstance(self._error, ModuleNotFoundError):
+            raise BrokerError("the embedded broker needs amqtt: pip install 'aisle[demo]'")
+        if not ready or self._error is not None:
             raise BrokerError(f"embedded broker did not start on {self.host}:{self.port}: {self._error}")
         return self
 
     def _run(self) -> None:
-        from amqtt.broker import Broker as AmqttBroker  # imported here: only the demo needs it
+        try:
+            from amqtt.broker import Broker as AmqttBroker  # imported here: only the demo needs it
+        except ModuleNotFoundError as exc:  # the [demo] extra is not installed: start() says so
+            self._error = exc
+            self._ready.set()
+            return
 
         # amqtt and its state machine log every connection at INFO; the demo's console is for Aisle.
         for name in ("amqtt", "transitions"):

@@ -19,12 +19,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from mqtt.dispatch import Dispatch, Listeners
 from mqtt.paho_reads import BufferedReads
 from mqtt.url import BrokerUrl
 
 log = logging.getLogger(__name__)
-
-Dispatch = Callable[[Callable[[], None]], None]
 
 
 class ConnectError(ConnectionError):
@@ -168,7 +167,7 @@ class MqttClient:
         self._lock = threading.Lock()
         self._subs: dict[str, _Subscription] = {}
         self._pending_sub_mids: dict[int, list[str]] = {}
-        self._listeners: list[ConnectionListener] = []
+        self._listeners: Listeners[bool] = Listeners(self._hand_over)
         self._connected = threading.Event()
         self._attempted = threading.Event()  # set by every answer or failure of a connection attempt
         self._problem: str | None = None
@@ -242,15 +241,7 @@ class MqttClient:
 
     def add_connection_listener(self, listener: ConnectionListener) -> Callable[[], None]:
         """Call ``listener(connected)`` on the dispatcher when the connection changes; returns a remover."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def remove() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     # -- subscribe / publish -------------------------------------------------
 
@@ -418,10 +409,7 @@ class MqttClient:
                 self._pending_sub_mids[mid] = [f for f, _ in subs]
 
     def _notify_connection(self, up: bool) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            self._hand_over(lambda listener=listener: listener(up))
+        self._listeners.emit(up)
 
     def _hand_over(self, job: Callable[[], None]) -> None:
         if self._dispatch is not None:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from mqtt import ids
+from codes import ids
 from mqtt.badges import BadgeError, load_public_key
 from mqtt.url import BrokerUrlError, parse_broker_url
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mqtt import ids
+from codes import qr, scanned
 from mqtt.payloads import DeviceId, Payload, StoreId, Timestamp
 
 # Reserved login prefixes: the broker's dynamic clients have these names, and broker-config refuses store ids that
@@ -23,10 +23,10 @@ ENROL_PREFIX = "enrol-"
 PHONE_PREFIX = "phone-"
 RESERVED_PREFIXES = (ENROL_PREFIX, PHONE_PREFIX)
 
-ENROL_LOGIN_RE = re.compile(r"^enrol-[0-9a-f]{20}$")
+ENROL_LOGIN_RE = re.compile(rf"^{qr.ENROL_LOGIN_RE.pattern}$")  # anchored: pydantic searches
 PHONE_LOGIN_RE = re.compile(r"^phone-[0-9a-f]{20}$")
-SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
-QR_PREFIX = "AISLE-ENROL:1:"
+SECRET_RE = re.compile(rf"^{qr.ENROL_SECRET_RE.pattern}$")
+QR_PREFIX = qr.ENROL_TEXT_PREFIX
 MAX_QR_CHARS = 300
 
 EnrolLogin = Annotated[str, Field(pattern=ENROL_LOGIN_RE.pattern)]
@@ -48,7 +48,7 @@ class EnrolmentCode(Payload):
 
     def qr_text(self) -> str:
         """The text of the QR code the kiosk shows."""
-        return f"{QR_PREFIX}{self.store}:{self.login}:{self.password}"
+        return qr.enrolment_text(self.store, self.login, self.password)
 
 
 class EnrolmentQr(Payload):
@@ -82,17 +82,15 @@ class PhoneRevoked(Payload):
 
 
 def parse_enrolment_qr(text: str) -> EnrolmentQr:
-    """The login in an enrolment QR code; raises EnrolmentError for anything else."""
+    """The login in an enrolment QR code (the grammar is ``codes.scanned``'s); raises EnrolmentError otherwise."""
     if not isinstance(text, str) or len(text) > MAX_QR_CHARS or not text.startswith(QR_PREFIX):
         raise EnrolmentError("not an Aisle enrolment code")
-    parts = text[len(QR_PREFIX):].split(":")
-    if len(parts) != 3:
-        raise EnrolmentError("an enrolment code has a store, a login and a secret")
-    store, login, password = parts
-    if not ids.STORE_ID_RE.fullmatch(store) or not ENROL_LOGIN_RE.fullmatch(login) or not SECRET_RE.fullmatch(
-            password):
-        raise EnrolmentError("malformed enrolment code")
-    return EnrolmentQr(store=store, login=login, password=password)
+    intent = scanned.parse_intent(text)
+    # Exactly the text a kiosk shows: a scanner's tolerance for surrounding whitespace has no place here.
+    if not isinstance(intent, scanned.PhoneEnrolment) or intent.text != text:
+        reason = intent.reason if isinstance(intent, scanned.Unknown) else "not exactly as shown"
+        raise EnrolmentError(f"malformed enrolment code: {reason}")
+    return EnrolmentQr(store=intent.store, login=intent.login, password=intent.secret)
 
 
 def is_reserved(login: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from mqtt import ids
+from codes import ids
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 _CURRENCIES = frozenset(list_currencies())
@@ -305,6 +306,15 @@ def decode(model: type[M], data: bytes | bytearray | str | dict[str, Any]) -> M:
         raise PayloadError(describe(exc)) from None
     except RecursionError:
         raise PayloadError("payload nested too deeply") from None
+
+
+def decode_or_none(model: type[M], data: bytes, what: str, logger: logging.Logger) -> M | None:
+    """``decode`` a received message, or None after one warning on ``logger``: a bad message is dropped, not fatal."""
+    try:
+        return decode(model, data)
+    except PayloadError as exc:
+        logger.warning("ignored malformed %s: %s", what, exc)
+        return None
 
 
 def describe(exc: ValidationError) -> str:

@@ -29,6 +29,7 @@ from mqtt.payloads import (
     Reply,
     Request,
     decode,
+    decode_or_none,
     describe,
     encode,
 )
@@ -145,10 +146,8 @@ class RpcClient:
         if entry is not None:
             entry[0].set_result(message.payload)
             return
-        try:
-            reply = decode(Reply, message.payload)
-        except PayloadError as exc:
-            log.warning("dropped malformed reply on %s: %s", message.topic, exc)
+        reply = decode_or_none(Reply, message.payload, f"reply on {message.topic}", log)
+        if reply is None:
             return
         with self._lock:
             entry = self._pending.pop(reply.id, None)

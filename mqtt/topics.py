@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mqtt import ids
+from codes import ids
 
 PREFIX = "aisle/v1"
 ALERT_ID_RE = re.compile(r"^a_[A-Za-z0-9_-]{8,40}$")

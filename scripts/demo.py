@@ -19,11 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from backend.db import Store
+from backend.db import Database
 from backend.demo import load_demo
 from backend.service import BackendService
-from mqtt.brokers import EmbeddedBroker, MosquittoBroker
-from mqtt.client import MqttClient
+from mqtt.brokers import BrokerError
+from mqtt.client import ConnectError, MqttClient
+from mqtt.local_broker import local_broker
 from mqtt.mirror import StoreMirror
 from mqtt.rpc import RpcClient
 from mqtt.url import BrokerUrl
@@ -36,14 +37,14 @@ log = logging.getLogger("demo")
 
 
 def app_command(url: BrokerUrl, mode: str, data_dir: Path, walkthrough_dir: Path | None = None) -> list[str]:
-    """`python -m kiosk` for one mode against the demo backend."""
+    """`python -m kiosk` for one mode against the demo backend; with a walkthrough, started by the test driver."""
     # --demo: the demo's staff PIN and badge key; a real store's devices are provisioned instead.
     cmd = [sys.executable, "-m", "kiosk", "--mode", mode, "--broker", str(url), "--store", STORE,
            "--data-dir", str(data_dir), "--demo"]
     if mode == "staff":
         cmd += ["--device", STAFF_DEVICE]
-    if walkthrough_dir is not None:
-        cmd += ["--walkthrough", str(walkthrough_dir)]
+    if walkthrough_dir is not None:  # python -m driver --walkthrough DIR -- <the app's arguments>
+        cmd[1:3] = ["-m", "driver", "--walkthrough", str(walkthrough_dir), "--"]
     return cmd
 
 
@@ -105,8 +106,10 @@ def main() -> int:
     """Run the demo until Ctrl-C (or once through the walkthrough without a terminal)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--broker", default="embedded", choices=["embedded", "mosquitto"])
-    parser.add_argument("--port", type=int, default=1883)
-    parser.add_argument("--db", type=Path, default=ROOT / "var" / "demo.db")
+    parser.add_argument("--port", type=int, default=1883,
+                        help="broker port (default 1883); when taken, an anonymous local broker there is used, "
+                             "otherwise the demo starts its own on a free port")
+    parser.add_argument("--db", type=Path, default=None, help="the demo database (default var/demo.db)")
     parser.add_argument("--out", type=Path, default=ROOT / "demo-out")
     parser.add_argument("--walkthrough-only", action="store_true", help="exit after the scripted walkthroughs")
     parser.add_argument("--mode", default="kiosk", choices=MODES, help="which app to open (default kiosk)")
@@ -115,12 +118,19 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     once = args.walkthrough_only or not sys.stdin.isatty()
 
-    broker = EmbeddedBroker("127.0.0.1", args.port) if args.broker == "embedded" else \
-        MosquittoBroker(port=args.port, workdir=ROOT / "var" / "mosquitto")
-    broker.start()
-    store = Store(args.db)
-    load_demo(store)
-    service = BackendService(store, broker.url)
+    try:
+        broker = local_broker(args.broker, args.port, ROOT / "var" / "mosquitto")
+    except BrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(broker.note, flush=True)
+    # Beside a running demo: a database and device folders of its own, not the ones that demo is using.
+    var = ROOT / "var" / f"port-{broker.url.port}" if broker.beside_backend else ROOT / "var"
+    args.db = args.db or var / "demo.db"
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(args.db)
+    load_demo(db)
+    service = BackendService(db, broker.url)
     try:
         service.start()
         walkthrough(broker.url, args.out)
@@ -136,23 +146,26 @@ def main() -> int:
         if interactive and not args.no_app:
             print(f"opening the app in {args.mode} mode (staff PIN 2468); close its window to stop the demo",
                   flush=True)
-            return subprocess.call(app_command(broker.url, args.mode, ROOT / "var" / f"demo-{args.mode}"), cwd=ROOT)
+            return subprocess.call(app_command(broker.url, args.mode, var / f"demo-{args.mode}"), cwd=ROOT)
         print(f"""
-Aisle demo backend is running on mqtt://127.0.0.1:{args.port} (database {args.db}).
+Aisle demo backend is running on {broker.url} (database {args.db}).
 Try it yourself in another terminal:
-  mosquitto_sub -p {args.port} -t 'aisle/v1/+/stock/#' -v
-  .venv/bin/python -m backend stock adjust --broker mqtt://127.0.0.1:{args.port} --store sthlm-city \\
+  mosquitto_sub -p {broker.url.port} -t 'aisle/v1/+/stock/#' -v
+  .venv/bin/python -m backend stock adjust --broker {broker.url} --store sthlm-city \\
       --sku FRU-APL-GOLDEN --delta -1 --reason sold
-  .venv/bin/python -m kiosk --mode phone --broker mqtt://127.0.0.1:{args.port} --store {STORE}
+  .venv/bin/python -m kiosk --mode phone --broker {broker.url} --store {STORE}
 Ctrl-C stops the demo.""", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
         return 0
+    except ConnectError as exc:  # the broker went away under us (someone stopped the one we were using)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         service.stop()
-        store.close()
+        db.close()
         broker.stop()
 
 

@@ -3,8 +3,8 @@
 """Generate the Aisle demo data: assets/demo/{stores,products,inventory}.csv.
 
 Deterministic (every random draw is seeded from SEED plus the item it is for, so
-adding a product does not change the others) and uses only the stdlib and
-python-stdnum. All GTINs are restricted-circulation numbers (prefix 20-29 for
+adding a product does not change the others) and uses only the stdlib and the
+project's ``codes`` package (the catalogue CSV and GTIN rules). All GTINs are restricted-circulation numbers (prefix 20-29 for
 EAN-13, 2 for EAN-8): demo codes, not real product codes.
 
     python scripts/make_demo_data.py           # write the three files, then check them
@@ -22,10 +22,12 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
-from stdnum import ean
+import assets
+from codes import ids
+from codes.catalog_csv import read_rows
+from codes.gtin import check_digit, is_valid_gtin
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT_DIR = ROOT / "assets" / "demo"
+OUT_DIR = assets.path("demo")
 SEED = "aisle-demo-v1"
 LANGS = ("en", "sv", "da", "fa", "ar", "vi")
 
@@ -231,7 +233,7 @@ def make_gtins(products: list[dict[str, str]]) -> None:
             while True:
                 head, n = (GTIN_PREFIX[p["category"]], 10) if length == 13 else ("2", 6)
                 body = head + "".join(str(r.randrange(10)) for _ in range(n))
-                code = body + ean.calc_check_digit(body)
+                code = body + check_digit(body)
                 if code not in seen:
                     break
             seen.add(code)
@@ -323,8 +325,7 @@ PERSIAN_ONLY, ARABIC_ONLY = set("یکپچژگ"), set("يكة")
 
 
 def read(name: str) -> list[dict[str, str]]:
-    with (OUT_DIR / name).open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
+    return [row for _, row in read_rows(OUT_DIR / name, ())]
 
 
 def check() -> list[str]:
@@ -333,7 +334,7 @@ def check() -> list[str]:
     shops = [s["id"] for s in stores if s["kind"] == "store"]
     whs = [s["id"] for s in stores if s["kind"] == "warehouse"]
     for s in stores:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,31}", s["id"]) or s["kind"] not in ("store", "warehouse"):
+        if not ids.STORE_ID_RE.fullmatch(s["id"]) or s["kind"] not in ("store", "warehouse"):
             errors.append(f"store {s['id']}: bad id/kind")
         if not {"en", "fa", "ar", "vi"} <= set(s["locales"].split()):
             errors.append(f"store {s['id']}: locales")
@@ -351,7 +352,7 @@ def check() -> list[str]:
         if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{2,31}", p["sku"]):
             errors.append(f"{p['sku']}: bad sku")
         for g in p["gtins"].split("|"):
-            if not (ean.is_valid(g) and ((len(g) == 13 and g[:2] in {str(n) for n in range(20, 30)}) or (len(g) == 8 and g[0] == "2"))):
+            if not (is_valid_gtin(g) and ((len(g) == 13 and g[:2] in {str(n) for n in range(20, 30)}) or (len(g) == 8 and g[0] == "2"))):
                 errors.append(f"{p['sku']}: bad gtin {g}")
         for lang in LANGS:
             name = p[f"name_{lang}"]

@@ -6,16 +6,20 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from backend.db import Store
+from backend.db import Database
 from backend.importer import import_file
 from backend.service import BackendService
+from mqtt import topics
 from mqtt.brokers import MosquittoBroker
 from mqtt.client import Message, MqttClient
 from mqtt.url import BrokerUrl
+from tests.helpers import OpenClients
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -45,17 +49,13 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def make_client(broker_url: BrokerUrl) -> Iterator[Callable[..., MqttClient]]:
     """Factory of connected clients, closed after the test."""
-    clients: list[MqttClient] = []
+    clients = OpenClients()
 
     def make(client_id: str | None = None, url: BrokerUrl | None = None, **kwargs: object) -> MqttClient:
-        client = MqttClient(url or broker_url, client_id or unique("test"), **kwargs)  # type: ignore[arg-type]
-        client.connect(10)
-        clients.append(client)
-        return client
+        return clients.connect(url or broker_url, client_id or unique("test"), **kwargs)
 
     yield make
-    for client in clients:
-        client.close()
+    clients.close()
 
 
 class Clock:
@@ -105,6 +105,20 @@ def collector() -> Callable[[], Collector]:
     return Collector
 
 
+@pytest.fixture
+def watch_events(make_client: Callable[..., MqttClient]) -> Callable[[str, str], Collector]:
+    """Factory: a Collector of one device's event topic, subscribed before it is returned."""
+
+    def watch(store_id: str, device: str) -> Collector:
+        events = Collector()
+        client = make_client()
+        client.subscribe(topics.event(store_id, device), events)
+        assert client.wait_subscribed(topics.event(store_id, device))
+        return events
+
+    return watch
+
+
 def clear_retained(url: BrokerUrl, topic_filter: str = "aisle/v1/#", settle: float = 0.3) -> int:
     """Delete every retained message under ``topic_filter`` so tests do not see each other's state."""
     client = MqttClient(url, unique("cleaner"))
@@ -128,23 +142,23 @@ def clear_retained(url: BrokerUrl, topic_filter: str = "aisle/v1/#", settle: flo
     return len(found)
 
 
-def load_fixture_catalog(store: Store) -> None:
+def load_fixture_catalog(db: Database) -> None:
     """Import the three fixture CSVs (stores test-a SEK, test-b DKK, test-wh); fails on any rejected row."""
     for name in ("stores.csv", "products.csv", "inventory.csv"):
-        report = import_file(store, FIXTURES / name, progress=False)
+        report = import_file(db, FIXTURES / name, progress=False)
         assert not report.errors, report.errors
-    register_test_devices(store)
+    register_test_devices(db)
 
 
-def register_test_devices(store: Store) -> None:
+def register_test_devices(db: Database) -> None:
     """Tests name their devices by role: tool-N and till-N are admins, staff-N are staff of test-a."""
     from backend import roles
 
     for i in range(10):
-        roles.register(store, f"tool-{i}", "-", "admin")
-        roles.register(store, f"till-{i}", "-", "admin")
-        roles.register(store, f"staff-{i}", "test-a", "staff")
-    roles.register(store, "admin-cli", "-", "admin")
+        roles.register(db, f"tool-{i}", "-", "admin")
+        roles.register(db, f"till-{i}", "-", "admin")
+        roles.register(db, f"staff-{i}", "test-a", "staff")
+    roles.register(db, "admin-cli", "-", "admin")
 
 
 @pytest.fixture
@@ -154,20 +168,29 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
+def db(db_path: Path) -> Iterator[Database]:
     """A backend database holding the small fixture catalogue."""
-    s = Store(db_path)
+    s = Database(db_path)
     load_fixture_catalog(s)
     yield s
     s.close()
 
 
 @pytest.fixture
-def service(store: Store, broker_url: BrokerUrl) -> Iterator[BackendService]:
+def service(db: Database, broker_url: BrokerUrl) -> Iterator[BackendService]:
     """The backend service on the fixture catalogue, on the session Mosquitto, with no retained leftovers."""
+    register_test_devices(db)
+    with running_service(db, broker_url, watch_interval=0.1) as svc:
+        yield svc
+
+
+@contextmanager
+def running_service(db: Database, broker_url: BrokerUrl, **options: Any) -> Iterator[BackendService]:
+    """A started backend service (a fresh id) on a broker cleared of retained leftovers; stopped on leaving."""
     clear_retained(broker_url)
-    register_test_devices(store)
-    svc = BackendService(store, broker_url, backend_id=unique("backend"), watch_interval=0.1)
+    svc = BackendService(db, broker_url, backend_id=unique("backend"), **options)
     svc.start()
-    yield svc
-    svc.stop()
+    try:
+        yield svc
+    finally:
+        svc.stop()

@@ -1,4 +1,4 @@
-"""Aisle vision: barcode/QR decoding, scanned-code intents, live scanning and shelf labels.
+"""Aisle vision: barcode/QR decoding, symbol intents (grammar in ``codes``), live scanning and shelf labels.
 
 Names are imported lazily so that `import vision.wedge` (used by the UI) does not load OpenCV.
 """
@@ -15,18 +15,9 @@ _EXPORTS = {
     "Symbol": "vision.symbols",
     "Format": "vision.symbols",
     "NoBackendError": "vision.decoders",
-    "parse_intent": "vision.intents",
     "intent_for_symbol": "vision.intents",
-    "IntentConfig": "vision.intents",
-    "ProductLink": "vision.intents",
-    "ProductCode": "vision.intents",
-    "CartHandoff": "vision.intents",
-    "StaffBadge": "vision.intents",
-    "Unknown": "vision.intents",
-    "product_link_url": "vision.intents",
-    "cart_handoff_url": "vision.intents",
-    "ScanSession": "vision.session",
-    "Detection": "vision.session",
+    "Scanner": "vision.scanner",
+    "Detection": "vision.scanner",
     "KeyboardWedge": "vision.wedge",
     "ImageFolderSource": "vision.sources",
     "OpenCVCapture": "vision.sources",

@@ -10,11 +10,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from vision.catalog import CatalogError
+from codes.catalog_csv import CatalogCsvError
+from codes.qr import DEFAULT_BASE_URL
+from codes.scanned import Intent, IntentConfig, intent_to_dict
+from codes.urls import IntentValueError
 from vision.decode import LIVE_CHAIN, DecodeOptions, Decoder
 from vision.decoders import NoBackendError, backend_status
 from vision.images import ImageLoadError, is_image_path, load_image
-from vision.intents import DEFAULT_BASE_URL, Intent, IntentConfig, IntentValueError, intent_for_symbol, intent_to_dict
+from vision.intents import intent_for_symbol
 from vision.labels import LabelError, SheetLayout, make_labels
 from vision.recognition.cli import add_subcommands as add_recognition_subcommands
 from vision.symbols import Format
@@ -157,6 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"scan": cmd_scan, "labels": cmd_labels, "backends": cmd_backends}
     try:
         return handlers[args.command](args)
-    except (LabelError, CatalogError, IntentValueError, NoBackendError) as exc:
+    except (LabelError, CatalogCsvError, IntentValueError, NoBackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

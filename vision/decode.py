@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from codes.gtin import compress_upca, expand_upce, gtin_from_element_string, normalize_gtin, retail_text
 from vision.decoders import Backend, RawRead, usable_backends
-from vision.gtin import compress_upca, expand_upce, gtin_from_element_string, normalize_gtin, retail_text
 from vision.images import to_gray
 from vision.symbols import ALL_FORMATS, Format, Point, Symbol
 from vision.variants import TRANSFORMS, Variant, VariantCache
@@ -228,10 +228,10 @@ def _validate(read: RawRead, fmts: frozenset[Format]) -> tuple[Format, str, str 
         if not (digits.isascii() and digits.isdigit()):
             return None
         if read.format is Format.UPC_E and len(digits) in (7, 8):
-            try:
-                digits = expand_upce(digits)
-            except ValueError:
+            upca = expand_upce(digits)
+            if upca is None:
                 return None
+            digits = upca
         gtin = normalize_gtin(digits)
         if gtin is None:
             return None

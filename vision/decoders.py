@@ -55,7 +55,54 @@ class Backend(Protocol):
         ...
 
 
-class ZxingBackend:
+class _LazyLibrary:
+    """The part the adapters share: import the library on first use, once, and keep why it failed."""
+
+    name: str
+    family: str
+
+    def __init__(self) -> None:
+        self._lib: Any = None
+        self._error: str | None = None
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def _import(self) -> Any:
+        """The library's module; raises ImportError or OSError when it cannot be used."""
+        raise NotImplementedError
+
+    def _problem(self, exc: ImportError | OSError) -> str:
+        """What to tell the user when `_import` failed with exc."""
+        raise NotImplementedError
+
+    def _load(self) -> Any:
+        with self._lock:
+            if not self._loaded:
+                try:
+                    self._lib = self._import()
+                except (ImportError, OSError) as exc:
+                    self._error = self._problem(exc)
+                self._loaded = True
+        return self._lib
+
+    def _library(self) -> Any:
+        """The loaded module; raises BackendUnavailableError when there is none."""
+        lib = self._load()
+        if lib is None:
+            raise BackendUnavailableError(self._error or f"{self.family} unavailable")
+        return lib
+
+    def available(self) -> bool:
+        """True when the library imports (and its shared library loads)."""
+        return self._load() is not None
+
+    def unavailable_reason(self) -> str | None:
+        """Load error text, if any."""
+        self._load()
+        return self._error
+
+
+class ZxingBackend(_LazyLibrary):
     """zxing-cpp: fast, handles rotation, inversion and character sets well."""
 
     family = "zxing-cpp"
@@ -63,39 +110,21 @@ class ZxingBackend:
     def __init__(self, binarizer: str = "local") -> None:
         if binarizer not in ("local", "global"):
             raise ValueError(f"unknown binarizer {binarizer!r}")
+        super().__init__()
         self.binarizer = binarizer
         self.name = "zxing-cpp" if binarizer == "local" else "zxing-cpp/global"
-        self._zx: Any = None
-        self._error: str | None = None
-        self._loaded = False
-        self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if not self._loaded:
-                try:
-                    import zxingcpp
-                except ImportError as exc:
-                    self._error = f"zxing-cpp is not installed ({exc}); pip install zxing-cpp"
-                else:
-                    self._zx = zxingcpp
-                self._loaded = True
-        return self._zx
+    def _import(self) -> Any:
+        import zxingcpp
 
-    def available(self) -> bool:
-        """True when zxing-cpp imports."""
-        return self._load() is not None
+        return zxingcpp
 
-    def unavailable_reason(self) -> str | None:
-        """Import error text, if any."""
-        self._load()
-        return self._error
+    def _problem(self, exc: ImportError | OSError) -> str:
+        return f"zxing-cpp is not installed ({exc}); pip install zxing-cpp"
 
     def read(self, gray: np.ndarray, formats: frozenset[Format]) -> list[RawRead]:
         """Run zxingcpp.read_barcodes in plain text mode (GS1 separators kept as GS)."""
-        zx = self._load()
-        if zx is None:
-            raise BackendUnavailableError(self._error or "zxing-cpp unavailable")
+        zx = self._library()
         zx_formats = tuple(_ZX_FORMATS[f](zx) for f in formats)
         binarizer = zx.Binarizer.LocalAverage if self.binarizer == "local" else zx.Binarizer.GlobalHistogram
         found = zx.read_barcodes(
@@ -153,7 +182,7 @@ _ZBAR_SYMBOLS = {
 _FROM_ZBAR = {v: k for k, v in _ZBAR_SYMBOLS.items()}
 
 
-class ZbarBackend:
+class ZbarBackend(_LazyLibrary):
     """ZBar through pyzbar's ctypes bindings, with raw QR bytes so text encoding is ours to check."""
 
     family = "pyzbar"
@@ -161,44 +190,25 @@ class ZbarBackend:
     def __init__(self, density: int = 1) -> None:
         if density < 1:
             raise ValueError("density must be >= 1")
+        super().__init__()
         # Scanning every n-th row/column: n=2 halves the cost and still crosses every real symbol.
         self.density = density
         self.name = "pyzbar" if density == 1 else f"pyzbar/{density}"
-        self._w: Any = None
-        self._error: str | None = None
-        self._loaded = False
-        self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if not self._loaded:
-                try:
-                    from pyzbar import wrapper
+    def _import(self) -> Any:
+        from pyzbar import wrapper
 
-                    wrapper.load_libzbar()
-                except ImportError as exc:
-                    self._error = f"pyzbar/libzbar is not usable ({exc}); pip install pyzbar, apt install libzbar0"
-                except OSError as exc:
-                    self._error = f"libzbar could not be loaded ({exc}); apt install libzbar0"
-                else:
-                    self._w = wrapper
-                self._loaded = True
-        return self._w
+        wrapper.load_libzbar()
+        return wrapper
 
-    def available(self) -> bool:
-        """True when pyzbar imports and libzbar loads."""
-        return self._load() is not None
-
-    def unavailable_reason(self) -> str | None:
-        """Load error text, if any."""
-        self._load()
-        return self._error
+    def _problem(self, exc: ImportError | OSError) -> str:
+        if isinstance(exc, OSError):
+            return f"libzbar could not be loaded ({exc}); apt install libzbar0"
+        return f"pyzbar/libzbar is not usable ({exc}); pip install pyzbar, apt install libzbar0"
 
     def read(self, gray: np.ndarray, formats: frozenset[Format]) -> list[RawRead]:
         """Scan with only the requested symbologies enabled."""
-        w = self._load()
-        if w is None:
-            raise BackendUnavailableError(self._error or "pyzbar unavailable")
+        w = self._library()
         h, width = gray.shape[:2]
         if h == 0 or width == 0:
             return []

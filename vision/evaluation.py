@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.gtin import GtinError, expand_upce, normalize_gtin
+from codes.gtin import expand_upce, normalize_gtin
 from vision.images import ImageLoadError, is_image_path, load_image
 
-# Where the project's shared (never committed) data lives: a sibling of the repository.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "barcodes"
 NO_CODE_SETS = frozenset({"falsepositives-1"})
 
 # Labels that disagree with what is printed in the photo. Both photos show the EAN-13
@@ -80,7 +78,7 @@ def read_label(image_path: Path) -> str | None:
     return label.read_bytes().decode("utf-8")
 
 
-def load_samples(root: Path = DEFAULT_DATA_DIR, sets: Iterable[str] | None = None) -> dict[str, list[Sample]]:
+def load_samples(root: Path, sets: Iterable[str] | None = None) -> dict[str, list[Sample]]:
     """Labelled samples per set folder, sorted; errata applied."""
     wanted = set(sets) if sets is not None else None
     out: dict[str, list[Sample]] = {}
@@ -102,10 +100,8 @@ def gtin_of_text(text: str) -> str | None:
     digits = text.strip()
     gtin = normalize_gtin(digits)
     if gtin is None and len(digits) == 8:
-        try:
-            gtin = normalize_gtin(expand_upce(digits))
-        except GtinError:
-            return None
+        upca = expand_upce(digits)
+        gtin = normalize_gtin(upca) if upca is not None else None
     return gtin
 
 

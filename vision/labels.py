@@ -17,8 +17,9 @@ import segno
 from babel.numbers import format_currency, format_decimal
 from PIL import Image, ImageDraw, ImageFont
 
-from vision.catalog import Product, ShelfEntry, StoreInfo, read_inventory, read_products, read_stores
-from vision.intents import DEFAULT_BASE_URL, product_link_url
+from codes.catalog_csv import StoreInfo
+from codes.qr import DEFAULT_BASE_URL, product_link_url
+from vision.catalog import Product, ShelfEntry, read_inventory, read_products, read_stores
 
 log = logging.getLogger(__name__)
 

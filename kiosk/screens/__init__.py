@@ -1,4 +1,4 @@
-"""The app's screens, each a .py (behaviour) and .kv (layout) pair, by name."""
+"""The app's screens, each a .py (behaviour) and .kv (layout) pair with a view-model (``model``), by name."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
 from kiosk.theme import ui
+from kiosk.viewmodels.checkout import AddressModel
 from mqtt.commerce import Address
 
 FIELDS = ("name", "street", "postcode", "city", "country", "email", "phone")
@@ -16,6 +17,7 @@ FIELDS = ("name", "street", "postcode", "city", "country", "email", "phone")
 class AddressScreen(AisleScreen):
     """Personal data lives in the session only (wiped when it ends) and in the outbox until the order is sent."""
 
+    model = AddressModel
     error = StringProperty("")
 
     def field_labels(self) -> dict[str, str]:
@@ -23,6 +25,14 @@ class AddressScreen(AisleScreen):
         return {"name": tr._("Name"), "street": tr._("Street and number"), "postcode": tr._("Postcode"),
                 "city": tr._("City"), "country": tr._("Country code"), "email": tr._("Email (optional)"),
                 "phone": tr._("Phone (optional)")}
+
+    def on_kv_post(self, base_widget: object) -> None:
+        for field in FIELDS:  # the on-screen keyboard types into the field in focus
+            self.ids[f"{field}_input"].bind(focus=self._focused)
+
+    def _focused(self, field: object, focus: bool) -> None:
+        if focus:
+            self.ids.keyboard.target = field
 
     def on_pre_enter(self, *_args: object) -> None:
         keyboard_box = self.ids.keyboard_box
@@ -32,9 +42,7 @@ class AddressScreen(AisleScreen):
             self.ids.keyboard.ensure_built()
         inputs = self.ids
         if not inputs.country_input.text:
-            details = self.ctl.link.store_details()
-            territory = details.locale.split("_")[1] if details and "_" in details.locale else ""
-            inputs.country_input.text = territory
+            inputs.country_input.text = self.vm.territory()
         self.ids.keyboard.target = self.ids.name_input
         self.error = ""
 
@@ -60,10 +68,7 @@ class AddressScreen(AisleScreen):
             self.error = tr._("Please check: {fields}").format(fields=", ".join(dict.fromkeys(wrong)))
             return
         self.error = ""
-        self.ctl.link.sessions.session.address = address
-        if self.ctl.draft is not None:
-            self.ctl.draft.address = address
-        self.ctl.nav.go("options")
+        self.vm.use_address(address)
 
     def reset(self) -> None:
         for name in FIELDS:

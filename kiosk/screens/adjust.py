@@ -6,15 +6,15 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
 
+from codes.scanned import Intent, ProductCode, ProductLink
+from edge.client_types import ClientError
 from edge.device import StockView
 from kiosk.i18n.translator import tr
 from kiosk.presenters import error_text
 from kiosk.screens.base import AisleScreen
-from kiosk.services.link import LinkError
-from kiosk.theme import ui
+from kiosk.viewmodels.staff import AdjustModel
 from kiosk.widgets.search import SearchPanel
 from mqtt.payloads import StockLevel
-from vision.intents import Intent, ProductCode, ProductLink
 
 REASONS = {"delivery": "delivery", "sold": "sold", "damaged": "damaged", "count": "count correction"}
 
@@ -22,6 +22,7 @@ REASONS = {"delivery": "delivery", "sold": "sold", "damaged": "damaged", "count"
 class AdjustScreen(AisleScreen):
     """The ledger keeps the reason and this device's id with every change."""
 
+    model = AdjustModel
     sku = StringProperty("")
     product_name = StringProperty("")
     levels = StringProperty("")
@@ -29,6 +30,10 @@ class AdjustScreen(AisleScreen):
     location = OptionProperty("shelf", options=["shelf", "backroom"])
     reason = OptionProperty("delivery", options=list(REASONS))
     busy = BooleanProperty(False)
+
+    def on_vm(self, _screen: object, vm: AdjustModel) -> None:
+        vm.bind(on_stock=lambda _vm, view: self.stock_changed(view),
+                on_pick=lambda _vm, _purpose, sku: self.set_product(sku))
 
     def prepare(self, **_params: Any) -> None:
         self.refresh()
@@ -46,10 +51,11 @@ class AdjustScreen(AisleScreen):
         if not self.sku:
             self.product_name, self.levels = tr._("Scan or search for a product"), ""
             return
-        product = self.ctl.link.product(self.sku)
-        self.product_name = self.ctl.link.name_of(product, ui.lang) if product else self.sku
-        stock = view or self.ctl.link.stock(self.sku)
-        fmt = self.ctl.fmt
+        vm = self.vm
+        product = vm.product(self.sku)
+        self.product_name = vm.name_of(product) if product else self.sku
+        stock = view or vm.stock(self.sku)
+        fmt = vm.fmt
         if not stock.known:
             self.levels = tr._("Stock not known yet")
             return
@@ -65,9 +71,9 @@ class AdjustScreen(AisleScreen):
 
     def on_scan(self, intent: Intent) -> bool:
         if isinstance(intent, ProductLink | ProductCode):
-            view = self.ctl.link.product(intent.sku if isinstance(intent, ProductLink) else intent.gtin)
+            view = self.vm.product(intent)
             if view is None:
-                self.ctl.notify(tr._("We do not sell this product in this store."), "error")
+                self.vm.notify(tr._("We do not sell this product in this store."), "error")
             else:
                 self.set_product(view.sku)
             return True
@@ -75,7 +81,7 @@ class AdjustScreen(AisleScreen):
 
     def search(self) -> None:
         """Pick the product by name."""
-        SearchPanel(on_pick=self.set_product).open()
+        SearchPanel(self.vm, on_pick=self.set_product).open()
 
     def step(self, amount: int) -> None:
         """Change the adjustment by ``amount``."""
@@ -87,22 +93,21 @@ class AdjustScreen(AisleScreen):
             return
         sku, delta, location, reason = self.sku, int(self.delta), self.location, REASONS[self.reason]
         self.busy = True
-        self.ctl.tasks.run(lambda: self.ctl.link.adjust_stock(sku, delta, location, reason), self._done,
-                           self._failed)
+        self.vm.adjust_stock(sku, delta, location, reason, self._done, self._failed)
 
     def _done(self, level: StockLevel) -> None:
         self.busy, self.delta = False, 0
-        fmt = self.ctl.fmt
-        self.ctl.notify(tr._("Saved. Shelf {shelf}, backroom {backroom}.").format(
+        fmt = self.vm.fmt
+        self.vm.notify(tr._("Saved. Shelf {shelf}, backroom {backroom}.").format(
             shelf=fmt.number(level.shelf), backroom=fmt.number(level.backroom)), "ok")
 
     def _failed(self, exc: Exception) -> None:
         self.busy = False
-        if isinstance(exc, LinkError) and exc.code in ("forbidden", "offline"):
+        if isinstance(exc, ClientError) and exc.code in ("forbidden", "offline"):
             detail = error_text(exc.code, tr._)
         else:
-            detail = str(exc) if isinstance(exc, LinkError) else type(exc).__name__
-        self.ctl.notify(tr._("Not saved: {reason}").format(reason=detail), "error")
+            detail = str(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        self.vm.notify(tr._("Not saved: {reason}").format(reason=detail), "error")
 
     def reset(self) -> None:
         self.sku, self.product_name, self.levels, self.delta = "", "", "", 0

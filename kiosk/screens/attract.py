@@ -7,6 +7,7 @@ from kiosk.i18n.languages import LANGUAGES
 from kiosk.screens.base import AisleScreen
 from kiosk.state import state
 from kiosk.theme import ui
+from kiosk.viewmodels.shopper import AttractModel
 from kiosk.widgets.search import SearchPanel
 from kiosk.widgets.text import AButton, AText
 
@@ -16,6 +17,7 @@ INVITATION = "Scan a product here to see its price and stock"
 class AttractScreen(AisleScreen):
     """Invitation, language choice, and ways in: scan, photo, search, cart, staff."""
 
+    model = AttractModel
 
     def on_kv_post(self, base_widget: object) -> None:
         state.fbind("languages", self.relabel)
@@ -28,7 +30,7 @@ class AttractScreen(AisleScreen):
             lang = LANGUAGES[code]
             button = AButton(kind="choice", text=lang.native, selected=code == ui.lang)
             button.lang_code = code
-            button.bind(on_release=lambda b: self.ctl.set_language(b.lang_code))
+            button.bind(on_release=lambda b: self.vm.set_language(b.lang_code))
             chooser.add_widget(button)
         lines = self.ids.invitations
         lines.clear_widgets()
@@ -43,4 +45,4 @@ class AttractScreen(AisleScreen):
 
     def search(self) -> None:
         """Open the search panel; a result opens the product."""
-        SearchPanel(on_pick=lambda sku: self.ctl.router.open_product(sku)).open()
+        SearchPanel(self.vm, on_pick=self.vm.open_product).open()

@@ -1,29 +1,23 @@
-"""What every screen has: access to the controller, parameters before showing, reset, language refresh."""
+"""What every screen has: its view-model, parameters before showing, reset, language refresh."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kivy.app import App
-from kivy.properties import StringProperty
+from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from codes.scanned import Intent
 from edge.device import StockView
-from vision.intents import Intent
-
-if TYPE_CHECKING:
-    from kiosk.controller import Controller
+from kiosk.viewmodels.base import ScreenModel
 
 
 class AisleScreen(Screen):
     """Base of the app's screens; layout lives in the screen's .kv file, behaviour here."""
 
     title = StringProperty("")
-
-    @property
-    def ctl(self) -> Controller:
-        """The app's controller."""
-        return App.get_running_app().ctl  # type: ignore[no-any-return, union-attr]
+    model: type[ScreenModel] = ScreenModel  # the type of this screen's view-model
+    vm = ObjectProperty(None, allownone=True)  # the screen's view-model: set by the app before the first texts
 
     def prepare(self, **params: Any) -> None:
         """Called with navigation parameters before the screen shows."""

@@ -8,12 +8,13 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.modalview import ModalView
 
-from edge.cart import CartError, CartSnapshot, OutOfStock
+from edge.cart import CartSnapshot
+from edge.client_types import CartOpened, ClientError
 from kiosk.i18n.translator import tr
 from kiosk.presenters import error_text
 from kiosk.screens.base import AisleScreen
-from kiosk.services.link import CartOpened, LinkError, StoreNotReady
 from kiosk.theme import ui
+from kiosk.viewmodels.shopper import CartModel
 from kiosk.widgets.cart_line import CartLineRow
 from mqtt.commerce import Handoff
 
@@ -25,6 +26,10 @@ class HandoffPanel(ModalView):
     status = StringProperty("")
     opened = BooleanProperty(False)
     handoff: Handoff | None = ObjectProperty(None, allownone=True)
+    __events__ = ("on_finish",)
+
+    def on_finish(self) -> None:
+        """The shopper tapped Done: the cart moved to the phone."""
 
     def on_open(self) -> None:
         self._tick = Clock.schedule_interval(self._countdown, 1.0)
@@ -48,6 +53,7 @@ class HandoffPanel(ModalView):
 class CartScreen(AisleScreen):
     """Lines and totals; every change goes through DeviceCart and comes back as a snapshot."""
 
+    model = CartModel
     total = StringProperty("")
     flagged = StringProperty("")
     empty = BooleanProperty(True)
@@ -58,8 +64,12 @@ class CartScreen(AisleScreen):
         self._panel: HandoffPanel | None = None
         self._snapshot: CartSnapshot | None = None
 
+    def on_vm(self, _screen: object, vm: CartModel) -> None:
+        vm.bind(on_cart=lambda _vm, snapshot: self.cart_changed(snapshot),
+                on_cart_opened=lambda _vm, opened: self.cart_opened(opened))
+
     def on_pre_enter(self, *_args: object) -> None:
-        self.cart_changed(self.ctl.link.cart_snapshot())
+        self.cart_changed(self.vm.snapshot())
 
     def relabel(self) -> None:
         if self._snapshot is not None:
@@ -72,10 +82,11 @@ class CartScreen(AisleScreen):
         box.clear_widgets()
         lines = snapshot.lines if snapshot else ()
         self.empty = not lines
-        fmt, link = self.ctl.fmt, self.ctl.link
+        vm = self.vm
+        fmt = vm.fmt
         for line in lines:
-            view = link.product(line.sku)
-            name = link.name_of(view, ui.lang) if view else line.sku
+            view = vm.product(line.sku)
+            name = vm.name_of(view) if view else line.sku
             was = ""
             if line.price_changed_from is not None:
                 was = tr._("Price changed from {old}").format(
@@ -84,49 +95,32 @@ class CartScreen(AisleScreen):
                 sku=line.sku, name=name,
                 unit=tr._("{price} each").format(price=fmt.money(line.unit_price.amount, line.unit_price.currency)),
                 quantity=fmt.number(line.quantity), total=fmt.money(line.line_total.amount, line.line_total.currency),
-                was=was, on_change=self.change))
+                was=was, on_change=vm.change))
         self.total = fmt.money(snapshot.total.amount, snapshot.total.currency) if snapshot else ""
         count = len(snapshot.flagged) if snapshot else 0
         self.flagged = tr.n_("The price of {n} item changed since you added it.",
                              "The prices of {n} items changed since you added them.", count).format(
             n=fmt.number(count)) if count else ""
 
-    def change(self, sku: str, delta: int) -> None:
-        """Plus or minus one; zero removes the line."""
-        cart = self.ctl.link.cart
-        current = next((line.quantity for line in cart.snapshot().lines if line.sku == sku), 0)
-        try:
-            cart.set_quantity(sku, max(0, current + delta))
-        except CartError as exc:
-            if isinstance(exc, OutOfStock):
-                self.ctl.notify(tr._("Only {n} in stock here.").format(n=self.ctl.fmt.number(exc.available)), "error")
-            else:
-                self.ctl.notify(str(exc), "error")
-
     def checkout(self, kind: str) -> None:
         """Pay at the till, send home or pick up later, for the whole cart."""
-        try:
-            cart = self.ctl.link.cart
-        except StoreNotReady:
-            return
-        lines = cart.requests()
-        if lines:
-            self.ctl.start_checkout(lines, cart.online_cart_id, kind)
+        self.vm.checkout(kind)
 
     def continue_on_phone(self) -> None:
         """Export the cart and show its single-use QR code."""
         self.busy = True
-        self.ctl.tasks.run(self.ctl.link.export_cart, self._show_handoff, self._handoff_failed)
+        self.vm.export_cart(self._show_handoff, self._handoff_failed)
 
     def _show_handoff(self, handoff: Handoff) -> None:
         self.busy = False
         self._panel = HandoffPanel(handoff=handoff, url=handoff.url)
+        self._panel.bind(on_finish=lambda _panel: self.finish_on_phone())
         self._panel.status = tr._("Scan it with your phone's camera.")
         self._panel.open()
 
     def _handoff_failed(self, exc: Exception) -> None:
         self.busy = False
-        self.ctl.notify(error_text(exc.code if isinstance(exc, LinkError) else "other", tr._), "error")
+        self.vm.notify(error_text(exc.code if isinstance(exc, ClientError) else "other", tr._), "error")
 
     def cart_opened(self, opened: CartOpened) -> None:
         """The phone took the cart."""
@@ -139,7 +133,7 @@ class CartScreen(AisleScreen):
         """The shopper moved on to the phone: end the kiosk session."""
         if self._panel is not None:
             self._panel.dismiss()
-        self.ctl.end_session()
+        self.vm.end_session()
 
     def reset(self) -> None:
         if self._panel is not None:

@@ -11,11 +11,13 @@ from kiosk import presenters
 from kiosk.i18n.translator import tr
 from kiosk.presenters import OptionText
 from kiosk.screens.base import AisleScreen
+from kiosk.viewmodels.checkout import ConfirmModel
 
 
 class ConfirmScreen(AisleScreen):
     """Shows the order the outbox holds; updates when it is confirmed, refused or changes status."""
 
+    model = ConfirmModel
     order_id = StringProperty("")
     reference = StringProperty("")
     phase = OptionProperty("queued", options=["queued", "confirmed", "rejected"])
@@ -29,6 +31,9 @@ class ConfirmScreen(AisleScreen):
         self._order: LocalOrder | None = None
         self._option: OptionText | None = None
 
+    def on_vm(self, _screen: object, vm: ConfirmModel) -> None:
+        vm.bind(on_order=lambda _vm, order: self.order_changed(order))
+
     def prepare(self, order: LocalOrder | None = None, option: OptionText | None = None, kind: str = "",
                 **_params: Any) -> None:
         if order is None:
@@ -36,7 +41,7 @@ class ConfirmScreen(AisleScreen):
         self._option, self.kind = option, kind
         self.order_id = order.order_id
         # The outbox may have confirmed it before this screen showed: read its newest state.
-        self.order_changed(self.ctl.link.outbox.get(order.order_id))
+        self.order_changed(self.vm.order(order.order_id))
 
     def order_changed(self, order: LocalOrder) -> None:
         """An order of this device changed (UI thread)."""
@@ -64,7 +69,7 @@ class ConfirmScreen(AisleScreen):
 
     def done(self) -> None:
         """Finished: the kiosk forgets the shopper; a phone just starts afresh."""
-        self.ctl.end_session()
+        self.vm.end_session()
 
     def reset(self) -> None:
         self._order, self._option = None, None

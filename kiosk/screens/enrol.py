@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from codes.scanned import Intent, ProductCode, ProductLink
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from kiosk.theme import ui
+from kiosk.viewmodels.staff import EnrolModel
 from kiosk.widgets.search import SearchPanel
-from vision.intents import Intent, ProductCode, ProductLink
 
 MIN_PHOTOS = 3
 
@@ -16,6 +16,7 @@ MIN_PHOTOS = 3
 class EnrolScreen(AisleScreen):
     """Photos stay in memory until enrolled or the screen is left."""
 
+    model = EnrolModel
     sku = StringProperty("")
     product_name = StringProperty("")
     photos = NumericProperty(0)
@@ -27,22 +28,25 @@ class EnrolScreen(AisleScreen):
         super().__init__(**kwargs)
         self._frames: list = []
 
+    def on_vm(self, _screen: object, vm: EnrolModel) -> None:
+        vm.bind(on_pick=lambda _vm, _purpose, sku: self.set_product(sku))
+
     def on_pre_enter(self, *_args: object) -> None:
         self.message = tr._("Getting ready…")
-        self.ctl.tasks.run(self.ctl.recognition.load, self._loaded, lambda _e: self._loaded(False))
+        self.vm.load_recogniser(self._loaded)
 
     def _loaded(self, ok: bool) -> None:
-        self.available = bool(ok and self.ctl.recognition.available)
+        self.available = bool(ok and self.vm.available)
         if self.available:
             preview = self.ids.preview
-            preview.feed = self.ctl.camera
-            if self.ctl.start_camera(decode=False):
+            preview.feed = self.vm.camera
+            if self.vm.start_camera(decode=False):
                 preview.start()
         self.relabel()
 
     def on_leave(self, *_args: object) -> None:
         self.ids.preview.stop()
-        self.ctl.stop_camera()
+        self.vm.stop_camera()
         self._frames.clear()
         self.photos = 0
 
@@ -53,20 +57,20 @@ class EnrolScreen(AisleScreen):
             self.message = tr._("Scan or search for the product to teach.")
         else:
             self.message = tr._("Take photos from different sides: {n} of at least {min} taken.").format(
-                n=self.ctl.fmt.number(self.photos), min=self.ctl.fmt.number(MIN_PHOTOS))
+                n=self.vm.fmt.number(self.photos), min=self.vm.fmt.number(MIN_PHOTOS))
 
     def set_product(self, sku: str) -> None:
         """Teach this product."""
-        view = self.ctl.link.product(sku)
+        view = self.vm.product(sku)
         self.sku = sku
-        self.product_name = self.ctl.link.name_of(view, ui.lang) if view else sku
+        self.product_name = self.vm.name_of(view) if view else sku
         self._frames.clear()
         self.photos = 0
         self.relabel()
 
     def on_scan(self, intent: Intent) -> bool:
         if isinstance(intent, ProductLink | ProductCode):
-            view = self.ctl.link.product(intent.sku if isinstance(intent, ProductLink) else intent.gtin)
+            view = self.vm.product(intent)
             if view is not None:
                 self.set_product(view.sku)
             return True
@@ -74,11 +78,11 @@ class EnrolScreen(AisleScreen):
 
     def search(self) -> None:
         """Pick the product by name."""
-        SearchPanel(on_pick=self.set_product).open()
+        SearchPanel(self.vm, on_pick=self.set_product).open()
 
     def take_photo(self) -> None:
         """Keep the newest camera frame."""
-        frame = self.ctl.camera.latest()
+        frame = self.vm.latest_frame()
         if frame is not None and self.sku:
             self._frames.append(frame)
             self.photos = len(self._frames)
@@ -87,24 +91,24 @@ class EnrolScreen(AisleScreen):
 
     def enrol(self) -> None:
         """Teach the recogniser (worker thread)."""
-        view = self.ctl.link.product(self.sku)
+        view = self.vm.product(self.sku)
         frames = list(self._frames)
         if view is None or len(frames) < MIN_PHOTOS:
             return
         self.busy = True
         sku, label = view.sku, view.vision_label or view.names.get("en", view.sku)
-        self.ctl.tasks.run(lambda: self.ctl.recognition.enrol(sku, frames, label), self._enrolled, self._failed)
+        self.vm.enrol(sku, frames, label, self._enrolled, self._failed)
 
     def _enrolled(self, _result: object) -> None:
         self.busy = False
         self._frames.clear()
         self.photos = 0
         text = tr._("Learned. Shoppers can now identify {name} by photo.")
-        self.ctl.notify(text.format(name=self.product_name), "ok")
+        self.vm.notify(text.format(name=self.product_name), "ok")
 
     def _failed(self, exc: Exception) -> None:
         self.busy = False
-        self.ctl.notify(tr._("Not learned: {reason}").format(reason=str(exc)), "error")
+        self.vm.notify(tr._("Not learned: {reason}").format(reason=str(exc)), "error")
 
     def reset(self) -> None:
         self.sku, self.product_name, self.photos = "", "", 0

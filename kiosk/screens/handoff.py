@@ -7,15 +7,17 @@ from typing import Any
 from kivy.properties import OptionProperty, StringProperty
 
 from edge.cart import CartSnapshot
+from edge.client_types import ClientError
 from kiosk.i18n.translator import tr
 from kiosk.presenters import error_text
 from kiosk.screens.base import AisleScreen
-from kiosk.services.link import LinkError
+from kiosk.viewmodels.shopper import HandoffModel
 
 
 class HandoffScreen(AisleScreen):
     """Redeems a token on a worker; success opens the cart with a notice, failure says what to do."""
 
+    model = HandoffModel
     phase = OptionProperty("opening", options=["opening", "error"])
     message = StringProperty("")
     code = StringProperty("")
@@ -24,7 +26,7 @@ class HandoffScreen(AisleScreen):
         self.phase, self.code = "opening", ""
         self.message = tr._("Opening your online cart…")
         if token:
-            self.ctl.tasks.run(lambda: self.ctl.link.redeem(token), self._opened, self._failed)
+            self.vm.redeem(token, self._opened, self._failed)
 
     def relabel(self) -> None:
         if self.phase == "error":
@@ -32,13 +34,13 @@ class HandoffScreen(AisleScreen):
 
     def _opened(self, snapshot: CartSnapshot) -> None:
         count = sum(line.quantity for line in snapshot.lines)
-        self.ctl.nav.replace("cart")
-        self.ctl.notify(tr.n_("Your online cart is open here: {n} item.", "Your online cart is open here: {n} items.",
-                              count).format(n=self.ctl.fmt.number(count)), "ok")
+        self.vm.replace("cart")
+        self.vm.notify(tr.n_("Your online cart is open here: {n} item.", "Your online cart is open here: {n} items.",
+                            count).format(n=self.vm.fmt.number(count)), "ok")
 
     def _failed(self, exc: Exception) -> None:
         self.phase = "error"
-        self.code = exc.code if isinstance(exc, LinkError) else "other"
+        self.code = exc.code if isinstance(exc, ClientError) else "other"
         self.message = error_text(self.code, tr._)
 
     def reset(self) -> None:

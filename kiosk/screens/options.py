@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kivy.properties import BooleanProperty, OptionProperty, StringProperty
 
+from edge.client_types import ClientError
 from kiosk import presenters
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from kiosk.services.link import LinkError
+from kiosk.viewmodels.checkout import OptionsModel
 from kiosk.widgets.choice import ChoiceCard
 from mqtt.commerce import DeliveryOption, Fulfilment
 
@@ -15,6 +16,7 @@ from mqtt.commerce import DeliveryOption, Fulfilment
 class OptionsScreen(AisleScreen):
     """Lists ``order.options`` of the draft's kind; "till" shows only picking up (and paying) here."""
 
+    model = OptionsModel
     phase = OptionProperty("loading", options=["loading", "choose", "error"])
     message = StringProperty("")
     selected = StringProperty("")
@@ -30,16 +32,16 @@ class OptionsScreen(AisleScreen):
 
     def load(self) -> None:
         """Ask the backend for options (worker thread)."""
-        draft = self.ctl.draft
+        draft = self.vm.draft
         if draft is None:
             return
         self.kind = draft.kind
         self.phase, self.selected, self.message = "loading", "", tr._("Finding the options…")
         self.ids.options.clear_widgets()
-        self.ctl.tasks.run(lambda: self.ctl.link.options(draft.lines), self._loaded, self._failed)
+        self.vm.load(draft, self._loaded, self._failed)
 
     def _wanted(self, option: DeliveryOption) -> bool:
-        here = self.ctl.config.store
+        here = self.vm.here
         if self.kind == "till":
             return option.kind == Fulfilment.PICKUP and option.source_store == here and option.pickup_store == here
         return option.kind.value == self.kind
@@ -58,27 +60,23 @@ class OptionsScreen(AisleScreen):
 
     def _failed(self, exc: Exception) -> None:
         self.phase = "error"
-        self.message = presenters.error_text(exc.code if isinstance(exc, LinkError) else "other", tr._)
+        self.message = presenters.error_text(exc.code if isinstance(exc, ClientError) else "other", tr._)
 
     def relabel(self) -> None:
         if self.phase == "choose":
             self._draw()
 
     def _draw(self) -> None:
-        fmt = self.ctl.fmt
+        fmt = self.vm.fmt
         box = self.ids.options
         box.clear_widgets()
         for option in self._options:
-            text = presenters.option_text(option, self.ctl.config.store, self._store_name, fmt, tr._, tr.n_)
+            text = presenters.option_text(option, self.vm.here, self.vm.store_name, fmt, tr._, tr.n_)
             card = ChoiceCard(title=text.title, line=" · ".join((text.when, text.fee)), total=text.total,
                               selected=option.option_id == self.selected, radio=True)
             card.option_id = option.option_id
             card.bind(on_release=self._choose)
             box.add_widget(card)
-
-    def _store_name(self, store: str) -> str:
-        details = self.ctl.link.store_details(store)
-        return details.name if details else store
 
     def _choose(self, card: ChoiceCard) -> None:
         self.selected = card.option_id
@@ -87,23 +85,22 @@ class OptionsScreen(AisleScreen):
 
     def place(self) -> None:
         """Put the order in the outbox (durable at once) and show its confirmation."""
-        draft = self.ctl.draft
+        draft = self.vm.draft
         option = next((o for o in self._options if o.option_id == self.selected), None)
         if draft is None or option is None or self.placing:
             return
         self.placing = True
-        text = presenters.option_text(option, self.ctl.config.store, self._store_name, self.ctl.fmt, tr._, tr.n_)
+        text = presenters.option_text(option, self.vm.here, self.vm.store_name, self.vm.fmt, tr._, tr.n_)
 
         def done(order: object) -> None:
             self.placing = False
-            self.ctl.nav.replace("confirm", order=order, option=text, kind=draft.kind)
+            self.vm.replace("confirm", order=order, option=text, kind=draft.kind)
 
         def failed(exc: Exception) -> None:
             self.placing = False
-            self.ctl.notify(presenters.error_text("other", tr._), "error")
+            self.vm.notify(presenters.error_text("other", tr._), "error")
 
-        self.ctl.tasks.run(lambda: self.ctl.link.place_order(option, draft.lines, draft.address, draft.cart_id),
-                           done, failed)
+        self.vm.place(option, draft, done, failed)
 
     def reset(self) -> None:
         self._options = []

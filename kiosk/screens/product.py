@@ -6,21 +6,19 @@ from typing import Any
 
 from kivy.properties import BooleanProperty, StringProperty
 
-from edge.cart import CartError, OutOfStock
 from edge.device import ProductView, StockView
 from edge.nearby import NearbyStock
 from kiosk import presenters
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from kiosk.services.link import StoreNotReady
-from kiosk.theme import ui
+from kiosk.viewmodels.shopper import ProductModel
 from kiosk.widgets.text import AText
-from mqtt.commerce import LineRequest
 
 
 class ProductScreen(AisleScreen):
     """Everything about one product; stock updates live while it shows."""
 
+    model = ProductModel
     sku = StringProperty("")
     product_name = StringProperty("")
     details = StringProperty("")
@@ -33,6 +31,11 @@ class ProductScreen(AisleScreen):
     initial = StringProperty("")
     nearby_status = StringProperty("")
     in_stock = BooleanProperty(False)
+
+    def on_vm(self, _screen: object, vm: ProductModel) -> None:
+        vm.bind(on_stock=lambda _vm, view: self.stock_changed(view),
+                on_product=lambda _vm, view: self.product_changed(view),
+                on_connection=lambda _vm, _up: self.refresh_stock())
 
     def prepare(self, sku: str = "", **_params: Any) -> None:
         if sku:
@@ -47,14 +50,15 @@ class ProductScreen(AisleScreen):
 
     def refresh(self) -> None:
         """Name, price and picture from the local cache."""
-        view = self.ctl.link.product(self.sku) if self.sku else None
+        vm = self.vm
+        view = vm.product(self.sku) if self.sku else None
         if view is None:
             return
-        self.product_name = self.ctl.link.name_of(view, ui.lang)
+        self.product_name = vm.name_of(view)
         self.details = " · ".join(x for x in (view.brand, view.unit) if x)
-        self.price = self.ctl.fmt.money(view.price, view.currency)
+        self.price = vm.fmt.money(view.price, view.currency)
         self.shelf = presenters.shelf_text(view.shelf_location, tr._)
-        self.image = self.ctl.images.path(view.image, view.vision_label) or ""
+        self.image = vm.image(view)
         self.initial = (view.names.get("en") or view.sku)[:1].upper()
         self.refresh_stock()
 
@@ -62,14 +66,13 @@ class ProductScreen(AisleScreen):
         """The stock line; offline it says when the number was last known."""
         if not self.sku:
             return
-        view = view or self.ctl.link.stock(self.sku)
-        text = presenters.stock_text(view, self.ctl.fmt, tr._, tr.n_)
+        view = view or self.vm.stock(self.sku)
+        text = presenters.stock_text(view, self.vm.fmt, tr._, tr.n_)
         self.stock, self.stock_state, self.stock_detail = text.text, text.state, text.detail
         self.in_stock = bool(view.available)
-        if text.state == "out" and view.live and self.ctl.config.is_shopper:
+        if text.state == "out" and view.live and self.vm.is_shopper:
             sku = self.sku
-            self.ctl.tasks.run(lambda: self.ctl.link.report_empty(sku), lambda sent: self._reported(sku, sent),
-                               lambda _exc: None)
+            self.vm.report_empty(sku, lambda sent: self._reported(sku, sent))
 
     def _reported(self, sku: str, sent: bool) -> None:
         if sku == self.sku and self.stock_state == "out":
@@ -88,13 +91,12 @@ class ProductScreen(AisleScreen):
         sku = self.sku
         self.nearby_status = tr._("Checking nearby stores…")
         self.ids.nearby.clear_widgets()
-        self.ctl.tasks.run(lambda: self.ctl.link.nearby(sku), lambda result: self._nearby_done(sku, result),
-                           lambda _exc: self._nearby_failed(sku))
+        self.vm.nearby(sku, lambda result: self._nearby_done(sku, result), lambda _exc: self._nearby_failed(sku))
 
     def _nearby_done(self, sku: str, nearby: NearbyStock) -> None:
         if sku != self.sku:
             return
-        rows = presenters.nearby_rows(nearby, self.ctl.fmt, tr._, tr.n_)
+        rows = presenters.nearby_rows(nearby, self.vm.fmt, tr._, tr.n_)
         box = self.ids.nearby
         box.clear_widgets()
         self.nearby_status = "" if rows else tr._("No other store has it.")
@@ -110,24 +112,15 @@ class ProductScreen(AisleScreen):
 
     def add_to_cart(self) -> None:
         """One more in the cart (refused politely when the shelf is empty)."""
-        try:
-            self.ctl.link.cart.add(self.sku)
-        except OutOfStock as exc:
-            text = tr._("Not enough in stock here ({n} left). You can have it sent home or reserve it.")
-            self.ctl.notify(text.format(n=self.ctl.fmt.number(exc.available)), "error")
-            return
-        except (CartError, StoreNotReady) as exc:
-            self.ctl.notify(str(exc), "error")
-            return
-        self.ctl.notify(tr._("Added to your cart: {name}").format(name=self.product_name), "ok")
+        self.vm.add_to_cart(self.sku, self.product_name)
 
     def send_home(self) -> None:
         """Deliver this product."""
-        self.ctl.start_checkout([LineRequest(sku=self.sku, quantity=1)], None, "delivery")
+        self.vm.checkout(self.sku, "delivery")
 
     def reserve(self) -> None:
         """Reserve this product for pickup."""
-        self.ctl.start_checkout([LineRequest(sku=self.sku, quantity=1)], None, "pickup")
+        self.vm.checkout(self.sku, "pickup")
 
     def reset(self) -> None:
         self.sku = self.product_name = self.price = self.stock = self.image = ""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kivy.clock import Clock
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from kiosk.services.recognition import Guess
-from kiosk.theme import ui
+from kiosk.viewmodels.shopper import RecogniseModel
 from kiosk.widgets.choice import ChoiceCard
+
+if TYPE_CHECKING:
+    from vision.recognition import Recognition
 
 INTERVAL = 0.8  # seconds between recognitions; the preview runs at full rate meanwhile
 
@@ -17,6 +21,7 @@ INTERVAL = 0.8  # seconds between recognitions; the preview runs at full rate me
 class RecogniseScreen(AisleScreen):
     """Recognition runs on a worker on the newest frame; barcodes are still read meanwhile."""
 
+    model = RecogniseModel
     phase = OptionProperty("loading", options=["loading", "unavailable", "looking", "suggest", "unknown"])
     message = StringProperty("")
 
@@ -27,20 +32,20 @@ class RecogniseScreen(AisleScreen):
 
     def on_pre_enter(self, *_args: object) -> None:
         preview = self.ids.preview
-        preview.feed = self.ctl.camera
+        preview.feed = self.vm.camera
         preview.clear()
-        if self.ctl.start_camera():
+        if self.vm.start_camera():
             preview.start()
         self.phase = "loading"
         self.relabel()
-        self.ctl.tasks.run(self.ctl.recognition.load, self._loaded, lambda _e: self._loaded(False))
+        self.vm.load_recogniser(self._loaded)
 
     def on_leave(self, *_args: object) -> None:
         if self._event is not None:
             self._event.cancel()
             self._event = None
         self.ids.preview.stop()
-        self.ctl.stop_camera()
+        self.vm.stop_camera()
 
     def relabel(self) -> None:
         self.message = {
@@ -60,31 +65,30 @@ class RecogniseScreen(AisleScreen):
             self._event = Clock.schedule_interval(self._recognise, INTERVAL)
 
     def _recognise(self, _dt: float) -> None:
-        frame = self.ctl.camera.latest()
-        if frame is None or self._busy:
+        if self._busy:
             return
-        self._busy = True
-        self.ctl.tasks.run(lambda: self.ctl.recognition.suggest(frame), self._suggested, self._failed)
+        self._busy = self.vm.suggest(self._suggested, self._failed)
 
     def _failed(self, _exc: Exception) -> None:
         self._busy = False
 
-    def _suggested(self, guess: Guess) -> None:
+    def _suggested(self, guess: Recognition) -> None:
         self._busy = False
         box = self.ids.suggestions
         box.clear_widgets()
-        link, fmt = self.ctl.link, self.ctl.fmt
+        vm = self.vm
+        fmt = vm.fmt
         shown = 0
-        for suggestion in () if guess.unknown else guess.suggestions:
-            view = link.product(suggestion.sku)
+        for suggestion in () if guess.unknown else guess.matches:
+            view = vm.product(suggestion.sku)
             if view is None:  # enrolled, but not sold in this store
                 continue
-            card = ChoiceCard(title=link.name_of(view, ui.lang), total=fmt.money(view.price, view.currency),
+            card = ChoiceCard(title=vm.name_of(view), total=fmt.money(view.price, view.currency),
                               line=tr._("{percent} sure").format(percent=fmt.digits(f"{suggestion.score:.0%}")),
-                              image=self.ctl.images.path(view.image, view.vision_label) or "",
+                              image=vm.image(view),
                               initial=(view.names.get("en") or view.sku)[:1])
             card.sku = view.sku
-            card.bind(on_release=lambda c: self.ctl.router.open_product(c.sku))
+            card.bind(on_release=lambda c: vm.open_product(c.sku))
             box.add_widget(card)
             shown += 1
         self.phase = "suggest" if shown else "unknown"

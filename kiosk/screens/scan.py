@@ -6,17 +6,19 @@ from typing import Any
 
 from kivy.properties import OptionProperty, StringProperty
 
+from codes.scanned import Intent, ProductCode, ProductLink, Unknown
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
 from kiosk.state import state
+from kiosk.viewmodels.shopper import ScanModel
 from kiosk.widgets.search import SearchPanel
-from vision.intents import Intent, ProductCode, ProductLink, Unknown
-from vision.session import Detection
+from vision.scanner import Detection
 
 
 class ScanScreen(AisleScreen):
     """Scanning for shoppers, and for staff screens that need a product (``purpose``)."""
 
+    model = ScanModel
     purpose = OptionProperty("shop", options=["shop", "adjust", "enrol"])
     status = StringProperty("")
     status_kind = OptionProperty("info", options=["info", "ok", "error"])
@@ -34,8 +36,8 @@ class ScanScreen(AisleScreen):
 
     def on_pre_enter(self, *_args: object) -> None:
         preview = self.ids.preview
-        preview.feed = self.ctl.camera
-        ok = self.ctl.start_camera()
+        preview.feed = self.vm.camera
+        ok = self.vm.start_camera()
         preview.clear()
         if ok:
             preview.start()
@@ -43,7 +45,7 @@ class ScanScreen(AisleScreen):
 
     def on_leave(self, *_args: object) -> None:
         self.ids.preview.stop()
-        self.ctl.stop_camera()
+        self.vm.stop_camera()
 
     def code_seen(self, detection: Detection) -> None:
         """Feedback the moment a code is read, before anything opens."""
@@ -56,25 +58,22 @@ class ScanScreen(AisleScreen):
     def on_scan(self, intent: Intent) -> bool:
         if self.purpose == "shop" or not isinstance(intent, ProductLink | ProductCode):
             return False
-        code = intent.sku if isinstance(intent, ProductLink) else intent.gtin
-        view = self.ctl.link.product(code)
+        view = self.vm.product(intent)
         if view is None:
             self.status, self.status_kind = tr._("We do not sell this product in this store."), "error"
             return True
-        self.ctl.nav.back()
-        self.ctl.nav.screen(self.purpose).set_product(view.sku)
+        self.vm.pick(self.purpose, view.sku)
         return True
 
     def search(self) -> None:
         """Search by name instead of scanning."""
-        SearchPanel(on_pick=self._picked).open()
+        SearchPanel(self.vm, on_pick=self._picked).open()
 
     def _picked(self, sku: str) -> None:
         if self.purpose == "shop":
-            self.ctl.router.open_product(sku)
+            self.vm.open_product(sku)
         else:
-            self.ctl.nav.back()
-            self.ctl.nav.screen(self.purpose).set_product(sku)
+            self.vm.pick(self.purpose, sku)
 
     def reset(self) -> None:
         self.purpose = "shop"

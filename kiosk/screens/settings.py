@@ -12,6 +12,7 @@ from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
 from kiosk.state import state
 from kiosk.theme import ui
+from kiosk.viewmodels.staff import SettingsModel
 from kiosk.widgets.text import AButton
 from mqtt.url import mask_url
 
@@ -19,30 +20,32 @@ from mqtt.url import mask_url
 class SettingsScreen(AisleScreen):
     """Display choices apply at once; store and broker apply with "Save and reconnect"."""
 
+    model = SettingsModel
     error = StringProperty("")
 
     def on_pre_enter(self, *_args: object) -> None:
         if not state.staff_id:  # only reachable after sign-in; a stale history must not open it
-            self.ctl.nav.replace("staff_login")
+            self.vm.replace("staff_login")
             return
-        self.ids.store_input.text = self.ctl.config.store
+        self.ids.store_input.text = self.vm.config.store
         # Never the password: anyone who gets a staff PIN would read the device's broker login here.
-        self.ids.broker_input.text = mask_url(self.ctl.config.broker)
+        self.ids.broker_input.text = mask_url(self.vm.config.broker)
         self.error = ""
         self.relabel()
 
     def relabel(self) -> None:
-        config, fmt = self.ctl.config, self.ctl.fmt
+        vm = self.vm
+        config, fmt = vm.config, vm.fmt
         self._choices(self.ids.languages, [(c, lang.native) for c, lang in LANGUAGES.items()], ui.lang,
-                      lambda code: self.ctl.settings_changed(language=code))
+                      lambda code: vm.change(language=code))
         sizes = [tr._("Normal"), tr._("Large"), tr._("Larger")]
         self._choices(self.ids.sizes, list(zip(TEXT_SCALES, sizes, strict=True)), config.text_scale,
-                      lambda scale: self.ctl.settings_changed(text_scale=scale))
+                      lambda scale: vm.change(text_scale=scale))
         self._choices(self.ids.contrast, [(False, tr._("Standard")), (True, tr._("High contrast"))],
-                      config.high_contrast, lambda value: self.ctl.settings_changed(high_contrast=value))
+                      config.high_contrast, lambda value: vm.change(high_contrast=value))
         idle = [(s, tr._("{n} s").format(n=fmt.number(int(s)))) for s in IDLE_CHOICES]
         self._choices(self.ids.idle, idle, config.idle_timeout,
-                      lambda seconds: self.ctl.settings_changed(idle_timeout=seconds))
+                      lambda seconds: vm.change(idle_timeout=seconds))
 
     def _choices(self, box: object, items: list, current: object, apply: object) -> None:
         box.clear_widgets()  # type: ignore[attr-defined]
@@ -55,13 +58,14 @@ class SettingsScreen(AisleScreen):
     def save_connection(self) -> None:
         """Switch store or broker (reconnects; the cart of the old store is dropped)."""
         store, broker = self.ids.store_input.text.strip(), self.ids.broker_input.text.strip()
-        if broker == mask_url(self.ctl.config.broker):
-            broker = self.ctl.config.broker  # unchanged: keep the password the mask stands for
+        config = self.vm.config
+        if broker == mask_url(config.broker):
+            broker = config.broker  # unchanged: keep the password the mask stands for
         try:
-            validate(replace(self.ctl.config, store=store, broker=broker))
+            validate(replace(config, store=store, broker=broker))
         except ConfigError as exc:
             self.error = str(exc)
             return
         self.error = ""
-        self.ctl.settings_changed(store=store, broker=broker)
-        self.ctl.notify(tr._("Saved. Connecting to {store}…").format(store=store), "ok")
+        self.vm.change(store=store, broker=broker)
+        self.vm.notify(tr._("Saved. Connecting to {store}…").format(store=store), "ok")

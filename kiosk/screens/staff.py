@@ -6,7 +6,7 @@ from kivy.properties import StringProperty
 
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from kiosk.theme import ui
+from kiosk.viewmodels.staff import StaffModel
 from kiosk.widgets.alert_panel import AlertPanel
 from kiosk.widgets.choice import ChoiceCard
 from mqtt.alerts import Alert, AlertState
@@ -17,16 +17,13 @@ LOW_SHELF = 3
 class StaffScreen(AisleScreen):
     """Alerts come retained from the backend; without any, a local low-shelf estimate stands in."""
 
+    model = StaffModel
     summary = StringProperty("")
 
-    def on_kv_post(self, base_widget: object) -> None:
-        # Registered here, not in __init__: the controller exists once the screens are built.
-        self._listening = False
+    def on_vm(self, _screen: object, vm: StaffModel) -> None:
+        vm.bind(on_alerts=lambda _vm, _alerts: self.refresh())
 
     def on_pre_enter(self, *_args: object) -> None:
-        if not self._listening:
-            self.ctl.link.on_alerts(lambda _alerts: self.refresh())
-            self._listening = True
         self.refresh()
 
     def relabel(self) -> None:
@@ -39,35 +36,37 @@ class StaffScreen(AisleScreen):
             return
         box = self.ids.alerts
         box.clear_widgets()
-        link, fmt = self.ctl.link, self.ctl.fmt
-        alerts = link.alerts()
+        vm = self.vm
+        fmt = vm.fmt
+        alerts = vm.alerts()
         if alerts:
             self.summary = tr.n_("{n} alert needs attention.", "{n} alerts need attention.", len(alerts)).format(
                 n=fmt.number(len(alerts)))
             for alert in alerts:
                 box.add_widget(self._alert_card(alert))
             return
-        low = link.low_stock(LOW_SHELF)
+        low = vm.low_stock(LOW_SHELF)
         self.summary = tr._("No alerts right now.") if not low else tr._(
             "No alerts from the store system. Low on the shelf here (estimate):")
         for view, stock in low:
             line = tr._("Shelf {shelf} · backroom {backroom} · at {location}").format(
                 shelf=fmt.number(stock.shelf or 0), backroom=fmt.number(stock.backroom or 0),
                 location=view.shelf_location or "–")
-            card = ChoiceCard(title=link.name_of(view, ui.lang), line=line)
+            card = ChoiceCard(title=vm.name_of(view), line=line)
             card.sku = view.sku
             card.bind(on_release=lambda c: self._adjust(c.sku))
             box.add_widget(card)
 
     def _describe(self, alert: Alert) -> tuple[str, str]:
-        link, fmt = self.ctl.link, self.ctl.fmt
-        view = link.product(alert.sku)
-        name = link.name_of(view, ui.lang) if view else alert.sku
+        vm = self.vm
+        fmt = vm.fmt
+        view = vm.product(alert.sku)
+        name = vm.name_of(view) if view else alert.sku
         where = view.shelf_location if view and view.shelf_location else "–"
         line = tr._("Shelf {shelf} · backroom {backroom} · at {location}").format(
             shelf=fmt.number(alert.shelf), backroom=fmt.number(alert.backroom), location=where)
         if alert.state == AlertState.CLAIMED:
-            line += " · " + (tr._("yours") if alert.claimed_by == self.ctl.device_id else tr._("taken"))
+            line += " · " + (tr._("yours") if alert.claimed_by == vm.device_id else tr._("taken"))
         if not alert.backroom:
             line += " · " + tr._("backroom empty")
         elif not alert.restock_now:  # some units, not enough to refill the shelf: order more
@@ -77,7 +76,7 @@ class StaffScreen(AisleScreen):
     def _alert_card(self, alert: Alert) -> ChoiceCard:
         name, line = self._describe(alert)
         urgent = tr._("Urgent") if alert.priority >= 70 or alert.escalated else ""
-        card = ChoiceCard(title=name, line=line, total=urgent, selected=alert.claimed_by == self.ctl.device_id)
+        card = ChoiceCard(title=name, line=line, total=urgent, selected=alert.claimed_by == self.vm.device_id)
         card.alert = alert
         card.bind(on_release=lambda c: self.open_alert(c.alert))
         return card
@@ -85,8 +84,7 @@ class StaffScreen(AisleScreen):
     def open_alert(self, alert: Alert) -> None:
         """Details and actions of one alert."""
         name, line = self._describe(alert)
-        AlertPanel(alert, name, line).open()
+        AlertPanel(self.vm, alert, name, line).open()
 
     def _adjust(self, sku: str) -> None:
-        self.ctl.nav.go("adjust")
-        self.ctl.nav.screen("adjust").set_product(sku)
+        self.vm.adjust(sku)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from kivy.properties import StringProperty
 
+from codes.scanned import Intent, StaffBadge
 from kiosk.i18n.translator import tr
 from kiosk.screens.base import AisleScreen
-from vision.intents import Intent, StaffBadge
+from kiosk.viewmodels.staff import StaffLoginModel
 
 PIN_LENGTH = 8
 
@@ -14,6 +15,7 @@ PIN_LENGTH = 8
 class StaffLoginScreen(AisleScreen):
     """The PIN is held only until checked; digits show as dots."""
 
+    model = StaffLoginModel
     pin = StringProperty("")
 
     def press(self, digit: str) -> None:
@@ -29,18 +31,18 @@ class StaffLoginScreen(AisleScreen):
         """Check the PIN."""
         pin, self.pin = self.pin, ""
         if pin:
-            self.ctl.signed_in(self.ctl.staff.pin(pin))
+            self.vm.sign_in(pin)
 
     def on_pre_enter(self, *_args: object) -> None:
-        # No provisioning: nothing here could check a PIN or a badge. (No controller yet: the staff app's first
+        # No provisioning: nothing here could check a PIN or a badge. (No view-model yet: the staff app's first
         # screen, and staff mode never starts without provisioning.)
-        if self.ctl is not None and not self.ctl.staff.enabled:
-            self.ctl.nav.replace("attract")  # switching screens clears notices: say why after it
-            self.ctl.notify(tr._("This device is for shoppers only: staff cannot sign in here."), "error")
+        if self.vm is not None and not self.vm.staff_enabled:
+            self.vm.replace("attract")  # switching screens clears notices: say why after it
+            self.vm.notify(tr._("This device is for shoppers only: staff cannot sign in here."), "error")
 
     def on_scan(self, intent: Intent) -> bool:
         if isinstance(intent, StaffBadge):
-            self.ctl.staff_badge(intent)
+            self.vm.badge(intent)
             return True
         return False
 

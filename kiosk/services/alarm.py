@@ -57,13 +57,11 @@ class Alarm:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.rings = 0
         self._sound: object | None = None
         self._loaded = False
 
     def ring(self) -> None:
         """Call from the UI thread."""
-        self.rings += 1
         sound = self._load()
         if sound is not None:
             sound.play()  # type: ignore[attr-defined]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.session import Detection, ScanSession
+from mqtt.dispatch import Dispatch
+from vision.scanner import Detection, Scanner
 from vision.sources import Frame, FrameSource, ImageFolderSource, OpenCVCapture, SourceError
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[Callable[[], None]], None]
 FOLDER_FPS = 15.0
 # Decoding every frame would take the CPU the preview needs on a small device; 8 reads a second still
 # finds a code within a fraction of a second of it entering the frame.
@@ -93,7 +93,7 @@ class CameraFeed:
         self._decode_interval = 1.0 / decode_hz if decode_hz > 0 else 0.0
         self._lock = threading.Lock()
         self._source: FrameSource | None = None
-        self._scan: ScanSession | None = None
+        self._scan: Scanner | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._preview: PreviewFrame | None = None
@@ -115,7 +115,7 @@ class CameraFeed:
             raise CameraUnavailable(f"{source.name} cannot be opened")
         self._stop.clear()
         self._source = source
-        self._scan = ScanSession(on_detection, dispatch=dispatch).start() if on_detection else None
+        self._scan = Scanner(on_detection, dispatch=dispatch).start() if on_detection else None
         self.frames, self.started_at = 0, time.monotonic()
         self._thread = threading.Thread(target=self._read, args=(source,), name="camera-reader", daemon=True)
         self._thread.start()

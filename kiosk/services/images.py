@@ -7,19 +7,17 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+import assets
 
-ROOT = Path(__file__).resolve().parents[2]
-GROCERY = ROOT.parent / "shared" / "data" / "grocery"  # the Grocery Store Dataset, when this checkout has it
-# A shopper holding up a Golden Delicious (the demo's first product): shown to the camera by the walkthrough and tests.
-SAMPLE_PHOTO = GROCERY / "train" / "Fruit" / "Apple" / "Golden-Delicious" / "Golden-Delicious_001.jpg"
+log = logging.getLogger(__name__)
 
 
 class ProductImages:
     """Resolves ``Product.image`` and ``vision_label`` to a local file; None means draw a placeholder."""
 
-    def __init__(self, roots: tuple[Path, ...] = (), dataset: Path | None = GROCERY) -> None:
-        self.roots = tuple(roots) + (ROOT / "assets",)
+    def __init__(self, roots: tuple[Path, ...] = (), dataset: Path | None = None) -> None:
+        # dataset: the Grocery Store Dataset's folder, for its iconic photos (--product-dataset); never a default.
+        self.roots = tuple(roots) + (assets.path(),)
         self.dataset = dataset if dataset is not None and (dataset / "classes.csv").is_file() else None
 
     def path(self, image: str, vision_label: str = "") -> str | None:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
+from edge.client_types import ClientError
 from edge.enrolment import register_phone
 from kiosk.config import KioskConfig, broker_url, save_phone_login
-from kiosk.services.link import LinkError
 from kiosk.services.tasks import Tasks
 from mqtt.client import ConnectError, ConnectRefused
 from mqtt.enrolment import EnrolmentCode
@@ -82,7 +82,7 @@ class PhoneCodes:
         if not self._failures:  # once: the demo's broker never has the registry, and that is fine
             log.info("no phone enrolment code to show: %s", exc)
         self._failures += 1
-        offline = not isinstance(exc, LinkError) or exc.code == "offline"
+        offline = not isinstance(exc, ClientError) or exc.code == "offline"
         self._due = self._clock() + (ROTATE_EVERY if offline else RETRY_FAILED)
         if not offline:
             self._set(None)  # the backend said no; an unreachable one leaves a live code up until it expires

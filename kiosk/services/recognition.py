@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vision.recognition import Recognition
 
 log = logging.getLogger(__name__)
 
@@ -24,23 +27,6 @@ MIN_SCORE = 0.2
 
 class RecognitionUnavailable(RuntimeError):
     """No recogniser on this device; the message says why."""
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """One guess: a product and a calibrated confidence in [0, 1]."""
-
-    sku: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Guess:
-    """What the camera shows: ranked suggestions, or ``unknown`` (not listed) with the reason."""
-
-    suggestions: tuple[Suggestion, ...]
-    unknown: bool
-    reason: str = ""
 
 
 class RecognitionService:
@@ -81,14 +67,15 @@ class RecognitionService:
         """Whether a recogniser is loaded."""
         return self._model is not None
 
-    def suggest(self, frame: np.ndarray, top_k: int = TOP_K) -> Guess:
-        """Best guesses for a frame, most likely first."""
+    def suggest(self, frame: np.ndarray, top_k: int = TOP_K) -> Recognition:
+        """Best guesses for a frame, most likely first, without those under MIN_SCORE."""
         if self._model is None:
             raise RecognitionUnavailable(self.reason or "not loaded")
         result = self._model.recognize(frame, top_k)
-        suggestions = tuple(Suggestion(m.sku, float(m.score)) for m in result.matches if m.score >= MIN_SCORE)
-        unknown = bool(result.unknown) or not suggestions
-        return Guess(suggestions, unknown, result.reason or ("no confident match" if not suggestions else ""))
+        confident = tuple(m for m in result.matches if m.score >= MIN_SCORE)
+        unknown = bool(result.unknown) or not confident
+        return replace(result, matches=confident, unknown=unknown,
+                       reason=result.reason or ("no confident match" if not confident else None))
 
     def enrol(self, sku: str, frames: Sequence[np.ndarray], label: str = "") -> int:
         """Teach the recogniser a product from photos; returns how many photos it now holds for it."""

@@ -61,7 +61,10 @@ class StaffAuth:
         """Whether anyone can sign in as staff on this device."""
         return self._config.staff_enabled
 
-    def _locked(self) -> SignIn | None:
+    def _refused(self, key: str) -> SignIn | None:
+        """Why no sign-in can be checked now: nothing to check it with (``key``), or locked after failures."""
+        if not key:
+            return SignIn(False, reason="not_provisioned")
         left = self._locked_until - self._clock()
         return SignIn(False, reason="locked", retry_after=left) if left > 0 else None
 
@@ -75,11 +78,9 @@ class StaffAuth:
 
     def pin(self, pin: str) -> SignIn:
         """Sign in with the store's staff PIN."""
-        if not self._config.staff_pin_hash:
-            return SignIn(False, reason="not_provisioned")
-        locked = self._locked()
-        if locked:
-            return locked
+        refused = self._refused(self._config.staff_pin_hash)
+        if refused:
+            return refused
         if pin_matches(pin, self._config.staff_pin_hash):
             self._failures = 0
             return SignIn(True, staff_id="staff")
@@ -87,11 +88,9 @@ class StaffAuth:
 
     def badge(self, token: str) -> SignIn:
         """Sign in with a scanned badge (the token of a ``StaffBadge`` intent), checked with the store's key."""
-        if not self._config.badge_public_key:
-            return SignIn(False, reason="not_provisioned")
-        locked = self._locked()
-        if locked:
-            return locked
+        refused = self._refused(self._config.badge_public_key)
+        if refused:
+            return refused
         with self._lock:
             revoked = self._revoked
         try:

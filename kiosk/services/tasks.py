@@ -8,10 +8,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from mqtt.dispatch import Dispatch
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Dispatch = Callable[[Callable[[], None]], None]
 
 
 class Tasks:
@@ -22,14 +23,12 @@ class Tasks:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kiosk-task")
         self._generation = 0
         self._lock = threading.Lock()
-        self._running = 0
 
     def run(self, fn: Callable[[], T], on_done: Callable[[T], None] | None = None,
             on_error: Callable[[Exception], None] | None = None) -> Future[T]:
         """Run ``fn`` on a worker; ``on_done(result)`` or ``on_error(exc)`` run on the UI thread."""
         with self._lock:
             generation = self._generation
-            self._running += 1
 
         def work() -> T:
             try:
@@ -46,16 +45,9 @@ class Tasks:
 
     def _finish(self, generation: int, callback: Callable[[Any], None] | None, value: Any) -> None:
         with self._lock:
-            self._running -= 1
             current = generation == self._generation
         if callback is not None and current:
             self._dispatch(lambda: callback(value))
-
-    @property
-    def busy(self) -> bool:
-        """Whether any task is still running (for tests and the walkthrough)."""
-        with self._lock:
-            return self._running > 0
 
     def cancel_all(self) -> None:
         """Forget the results of every task started so far (they still finish)."""

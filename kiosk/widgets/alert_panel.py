@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from kivy.app import App
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.modalview import ModalView
 
+from edge.client_types import ClientError
 from kiosk.i18n.translator import tr
 from kiosk.presenters import error_text
-from kiosk.services.link import LinkError
 from mqtt.alerts import Alert, AlertState
+
+if TYPE_CHECKING:
+    from kiosk.viewmodels.staff import StaffModel
 
 
 class AlertPanel(ModalView):
@@ -24,11 +29,11 @@ class AlertPanel(ModalView):
     busy = BooleanProperty(False)
     error = StringProperty("")
 
-    def __init__(self, alert: Alert, title: str, details: str, **kwargs: object) -> None:
+    def __init__(self, model: StaffModel, alert: Alert, title: str, details: str, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        ctl = App.get_running_app().ctl
+        self._model = model  # the staff screen's view-model
         self.alert, self.title, self.details = alert, title, details
-        self.mine = alert.claimed_by == ctl.device_id
+        self.mine = alert.claimed_by == model.device_id
         self.claimable = alert.state == AlertState.OPEN
         # Suggest filling the shelf to twice its threshold, as far as the backroom allows.
         self.quantity = max(0, min(alert.backroom, max(alert.threshold * 2 - alert.shelf, 1)))
@@ -40,35 +45,37 @@ class AlertPanel(ModalView):
 
     def claim(self) -> None:
         """Take the alert on."""
-        self._run(lambda link: link.claim_alert(self.alert.alert_id), close=False)
+        alert_id = self.alert.alert_id
+        self._run(lambda: self._model.claim_alert(alert_id), close=False)
 
     def resolve(self) -> None:
         """Units moved: close the alert through the stock ledger."""
-        quantity = int(self.quantity)
-        self._run(lambda link: link.resolve_alert(self.alert.alert_id, quantity))
+        alert_id, quantity = self.alert.alert_id, int(self.quantity)
+        self._run(lambda: self._model.resolve_alert(alert_id, quantity))
 
     def dismiss_alert(self, reason: str) -> None:
         """Close without restocking."""
-        self._run(lambda link: link.dismiss_alert(self.alert.alert_id, reason))
+        alert_id = self.alert.alert_id
+        self._run(lambda: self._model.dismiss_alert(alert_id, reason))
 
-    def _run(self, action: object, close: bool = True) -> None:
-        ctl = App.get_running_app().ctl
+    def _run(self, action: Callable[[], Alert | None], close: bool = True) -> None:
+        model = self._model
         self.busy, self.error = True, ""
 
         def done(alert: Alert | None) -> None:
             self.busy = False
             if alert is None:  # offline: kept on the phone, sent when it is back online
-                ctl.notify(tr._("Saved offline: it will be sent when the phone is back online."), "info")
+                model.notify(tr._("Saved offline: it will be sent when the phone is back online."), "info")
                 self.dismiss()
                 return
             self.alert = alert
-            self.mine = alert.claimed_by == ctl.device_id
+            self.mine = alert.claimed_by == model.device_id
             self.claimable = alert.state == AlertState.OPEN
             if close:
                 self.dismiss()
 
         def failed(exc: Exception) -> None:
             self.busy = False
-            self.error = str(exc) if isinstance(exc, LinkError) else error_text("other", tr._)
+            self.error = str(exc) if isinstance(exc, ClientError) else error_text("other", tr._)
 
-        ctl.tasks.run(lambda: action(ctl.link), done, failed)  # type: ignore[operator]
+        model.run(action, done, failed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kivy.app import App
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -45,12 +44,10 @@ class NoticeBar(BoxLayout):
 
     def _place(self, *_args: object) -> None:
         # Just under the current screen's top bar: the top bar holds Back and Cart, the bottom the main action.
-        app = App.get_running_app()
-        top = 0.0
-        if app is not None and getattr(app, "ctl", None) is not None:
-            screen = app.ctl.nav.screen(app.ctl.nav.current)
-            bar = screen.ids.get("topbar")
-            top = bar.height if bar is not None else 0.0
+        manager = self.parent.ids.get("screens") if self.parent is not None else None
+        screen = manager.current_screen if manager is not None else None
+        bar = screen.ids.get("topbar") if screen is not None else None
+        top = bar.height if bar is not None else 0.0
         if self.parent is not None:
             self.y = self.parent.height - self.height - top
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from kivy.app import App
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.modalview import ModalView
 
-from kiosk.theme import ui
 from kiosk.widgets.text import AButton
+
+if TYPE_CHECKING:
+    from kiosk.viewmodels.base import ScreenModel
 
 MAX_RESULTS = 6
 
@@ -21,8 +23,9 @@ class SearchPanel(ModalView):
     query = StringProperty("")
     empty = BooleanProperty(False)
 
-    def __init__(self, on_pick: Callable[[str], None], **kwargs: object) -> None:
+    def __init__(self, model: ScreenModel, on_pick: Callable[[str], None], **kwargs: object) -> None:
         super().__init__(**kwargs)
+        self._model = model  # the view-model of the screen that opened the panel
         self._on_pick = on_pick
         self._search = Clock.create_trigger(self._run, 0.15)
         self.fbind("query", self._search)
@@ -31,17 +34,17 @@ class SearchPanel(ModalView):
         self.ids.query_input.focus = True
 
     def _run(self, *_args: object) -> None:
-        ctl = App.get_running_app().ctl
+        model = self._model
         box = self.ids.results
         box.clear_widgets()
         text = self.query.strip()
         if len(text) < 2:
             self.empty = False
             return
-        hits = ctl.link.edge.search(text, limit=MAX_RESULTS)
+        hits = model.search(text, limit=MAX_RESULTS)
         self.empty = not hits
         for view in hits:
-            label = f"{ctl.link.name_of(view, ui.lang)} · {ctl.fmt.money(view.price, view.currency)}"
+            label = f"{model.name_of(view)} · {model.fmt.money(view.price, view.currency)}"
             button = AButton(kind="secondary", text=label)
             button.sku = view.sku
             button.bind(on_release=self._picked)

@@ -13,30 +13,24 @@ from datetime import timedelta
 import pytest
 
 from backend import alerts, roles
-from backend.db import Store
+from backend.db import Database
 from backend.demo import load_demo
 from backend.service import BackendService
 from mqtt.alerts import Alert, AlertKind, AlertState
 from mqtt.payloads import ErrorCode
 from mqtt.rpc import RemoteError, RpcClient
-from tests.backend.test_alerts import AlertWatcher, Clock
-from tests.backend.test_service import wait_until
-from tests.conftest import clear_retained, unique
+from tests.backend.test_alerts import AlertWatcher
+from tests.conftest import running_service
+from tests.helpers import wait_until
 
 STORE = "sthlm-city"
 STAFF = "sthlm-city-staff-1"  # registered as staff by the demo data
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def demo_service(tmp_path, broker_url, clock):
     """The demo chain served on the session's Mosquitto, with a clock the test moves."""
-    clear_retained(broker_url)
-    db = Store(tmp_path / "demo.db")
+    db = Database(tmp_path / "demo.db")
     load_demo(db)
     for i in range(10):
         roles.register(db, f"kiosk-{i}", STORE, "kiosk")
@@ -44,17 +38,15 @@ def demo_service(tmp_path, broker_url, clock):
         roles.register(db, f"web-{i}", STORE, "web")
     # Without the request budgets of backend/limits.py: a shopper's 40-write burst would cut the flood first, and
     # what is tested here is the alert guard itself, the one that holds at 5 writes a second for an hour.
-    svc = BackendService(db, broker_url, backend_id=unique("backend"), watch_interval=0.05, clock=clock,
-                         alert_tick=0.05, request_limits=None)
-    svc.start()
-    yield svc
-    svc.stop()
+    with running_service(db, broker_url, watch_interval=0.05, clock=clock, alert_tick=0.05,
+                         request_limits=None) as svc:
+        yield svc
     db.close()
 
 
-def shelf_states(store: Store) -> tuple[list[str], list[str]]:
+def shelf_states(db: Database) -> tuple[list[str], list[str]]:
     """SKUs of the store whose shelf the backend believes full, and those it believes at or below threshold."""
-    rows = store.conn.execute(
+    rows = db.conn.execute(
         "SELECT sp.sku, COALESCE(st.quantity, 0) > sp.reorder_threshold FROM store_products sp"
         " LEFT JOIN stock st ON st.store = sp.store AND st.sku = sp.sku AND st.location = 'shelf'"
         " WHERE sp.store = ? ORDER BY sp.sku", [STORE]).fetchall()
@@ -63,8 +55,8 @@ def shelf_states(store: Store) -> tuple[list[str], list[str]]:
 
 def alerts_of(svc: BackendService) -> list[Alert]:
     """Every alert of the store, open or closed, as the backend would publish it now."""
-    ids = [r[0] for r in svc.store.conn.execute("SELECT alert_id FROM alerts WHERE store = ?", [STORE])]
-    return [alerts.payload(svc.store, alert_id, svc.clock()) for alert_id in ids]
+    ids = [r[0] for r in svc.db.conn.execute("SELECT alert_id FROM alerts WHERE store = ?", [STORE])]
+    return [alerts.payload(svc.db, alert_id, svc.clock()) for alert_id in ids]
 
 
 def flood(rpc: RpcClient, skus: list[str]) -> Counter[str]:
@@ -81,9 +73,9 @@ def flood(rpc: RpcClient, skus: list[str]) -> Counter[str]:
 
 def test_many_shoppers_reporting_every_product_open_one_low_priority_check_per_product(
         demo_service, make_client, clock) -> None:
-    store = demo_service.store
-    demo_service.alert_ops.policy = alerts.ReportPolicy(reports_per_device=1000)  # this test is about dedup
-    full, low = shelf_states(store)
+    db = demo_service.db
+    demo_service.alert_handlers.policy = alerts.ReportPolicy(reports_per_device=1000)  # this test is about dedup
+    full, low = shelf_states(db)
     assert len(full) > 100 and low  # the demo store: most shelves full, a few at their threshold
     before = {a.alert_id: a for a in alerts_of(demo_service)}
     assert {a.sku for a in before.values()} == set(low)  # threshold alerts opened at start, nothing else
@@ -124,9 +116,9 @@ def test_many_shoppers_reporting_every_product_open_one_low_priority_check_per_p
 
 
 def test_one_device_flooding_reports_is_cut_off_at_its_limit(demo_service, make_client, clock) -> None:
-    store = demo_service.store
+    db = demo_service.db
     limit = alerts.ReportPolicy().reports_per_device
-    full, low = shelf_states(store)
+    full, low = shelf_states(db)
     attacker = RpcClient(make_client(), STORE, "kiosk-2")
     outcomes = flood(attacker, full + low + full)  # the attack: every product, and again
     assert outcomes["rate_limited"] == 2 * len(full) + len(low) - limit, outcomes
@@ -149,7 +141,7 @@ def test_one_device_flooding_reports_is_cut_off_at_its_limit(demo_service, make_
 
     # The limit is a sliding window on the backend's clock, and it holds across connections to the database.
     clock.now += timedelta(minutes=59)
-    other = Store(store.path)
+    other = Database(db.path)
     with pytest.raises(alerts.AlertError) as limited:
         alerts.count_report(other, STORE, full[0], "kiosk-2", clock.now, alerts.ReportPolicy())
     other.close()
@@ -159,8 +151,8 @@ def test_one_device_flooding_reports_is_cut_off_at_its_limit(demo_service, make_
 
 
 def test_a_check_shelf_alert_becomes_a_restock_alert_when_the_count_agrees(demo_service, make_client) -> None:
-    store = demo_service.store
-    full, _ = shelf_states(store)
+    db = demo_service.db
+    full, _ = shelf_states(db)
     sku = full[0]
     staff = AlertWatcher(make_client(), STORE)
     opened = RpcClient(make_client(), STORE, "phone-4").call("alert.report", {"sku": sku,
@@ -168,11 +160,11 @@ def test_a_check_shelf_alert_becomes_a_restock_alert_when_the_count_agrees(demo_
     assert opened["created"]
     assert wait_until(lambda: opened["alert_id"] in staff.alerts)
     assert staff.alerts[opened["alert_id"]].kind == AlertKind.CHECK_SHELF
-    shelf = alerts.payload(store, opened["alert_id"], demo_service.clock()).shelf
-    threshold = alerts.payload(store, opened["alert_id"], demo_service.clock()).threshold
+    shelf = alerts.payload(db, opened["alert_id"], demo_service.clock()).shelf
+    threshold = alerts.payload(db, opened["alert_id"], demo_service.clock()).threshold
     till = RpcClient(make_client(), STORE, "admin-cli")
     till.call("stock.adjust", {"sku": sku, "delta": threshold - shelf, "reason": "sold"})
     assert wait_until(lambda: staff.alerts[opened["alert_id"]].kind == AlertKind.RESTOCK, timeout=2)
     upgraded = staff.alerts[opened["alert_id"]]
     assert upgraded.reason == "threshold" and upgraded.priority > alerts.CHECK_SHELF_MAX
-    assert alerts.sweep(store, demo_service.clock()) == []  # still one live alert for the product
+    assert alerts.sweep(db, demo_service.clock()) == []  # still one live alert for the product

@@ -1,36 +1,27 @@
 """Restock alerts against a real broker, with a clock the test controls."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 
 from backend import alerts, stock
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from mqtt import topics
 from mqtt.alerts import Alert
 from mqtt.mirror import StoreMirror
 from mqtt.payloads import ErrorCode, decode, utcnow
 from mqtt.rpc import RemoteError, RpcClient
-from tests.backend.test_service import wait_until
-from tests.conftest import Clock, clear_retained, load_fixture_catalog, unique
+from tests.conftest import clear_retained, load_fixture_catalog, running_service, unique
+from tests.helpers import race, wait_until
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def alert_service(store, broker_url, clock):
-    clear_retained(broker_url)
-    svc = BackendService(store, broker_url, backend_id=unique("backend"), watch_interval=0.05, clock=clock,
-                         escalate_after=timedelta(minutes=10), alert_tick=0.05)
-    svc.start()
-    yield svc
-    svc.stop()
+def alert_service(db, broker_url, clock):
+    with running_service(db, broker_url, watch_interval=0.05, clock=clock, escalate_after=timedelta(minutes=10),
+                         alert_tick=0.05) as svc:
+        yield svc
 
 
 class AlertWatcher:
@@ -76,18 +67,18 @@ def test_shelves_already_at_their_threshold_get_alerts_at_start(alert_service, m
     (alert,) = staff.for_sku("DRY-PASTA-500")
     assert alert.reason == "threshold" and alert.shelf == 0 and alert.backroom == 10
     assert not staff.for_sku("FRU-APL-GOLDEN")  # 40 on the shelf
-    assert alerts.sweep(alert_service.store, utcnow()) == []  # at most one live alert
+    assert alerts.sweep(alert_service.db, utcnow()) == []  # at most one live alert
 
 
 def test_a_dismissed_alert_stays_dismissed_until_the_shelf_changes(alert_service, make_client) -> None:
-    store = alert_service.store
-    (alert_id,) = [a for s, a in alerts.live(store) if s == "test-a"
-                   and alerts.payload(store, a, utcnow()).sku == "DRY-PASTA-500"]
-    alerts.dismiss(store, "test-a", alert_id, "staff-0", "delisted next week", utcnow())
-    assert alerts.sweep(store, utcnow()) == []  # e.g. the backend restarts
-    stock.adjust(store, "test-a", "DRY-PASTA-500", "shelf", 1, "found one", device="staff-0")
-    stock.adjust(store, "test-a", "DRY-PASTA-500", "shelf", -1, "sold", device="till-1")
-    (reopened,) = alerts.sweep(store, utcnow())
+    db = alert_service.db
+    (alert_id,) = [a for s, a in alerts.live(db) if s == "test-a"
+                   and alerts.payload(db, a, utcnow()).sku == "DRY-PASTA-500"]
+    alerts.dismiss(db, "test-a", alert_id, "staff-0", "delisted next week", utcnow())
+    assert alerts.sweep(db, utcnow()) == []  # e.g. the backend restarts
+    stock.adjust(db, "test-a", "DRY-PASTA-500", "shelf", 1, "found one", device="staff-0")
+    stock.adjust(db, "test-a", "DRY-PASTA-500", "shelf", -1, "sold", device="till-1")
+    (reopened,) = alerts.sweep(db, utcnow())
     assert reopened != alert_id
 
 
@@ -101,7 +92,7 @@ def test_shopper_scan_and_staff_report_open_alerts(alert_service, make_client) -
     assert not first["created"] and first["alert_id"] == again["alert_id"] == before.alert_id
     # the shopper's scan makes the live alert urgent, and staff devices see it
     assert wait_until(lambda: [a.reason for a in staff.for_sku("DRY-PASTA-500")] == ["scan_out_of_stock"], 2.0)
-    alert = alerts.payload(alert_service.store, first["alert_id"], utcnow())
+    alert = alerts.payload(alert_service.db, first["alert_id"], utcnow())
     assert alert.priority >= 70 and alert.priority > before.priority  # scan of an empty shelf: urgent
     # DAI-MILK-1L counts 12 on the shelf (threshold 6): one shopper's word only asks staff to check the shelf
     fresh = kiosk.call("alert.report", {"sku": "DAI-MILK-1L", "reason": "scan_out_of_stock"})
@@ -117,7 +108,7 @@ def test_shopper_scan_and_staff_report_open_alerts(alert_service, make_client) -
 
 
 def test_concurrent_claims_have_one_winner(alert_service, make_client, db_path) -> None:
-    alert_id, _ = alerts.open_alert(alert_service.store, "test-a", "FRU-APL-GOLDEN", alerts.AlertReason.STAFF_REPORT,
+    alert_id, _ = alerts.open_alert(alert_service.db, "test-a", "FRU-APL-GOLDEN", alerts.AlertReason.STAFF_REPORT,
                                     "staff-0", utcnow())
     staff = [RpcClient(make_client(), "test-a", f"staff-{i}") for i in range(4)]
     futures = [s.call_async("alert.claim", {"alert_id": alert_id}) for s in staff]
@@ -129,33 +120,25 @@ def test_concurrent_claims_have_one_winner(alert_service, make_client, db_path) 
             outcomes.append(exc.code.value)
     assert sorted(outcomes)[:3] == ["conflict"] * 3 and outcomes.count("conflict") == 3
     # and at database level, with separate connections racing
-    alert_id2, _ = alerts.open_alert(alert_service.store, "test-a", "DRY-PASTA-500", alerts.AlertReason.STAFF_REPORT,
+    alert_id2, _ = alerts.open_alert(alert_service.db, "test-a", "DRY-PASTA-500", alerts.AlertReason.STAFF_REPORT,
                                      "staff-0", utcnow())
-    connections = [Store(db_path) for _ in range(4)]
-    results: list[str] = []
-    barrier = threading.Barrier(4)
+    connections = [Database(db_path) for _ in range(4)]
 
-    def claim(i: int) -> None:
-        barrier.wait()
+    def claim(i: int) -> str:
         try:
             alerts.claim(connections[i], "test-a", alert_id2, f"staff-{i}", utcnow())
-            results.append("won")
         except alerts.AlertError:
-            results.append("lost")
+            return "lost"
+        return "won"
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["lost", "lost", "lost", "won"]
+    assert race(4, claim) == ["lost", "lost", "lost", "won"]
     for c in connections:
         c.close()
 
 
 def test_unclaimed_alert_escalates_on_time(alert_service, make_client, clock) -> None:
     staff = AlertWatcher(make_client(), "test-a")
-    alert_id, _ = alerts.open_alert(alert_service.store, "test-a", "FRU-APL-GOLDEN", alerts.AlertReason.STAFF_REPORT,
+    alert_id, _ = alerts.open_alert(alert_service.db, "test-a", "FRU-APL-GOLDEN", alerts.AlertReason.STAFF_REPORT,
                                     "staff-0", clock.now)
     alert_service.publish_alert(alert_id)
     assert wait_until(lambda: alert_id in staff.alerts)
@@ -185,7 +168,7 @@ def test_resolving_moves_stock_updates_every_device_and_closes(alert_service, ma
     assert wait_until(lambda: shopper.stock.get("test-a", "DRY-PASTA-500").shelf == 8)
     assert shopper.stock.get("test-a", "DRY-PASTA-500").backroom == 2
     assert wait_until(lambda: staff_view.alerts.get(alert_id) and staff_view.alerts[alert_id].state == "resolved")
-    assert stock.ledger_balances(alert_service.store) == []
+    assert stock.ledger_balances(alert_service.db) == []
 
 
 def test_dismiss_needs_a_reason_and_closes(alert_service, make_client) -> None:
@@ -203,7 +186,7 @@ def test_dismiss_needs_a_reason_and_closes(alert_service, make_client) -> None:
 def test_backend_restart_loses_no_alert(tmp_path, broker_url, make_client, clock) -> None:
     clear_retained(broker_url)
     path = tmp_path / "alerts.db"
-    db = Store(path)
+    db = Database(path)
     load_fixture_catalog(db)
     svc = BackendService(db, broker_url, backend_id=unique("backend"), clock=clock)
     svc.start()
@@ -218,7 +201,7 @@ def test_backend_restart_loses_no_alert(tmp_path, broker_url, make_client, clock
     db.close()
     clear_retained(broker_url)  # even if the broker lost its retained messages too
 
-    db = Store(path)
+    db = Database(path)
     svc = BackendService(db, broker_url, backend_id=unique("backend"), clock=clock)
     svc.start()
     try:
@@ -244,7 +227,7 @@ def test_priority_grows_with_sales_speed_and_waiting() -> None:
     assert check == alerts.CHECK_SHELF_MAX < alerts.priority(AlertReason.THRESHOLD, 40, 0, timedelta(0), False)
 
 
-def test_report_prints_times_per_day_and_category_and_writes_a_chart(tmp_path, store) -> None:
+def test_report_prints_times_per_day_and_category_and_writes_a_chart(tmp_path, db) -> None:
     import subprocess
     import sys
 
@@ -253,11 +236,11 @@ def test_report_prints_times_per_day_and_category_and_writes_a_chart(tmp_path, s
     t0 = utcnow() - timedelta(days=2)
     for i, sku in enumerate(["FRU-APL-GOLDEN", "DAI-MILK-1L", "DRY-PASTA-500"]):
         opened = t0 + timedelta(hours=i)
-        alert_id, _ = alerts.open_alert(store, "test-a", sku, alerts.AlertReason.THRESHOLD, "backend", opened)
-        alerts.claim(store, "test-a", alert_id, "staff-1", opened + timedelta(minutes=4 + i))
+        alert_id, _ = alerts.open_alert(db, "test-a", sku, alerts.AlertReason.THRESHOLD, "backend", opened)
+        alerts.claim(db, "test-a", alert_id, "staff-1", opened + timedelta(minutes=4 + i))
         if i < 2:
-            alerts.resolve(store, "test-a", alert_id, "staff-1", 1, opened + timedelta(minutes=20))
-    store.close()
+            alerts.resolve(db, "test-a", alert_id, "staff-1", 1, opened + timedelta(minutes=20))
+    db.close()
     chart = tmp_path / "report.png"
     result = subprocess.run([sys.executable, "-m", "backend", "report", "alerts", "--db", str(tmp_path / "backend.db"),
                              "--days", "7", "--chart", str(chart)], capture_output=True, text=True, cwd=ROOT)

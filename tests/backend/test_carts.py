@@ -1,15 +1,14 @@
 """Online carts and handoff tokens over a real broker: pricing, flags, single use, expiry, store binding."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 
 from backend import carts
-from mqtt import topics
 from mqtt.commerce import Cart, Event, LineRequest
 from mqtt.payloads import ErrorCode, decode, utcnow
 from mqtt.rpc import RemoteError, RpcClient
+from tests.helpers import race
 
 
 @pytest.fixture
@@ -38,10 +37,10 @@ def test_cart_is_priced_in_store_currency_to_the_cent(webshop) -> None:
 
 def test_price_change_is_applied_and_flagged_and_deleted_products_are_dropped(service, webshop) -> None:
     cart = new_cart(webshop, [{"sku": "FRU-APL-GOLDEN", "quantity": 1}, {"sku": "DRY-PASTA-500", "quantity": 1}])
-    with service.store.transaction():
-        service.store.conn.execute("UPDATE store_products SET price = '24.95' WHERE store = 'test-a' AND "
+    with service.db.transaction():
+        service.db.conn.execute("UPDATE store_products SET price = '24.95' WHERE store = 'test-a' AND "
                                    "sku = 'FRU-APL-GOLDEN'")
-        service.store.conn.execute("DELETE FROM store_products WHERE store = 'test-a' AND sku = 'DRY-PASTA-500'")
+        service.db.conn.execute("DELETE FROM store_products WHERE store = 'test-a' AND sku = 'DRY-PASTA-500'")
     again = Cart.model_validate(webshop.call("cart.get", {"cart_id": cart.cart_id})["cart"])
     (line,) = again.lines
     assert str(line.unit_price.amount) == "24.95" and str(line.price_changed_from.amount) == "29.95"
@@ -57,11 +56,8 @@ def test_stale_version_is_refused(webshop) -> None:
     assert err.value.code == ErrorCode.CONFLICT
 
 
-def test_handoff_opens_cart_once_and_tells_the_owner(service, make_client, webshop, kiosk, collector) -> None:
-    events = collector()
-    owner_client = make_client()
-    owner_client.subscribe(topics.event("test-a", "webshop"), events)
-    assert owner_client.wait_subscribed(topics.event("test-a", "webshop"))
+def test_handoff_opens_cart_once_and_tells_the_owner(service, webshop, kiosk, watch_events) -> None:
+    events = watch_events("test-a", "webshop")
     cart = new_cart(webshop, [{"sku": "DAI-MILK-1L", "quantity": 2}])
     handoff = webshop.call("cart.handoff", {"cart_id": cart.cart_id})["handoff"]
     assert handoff["url"] == f"https://aisle.example/s/test-a/cart/{handoff['token']}"
@@ -95,16 +91,16 @@ def test_malformed_or_forged_tokens_are_refused(kiosk, token: str) -> None:
 def test_expired_token_explains_itself(service, kiosk, webshop) -> None:
     cart = new_cart(webshop, [])
     past = utcnow() - timedelta(minutes=30)
-    handoff = carts.issue_handoff(service.store, "test-a", cart.cart_id, "webshop", past)
+    handoff = carts.issue_handoff(service.db, "test-a", cart.cart_id, "webshop", past)
     with pytest.raises(RemoteError) as err:
         kiosk.call("cart.redeem", {"token": handoff.token})
     assert err.value.code == ErrorCode.EXPIRED and "expired" in err.value.message
 
 
-def test_tokens_carry_128_random_bits_and_never_repeat(store) -> None:
+def test_tokens_carry_128_random_bits_and_never_repeat(db) -> None:
     from backend import tokens
 
-    key, expires, n = tokens.signing_key(store), utcnow() + timedelta(minutes=5), 512
+    key, expires, n = tokens.signing_key(db), utcnow() + timedelta(minutes=5), 512
     issued = [tokens.issue(key, "test-a", expires) for _ in range(n)]
     nonces = [bytes.fromhex(tokens.verify(key, "test-a", token).nonce) for token, _ in issued]
     assert [x.hex() for x in nonces] == [nonce for _, nonce in issued]  # the token carries the nonce it names
@@ -120,39 +116,29 @@ def test_tokens_carry_128_random_bits_and_never_repeat(store) -> None:
     assert 60 <= sum(flips) / len(flips) <= 68, sum(flips) / len(flips)
 
     # The handoffs the backend issues are keyed by those nonces.
-    cart = carts.create(store, "test-a", "webshop", [LineRequest(sku="DAI-MILK-1L", quantity=1)], utcnow())
-    handoffs = [carts.issue_handoff(store, "test-a", cart.cart_id, "webshop", utcnow()) for _ in range(20)]
-    stored = {r[0] for r in store.conn.execute("SELECT nonce FROM handoffs")}
+    cart = carts.create(db, "test-a", "webshop", [LineRequest(sku="DAI-MILK-1L", quantity=1)], utcnow())
+    handoffs = [carts.issue_handoff(db, "test-a", cart.cart_id, "webshop", utcnow()) for _ in range(20)]
+    stored = {r[0] for r in db.conn.execute("SELECT nonce FROM handoffs")}
     assert {tokens.verify(key, "test-a", h.token).nonce for h in handoffs} == stored
     assert all(len(x) == 32 for x in stored)  # 16 bytes hex
 
 
 def test_concurrent_redeems_have_exactly_one_winner(service, db_path) -> None:
-    from backend.db import Store
+    from backend.db import Database
 
-    cart = carts.create(service.store, "test-a", "webshop", [], utcnow())
+    cart = carts.create(service.db, "test-a", "webshop", [], utcnow())
     # Each contender has its own connection, as separate backend processes would.
-    connections = [Store(db_path) for _ in range(4)]
+    connections = [Database(db_path) for _ in range(4)]
     for _ in range(20):
-        token = carts.issue_handoff(service.store, "test-a", cart.cart_id, "webshop", utcnow()).token
-        results: list[str] = []
-        barrier = threading.Barrier(4)
+        token = carts.issue_handoff(service.db, "test-a", cart.cart_id, "webshop", utcnow()).token
 
-        def redeem(device: str, token: str = token, barrier: threading.Barrier = barrier,
-                   results: list[str] = results) -> None:
-            own = connections[int(device[-1])]
-            barrier.wait()
+        def redeem(i: int, token: str = token) -> str:
             try:
-                carts.redeem(own, "test-a", device, token, utcnow())
-                results.append("won")
+                carts.redeem(connections[i], "test-a", f"kiosk-{i}", token, utcnow())
             except carts.CartError as exc:
-                results.append(exc.code.value)
+                return exc.code.value
+            return "won"
 
-        threads = [threading.Thread(target=redeem, args=(f"kiosk-{i}",)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert sorted(results) == ["used", "used", "used", "won"]
+        assert race(4, redeem) == ["used", "used", "used", "won"]
     for connection in connections:
         connection.close()

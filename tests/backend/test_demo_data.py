@@ -7,46 +7,46 @@ from pathlib import Path
 import pytest
 
 from backend import catalog, stock
-from backend.db import Store
+from backend.db import Database
 from backend.demo import DEMO_DIR, load_demo
-from mqtt import ids
+from codes import ids
 from tests.conftest import SHARED_DATA
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("demo") / "demo.db")
-    reports = load_demo(store)
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Database:
+    db = Database(tmp_path_factory.mktemp("demo") / "demo.db")
+    reports = load_demo(db)
     assert all(not r.errors for r in reports), [r.errors for r in reports]
-    return store
+    return db
 
 
-def test_at_least_three_stores_one_in_another_currency(demo_store: Store) -> None:
-    shops = [s for s in catalog.stores(demo_store) if s.kind == "store"]
+def test_at_least_three_stores_one_in_another_currency(demo_db: Database) -> None:
+    shops = [s for s in catalog.stores(demo_db) if s.kind == "store"]
     assert len(shops) >= 3
     assert len({s.currency for s in shops}) >= 2
     assert all(s.lat is not None and s.lon is not None for s in shops)
     assert all({"en", "fa", "ar", "vi"} <= set(s.locales) for s in shops)
 
 
-def test_stores_are_at_distinct_places(demo_store: Store) -> None:
-    shops = catalog.stores(demo_store)
+def test_stores_are_at_distinct_places(demo_db: Database) -> None:
+    shops = catalog.stores(demo_db)
     for a in shops:
         for b in shops:
             if a.id < b.id:
                 assert math.dist((a.lat, a.lon), (b.lat, b.lon)) > 0.01
 
 
-def test_over_100_products_with_valid_gtins_and_names(demo_store: Store) -> None:
-    assert demo_store.db["products"].count >= 100
-    for (gtin,) in demo_store.conn.execute("SELECT gtin FROM gtins"):
+def test_over_100_products_with_valid_gtins_and_names(demo_db: Database) -> None:
+    assert demo_db.count("products") >= 100
+    for (gtin,) in demo_db.conn.execute("SELECT gtin FROM gtins"):
         assert ids.gtin14(gtin) == gtin
-    missing = demo_store.conn.execute(
+    missing = demo_db.conn.execute(
         "SELECT sku FROM products WHERE sku NOT IN (SELECT sku FROM gtins)").fetchall()
     assert not missing
     for locale in ("en", "fa", "ar", "vi"):
-        count = demo_store.conn.execute("SELECT count(*) FROM product_names WHERE locale = ?", [locale]).fetchone()[0]
-        assert count == demo_store.db["products"].count, locale
+        count = demo_db.conn.execute("SELECT count(*) FROM product_names WHERE locale = ?", [locale]).fetchone()[0]
+        assert count == demo_db.count("products"), locale
 
 
 def test_every_grocery_class_maps_to_one_product() -> None:
@@ -61,21 +61,21 @@ def test_every_grocery_class_maps_to_one_product() -> None:
     assert sorted(labels) == sorted(classes)
 
 
-def test_every_shop_prices_and_stocks_every_product(demo_store: Store) -> None:
-    products = demo_store.db["products"].count
-    for shop in catalog.stores(demo_store):
+def test_every_shop_prices_and_stocks_every_product(demo_db: Database) -> None:
+    products = demo_db.count("products")
+    for shop in catalog.stores(demo_db):
         if shop.kind != "store":
             continue
-        priced = demo_store.conn.execute("SELECT count(*) FROM store_products WHERE store = ?", [shop.id]).fetchone()
+        priced = demo_db.conn.execute("SELECT count(*) FROM store_products WHERE store = ?", [shop.id]).fetchone()
         assert priced[0] == products
-        empty = demo_store.conn.execute(
+        empty = demo_db.conn.execute(
             "SELECT count(*) FROM stock WHERE store = ? AND location = 'shelf' AND quantity = 0", [shop.id]).fetchone()
         assert empty[0] >= 1, "the demo needs empty shelves to show nearby stock and alerts"
-    assert stock.ledger_balances(demo_store) == []
+    assert stock.ledger_balances(demo_db) == []
 
 
-def test_demo_load_is_skipped_when_data_exists(demo_store: Store) -> None:
-    assert load_demo(demo_store) == []
+def test_demo_load_is_skipped_when_data_exists(demo_db: Database) -> None:
+    assert load_demo(demo_db) == []
 
 
 def test_demo_generator_check_passes_on_committed_files(tmp_path: Path) -> None:

@@ -7,16 +7,15 @@ from pathlib import Path
 import pytest
 
 from backend import holds, orders, roles, stock
-from backend.db import Store
+from backend.db import Database
 from backend.importer import import_file
-from mqtt import topics
 from mqtt.commerce import Event, LineRequest
 from mqtt.mirror import StoreMirror
 from mqtt.payloads import ErrorCode, decode
 from mqtt.rpc import RemoteError, RpcClient
 from tests.backend.test_orders import ADDRESS
-from tests.backend.test_service import wait_until
 from tests.conftest import Clock
+from tests.helpers import wait_until
 
 ITEMS = [f"TST-ITEM-{i:03d}" for i in range(64)]
 SHOP, WAREHOUSE = 150, 400  # units of each item in test-a (50 shelf, 100 backroom) and in the warehouse
@@ -30,7 +29,7 @@ def clock(service) -> Clock:
 
 
 @pytest.fixture
-def big_catalog(store: Store, tmp_path: Path) -> list[str]:
+def big_catalog(db: Database, tmp_path: Path) -> list[str]:
     """64 more products, each well stocked in test-a and in the warehouse, so a 60 x 99 order is possible."""
     products = tmp_path / "products.csv"
     products.write_text("sku,gtins,name_en\n" + "".join(f"{sku},,Item {sku}\n" for sku in ITEMS))
@@ -40,7 +39,7 @@ def big_catalog(store: Store, tmp_path: Path) -> list[str]:
         rows += [f"test-a,{sku},10.00,A01,50,100,,5", f"test-wh,{sku},,,0,0,{WAREHOUSE},"]
     inventory.write_text("\n".join(rows) + "\n")
     for path in (products, inventory):
-        report = import_file(store, path, progress=False)
+        report = import_file(db, path, progress=False)
         assert not report.errors, report.errors
     return ITEMS
 
@@ -63,17 +62,17 @@ def patiently(rpc: RpcClient, op: str, args: dict) -> dict:
     raise AssertionError(f"{op} stayed rate limited")
 
 
-def held(store: Store, device: str) -> tuple[int, int]:
-    return holds.unpaid_holds(store, device)
+def held(db: Database, device: str) -> tuple[int, int]:
+    return holds.unpaid_holds(db, device)
 
 
-def total_reserved(store: Store) -> int:
-    return store.conn.execute("SELECT coalesce(sum(reserved), 0) FROM stock_state").fetchone()[0]
+def total_reserved(db: Database) -> int:
+    return db.conn.execute("SELECT coalesce(sum(reserved), 0) FROM stock_state").fetchone()[0]
 
 
 def test_one_kiosk_cannot_hold_more_than_its_cap(service, big_catalog, make_client) -> None:
     """Issue 17's attack: 22 order.place calls of 60 lines x 99 units, then smaller orders up to the cap."""
-    roles.register(service.store, "kiosk-evil", "test-a", "kiosk")
+    roles.register(service.db, "kiosk-evil", "test-a", "kiosk")
     caps = holds.HoldLimits().kiosk
     evil = RpcClient(make_client(), "test-a", "kiosk-evil")
     lines = big_catalog[:60]
@@ -85,7 +84,7 @@ def test_one_kiosk_cannot_hold_more_than_its_cap(service, big_catalog, make_clie
             patiently(evil, "order.place", order_args(n, options[n % len(options)], lines, 99, "kiosk-evil"))
         assert err.value.code == ErrorCode.LIMIT_REACHED and f"at most {caps.unpaid_units} unpaid items" in \
             err.value.message
-    assert held(service.store, "kiosk-evil") == (0, 0) and total_reserved(service.store) == 0
+    assert held(service.db, "kiosk-evil") == (0, 0) and total_reserved(service.db) == 0
     # The attacker adapts: as many orders of one unit per line as it is let through, over every site.
     placed = refused = 0
     for n in range(22, 44):
@@ -96,13 +95,13 @@ def test_one_kiosk_cannot_hold_more_than_its_cap(service, big_catalog, make_clie
         except RemoteError as exc:
             assert exc.code == ErrorCode.LIMIT_REACHED and "unpaid" in exc.message
             refused += 1
-        orders_held, units_held = held(service.store, "kiosk-evil")
+        orders_held, units_held = held(service.db, "kiosk-evil")
         assert orders_held <= caps.unpaid_orders and units_held <= caps.unpaid_units
     assert (placed, refused) == (4, 18)  # 32 + 33 + 34 + 35 = 134 units; a 36-line order would pass 150
-    assert total_reserved(service.store) == held(service.store, "kiosk-evil")[1] <= caps.unpaid_units
+    assert total_reserved(service.db) == held(service.db, "kiosk-evil")[1] <= caps.unpaid_units
     for sku in big_catalog:  # the rest of the chain's stock stays on offer: one unit per order at most
-        assert stock.level(service.store, "test-a", sku).available >= SHOP - caps.unpaid_orders
-        assert stock.level(service.store, "test-wh", sku).available >= WAREHOUSE - caps.unpaid_orders
+        assert stock.level(service.db, "test-a", sku).available >= SHOP - caps.unpaid_orders
+        assert stock.level(service.db, "test-wh", sku).available >= WAREHOUSE - caps.unpaid_orders
     shopper = RpcClient(make_client(), "test-a", "phone-1")
     assert shopper.call("order.place", order_args(0, "pickup:test-a", lines, 1, "phone-1"))["order"]["status"] == \
         "awaiting_payment"
@@ -115,14 +114,14 @@ def test_unpaid_orders_are_counted_over_every_site_and_paying_frees_a_place(serv
     first = phone.call("order.place", order_args(1, "pickup:test-a", apples, 2, "phone-2"))["order"]
     phone.call("order.place", {**order_args(2, "delivery:test-wh", apples, 2, "phone-2"), "address": ADDRESS})
     phone.call("order.place", order_args(3, "pickup:test-a:test-wh", ["DRY-PASTA-500"], 20, "phone-2"))
-    assert held(service.store, "phone-2") == (3, 24)
+    assert held(service.db, "phone-2") == (3, 24)
     with pytest.raises(RemoteError) as err:
         phone.call("order.place", order_args(4, "pickup:test-a", apples, 1, "phone-2"))
     assert err.value.code == ErrorCode.LIMIT_REACHED and "3 orders waiting for payment" in err.value.message
     staff.call("order.set_status", {"order_id": first["order_id"], "status": "paid"})
     phone.call("order.place", order_args(4, "pickup:test-a", apples, 1, "phone-2"))
     staff.call("order.set_status", {"order_id": "o_phone-2-0000000000000004", "status": "paid"})
-    assert held(service.store, "phone-2") == (2, 22)
+    assert held(service.db, "phone-2") == (2, 22)
     with pytest.raises(RemoteError) as err:  # units: 60 per phone over every site
         phone.call("order.place", order_args(5, "delivery:test-wh", ["DAI-MILK-1L"], 40, "phone-2"))
     assert err.value.code == ErrorCode.LIMIT_REACHED and "at most 60 unpaid items" in err.value.message
@@ -138,7 +137,7 @@ def test_other_sites_stock_is_held_only_through_the_kinds_that_need_it(service, 
         with pytest.raises(RemoteError) as err:
             phone.call("order.place", order_args(n, option, milk, 2, "phone-3"))
         assert err.value.code == ErrorCode.CONFLICT and "no longer available" in err.value.message
-    assert total_reserved(service.store) == 0
+    assert total_reserved(service.db) == 0
 
 
 def test_open_carts_are_capped_per_device(service, clock, make_client) -> None:
@@ -167,11 +166,8 @@ def test_a_cart_cannot_grow_past_the_line_limit(service, big_catalog, make_clien
     assert err.value.code == ErrorCode.CONFLICT and "at most 60" in err.value.message
 
 
-def test_payment_deadline_expires_the_hold_and_tells_the_device(service, clock, make_client, collector) -> None:
-    events = collector()
-    watcher = make_client()
-    watcher.subscribe(topics.event("test-a", "phone-7"), events)
-    assert watcher.wait_subscribed(topics.event("test-a", "phone-7"))
+def test_payment_deadline_expires_the_hold_and_tells_the_device(service, clock, make_client, watch_events) -> None:
+    events = watch_events("test-a", "phone-7")
     mirror = StoreMirror(make_client(), "test-a")
     phone = RpcClient(make_client(), "test-a", "phone-7")
     staff = RpcClient(make_client(), "test-a", "staff-1")
@@ -182,19 +178,19 @@ def test_payment_deadline_expires_the_hold_and_tells_the_device(service, clock, 
     # A pickup is paid at the till: its 30 minutes start once it is ready (pickup here: 1 h).
     clock.now += timedelta(hours=1, minutes=29)
     service.housekeeping.tick()  # what the watch loop runs: nothing is due yet
-    assert orders.get(service.store, unpaid["order_id"]).status == "awaiting_payment"
+    assert orders.get(service.db, unpaid["order_id"]).status == "awaiting_payment"
     clock.now += timedelta(minutes=1, seconds=1)
-    assert wait_until(lambda: orders.get(service.store, unpaid["order_id"]).status == "cancelled")
-    assert orders.get(service.store, paid["order_id"]).status == "paid"  # paid in time: kept
+    assert wait_until(lambda: orders.get(service.db, unpaid["order_id"]).status == "cancelled")
+    assert orders.get(service.db, paid["order_id"]).status == "paid"  # paid in time: kept
     assert wait_until(lambda: mirror.stock.get("test-a", "FRU-APL-GOLDEN").reserved == 3)
-    level = stock.level(service.store, "test-a", "FRU-APL-GOLDEN")
+    level = stock.level(service.db, "test-a", "FRU-APL-GOLDEN")
     assert (level.on_hand, level.reserved) == (60, 3)
     assert events.wait_for(lambda m: any(decode(Event, x.payload).data.get("reason") == "payment_deadline"
                                          for x in m))
     expired = [decode(Event, x.payload).data for x in events.messages if decode(Event, x.payload).data.get("reason")]
     assert expired == [{"order_id": unpaid["order_id"], "reference": unpaid["reference"], "status": "cancelled",
                         "reason": "payment_deadline"}]
-    reason = service.store.conn.execute("SELECT closed_reason FROM orders WHERE order_id = ?",
+    reason = service.db.conn.execute("SELECT closed_reason FROM orders WHERE order_id = ?",
                                         [unpaid["order_id"]]).fetchone()[0]
     assert reason == orders.EXPIRED_REASON
     with pytest.raises(RemoteError) as err:  # too late to pay: the shopper orders again
@@ -202,31 +198,31 @@ def test_payment_deadline_expires_the_hold_and_tells_the_device(service, clock, 
     assert err.value.code == ErrorCode.CONFLICT
 
 
-def test_expiry_skips_an_order_paid_meanwhile_and_runs_once(store: Store) -> None:
+def test_expiry_skips_an_order_paid_meanwhile_and_runs_once(db: Database) -> None:
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     lines = [LineRequest(sku="DAI-MILK-1L", quantity=2)]
     for n in range(3):
-        orders.place(store, "test-a", "kiosk-1", f"o_kiosk1-{n:016d}", "pickup:test-a", lines, None, None, now)
-    orders.set_status(store, "o_kiosk1-0000000000000001", orders.OrderStatus.PAID, now)
+        orders.place(db, "test-a", "kiosk-1", f"o_kiosk1-{n:016d}", "pickup:test-a", lines, None, None, now)
+    orders.set_status(db, "o_kiosk1-0000000000000001", orders.OrderStatus.PAID, now)
     later = now + timedelta(minutes=31)
-    expired = orders.expire_unpaid(store, later + timedelta(hours=1))  # pickup here: ready in 1 h, then 30 min
+    expired = orders.expire_unpaid(db, later + timedelta(hours=1))  # pickup here: ready in 1 h, then 30 min
     assert sorted(o.order_id for o, *_ in expired) == ["o_kiosk1-0000000000000000", "o_kiosk1-0000000000000002"]
-    assert orders.expire_unpaid(store, later + timedelta(hours=1)) == []
-    assert stock.level(store, "test-a", "DAI-MILK-1L").reserved == 2
+    assert orders.expire_unpaid(db, later + timedelta(hours=1)) == []
+    assert stock.level(db, "test-a", "DAI-MILK-1L").reserved == 2
     # The race the sweep guards against: paid (by another process) after the sweep listed it as unpaid.
     with pytest.raises(orders.CartError) as err:
-        orders.set_status(store, "o_kiosk1-0000000000000001", orders.OrderStatus.CANCELLED, later,
+        orders.set_status(db, "o_kiosk1-0000000000000001", orders.OrderStatus.CANCELLED, later,
                           reason=orders.EXPIRED_REASON, only_from=orders.OrderStatus.AWAITING_PAYMENT)
     assert err.value.code == ErrorCode.CONFLICT
-    assert orders.get(store, "o_kiosk1-0000000000000001").status == "paid"
-    plan = " ".join(r[3] for r in store.conn.execute(
+    assert orders.get(db, "o_kiosk1-0000000000000001").status == "paid"
+    plan = " ".join(r[3] for r in db.conn.execute(
         "EXPLAIN QUERY PLAN SELECT order_id FROM orders WHERE status = ? AND created_at <= ?", ["x", "y"]))
     assert "orders_status_created" in plan  # the sweep is an index look-up, not a scan of every order
 
 
-def test_a_delivery_is_paid_within_the_deadline_and_a_pickup_once_it_is_ready(store: Store) -> None:
+def test_a_delivery_is_paid_within_the_deadline_and_a_pickup_once_it_is_ready(db: Database) -> None:
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    found = orders.options(store, "test-a", [LineRequest(sku="DAI-MILK-1L", quantity=1)])
+    found = orders.options(db, "test-a", [LineRequest(sku="DAI-MILK-1L", quantity=1)])
     due = {o.option_id: orders.pay_by(o, now, timedelta(minutes=30)) - now for o in found}
     assert due["pickup:test-a"] == timedelta(hours=1, minutes=30)  # ready in 1 h, then paid at the till
     assert due["delivery:test-a"] == timedelta(minutes=30)  # paid online right away

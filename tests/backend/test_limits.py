@@ -7,7 +7,7 @@ import pytest
 from backend.limits import DEFAULT_LIMITS, EXPENSIVE, KINDS, OPERATION_KINDS, READ, SYNC, WRITE, RequestLimits
 from mqtt.admission import Admission, Budget
 from mqtt.rpc import RpcClient
-from tests.backend.test_service import wait_until
+from tests.helpers import wait_until
 from tests.mqtt.test_admission import outcome
 
 LINES = [{"sku": "DAI-MILK-1L", "quantity": 1}]

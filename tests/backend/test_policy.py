@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.db import Store
+from backend.db import Database
 from backend.limits import DEFAULT_LIMITS, READ, SYNC
 from backend.policy import PolicyError, StorePolicy, format_duration, load_policy, parse_duration, show
 from backend.service import BackendService
@@ -173,13 +173,13 @@ def test_serve_applies_the_policy_file_to_the_running_service(tmp_path: Path) ->
 
 def test_the_service_hands_each_part_of_the_policy_to_what_applies_it(tmp_path: Path) -> None:
     policy = load_policy(write(tmp_path, EXAMPLE))
-    store = Store(tmp_path / "b.db")
+    db = Database(tmp_path / "b.db")
     try:
-        service = BackendService(store, BrokerUrl("127.0.0.1", 9), limits=policy.holds, retention=policy.retention,
+        service = BackendService(db, BrokerUrl("127.0.0.1", 9), limits=policy.holds, retention=policy.retention,
                                  request_limits=policy.requests, reports=policy.reports)  # constructed: no I/O yet
         assert service.rpc.admission is not None and service.rpc.admission.policy is policy.requests
-        assert service.operations.limits is policy.holds
+        assert service.shop_handlers.limits is policy.holds
         assert service.housekeeping.policy is policy.retention
-        assert service.alert_ops.policy is policy.reports
+        assert service.alert_handlers.policy is policy.reports
     finally:
-        store.close()
+        db.close()

@@ -7,22 +7,14 @@ import time
 import pytest
 
 from backend import stock
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from mqtt import topics
 from mqtt.mirror import StoreMirror
 from mqtt.payloads import ErrorCode, StockLevel, decode
 from mqtt.rpc import RemoteError, RpcClient
 from tests.conftest import FIXTURES, clear_retained, load_fixture_catalog, unique
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+from tests.helpers import wait_until
 
 
 def test_every_product_has_retained_catalog_and_stock(service, make_client) -> None:
@@ -61,7 +53,7 @@ def test_repeated_request_id_is_applied_once(service, make_client) -> None:
     second = rpc.call("stock.adjust", args, request_id="same-request-id-1")
     assert not first["duplicate"] and second["duplicate"]
     assert second["stock"]["backroom"] == first["stock"]["backroom"] == 24
-    assert stock.level(service.store, "test-a", "FRU-APL-GOLDEN").backroom == 24
+    assert stock.level(service.db, "test-a", "FRU-APL-GOLDEN").backroom == 24
 
 
 @pytest.mark.parametrize("args,code", [
@@ -72,12 +64,12 @@ def test_repeated_request_id_is_applied_once(service, make_client) -> None:
     ({"sku": "DAI-MILK-1L", "delta": -1000, "reason": "x"}, ErrorCode.CONFLICT),
 ])
 def test_bad_requests_get_error_replies_and_change_nothing(service, make_client, args, code) -> None:
-    before = service.store.db["stock_ledger"].count
+    before = service.db.count("stock_ledger")
     rpc = RpcClient(make_client(), "test-a", "tool-3")
     with pytest.raises(RemoteError) as err:
         rpc.call("stock.adjust", args)
     assert err.value.code == code and err.value.message
-    assert service.store.db["stock_ledger"].count == before
+    assert service.db.count("stock_ledger") == before
     assert rpc.call("stock.get", {"sku": "DAI-MILK-1L"})["stock"]["sku"] == "DAI-MILK-1L"
 
 
@@ -104,18 +96,18 @@ def test_stale_seq_is_ignored_by_devices(service, make_client) -> None:
 def test_restart_keeps_state_and_seq_keeps_increasing(tmp_path, broker_url, make_client) -> None:
     clear_retained(broker_url)
     path = tmp_path / "restart.db"
-    store = Store(path)
-    load_fixture_catalog(store)
+    db = Database(path)
+    load_fixture_catalog(db)
     backend_id = unique("backend")
-    svc = BackendService(store, broker_url, backend_id=backend_id)
+    svc = BackendService(db, broker_url, backend_id=backend_id)
     svc.start()
     rpc = RpcClient(make_client(), "test-b", "tool-4")
     seq1 = rpc.call("stock.adjust", {"sku": "DRY-PASTA-500", "delta": -2, "reason": "sold"})["stock"]["seq"]
     svc.stop()
-    store.close()
+    db.close()
 
-    store = Store(path)
-    svc = BackendService(store, broker_url, backend_id=backend_id)
+    db = Database(path)
+    svc = BackendService(db, broker_url, backend_id=backend_id)
     svc.start()
     try:
         level = rpc.call("stock.get", {"sku": "DRY-PASTA-500"})["stock"]
@@ -124,13 +116,13 @@ def test_restart_keeps_state_and_seq_keeps_increasing(tmp_path, broker_url, make
         assert seq2 == seq1 + 1
     finally:
         svc.stop()
-        store.close()
+        db.close()
 
 
 def test_changes_committed_by_another_process_are_published(service, make_client, db_path) -> None:
     mirror = StoreMirror(make_client(), "test-a")
     assert wait_until(lambda: mirror.catalog.get("test-a", "DAI-MILK-1L") is not None)
-    other = Store(db_path)  # e.g. `python -m backend import-catalog` while the service runs
+    other = Database(db_path)  # e.g. `python -m backend import-catalog` while the service runs
     try:
         stock.adjust(other, "test-a", "DAI-MILK-1L", "shelf", 10, "counted")
         assert wait_until(lambda: mirror.stock.get("test-a", "DAI-MILK-1L").shelf == 22)
@@ -159,7 +151,7 @@ def test_stock_payload_published_matches_database(service, make_client, collecto
     got = collector()
     make_client().subscribe(topics.stock("test-b", "FRU-APL-GOLDEN"), got)
     assert got.wait_for(lambda m: bool(m))
-    assert decode(StockLevel, got.messages[-1].payload) == stock.level(service.store, "test-b", "FRU-APL-GOLDEN")
+    assert decode(StockLevel, got.messages[-1].payload) == stock.level(service.db, "test-b", "FRU-APL-GOLDEN")
 
 
 def test_store_details_are_retained_for_every_store(service, make_client, collector) -> None:

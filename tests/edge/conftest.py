@@ -9,13 +9,13 @@ import pytest
 
 from edge.device import Edge
 from mqtt.url import BrokerUrl
-from tests.backend.conftest import db_path, service, store  # noqa: F401
+from tests.backend.conftest import db, db_path, service  # noqa: F401
 from tests.conftest import unique
 
 
 @pytest.fixture
 def make_edge(broker_url: BrokerUrl, tmp_path: Path) -> Iterator[Callable[..., Edge]]:
-    """Factory of Edge devices with their own cache files, closed after the test."""
+    """Factory of started Edge devices with their own cache files, closed after the test."""
     edges: list[Edge] = []
 
     def make(store_id: str = "test-a", url: object = None, cache: Path | None = None, **kwargs: object) -> Edge:
@@ -23,6 +23,7 @@ def make_edge(broker_url: BrokerUrl, tmp_path: Path) -> Iterator[Callable[..., E
         edge = Edge(url or broker_url, store_id, str(device), cache or tmp_path / f"{device}.db",  # type: ignore[arg-type]
                     **kwargs)  # type: ignore[arg-type]
         edges.append(edge)
+        edge.start()
         return edge
 
     yield make

@@ -267,13 +267,14 @@ def test_an_interrupted_bulk_load_is_indexed_when_the_cache_reopens(tmp_path: Pa
 
 
 def test_a_cache_of_the_first_schema_keeps_its_products_and_search(tmp_path: Path) -> None:
-    from edge.cache_schema import M001_CACHE, _statements
+    from edge.cache_schema import M001_CACHE
     from edge.folding import index_names
+    from storage import statements
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
-    for statement in _statements(M001_CACHE):
+    for statement in statements(M001_CACHE):
         conn.execute(statement)
     conn.execute("INSERT INTO _migrations VALUES (1, 'catalogue, stock and stores', NULL)")
     milk = product("MILK")

@@ -68,18 +68,18 @@ price_text = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999.9999
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prices=st.fixed_dictionaries({sku: price_text for sku in SKUS}),
        quantities=st.lists(st.integers(1, 99), min_size=1, max_size=3))
-def test_kiosk_phone_and_backend_price_a_cart_to_the_cent(store, prices, quantities) -> None:
-    with store.transaction():
+def test_kiosk_phone_and_backend_price_a_cart_to_the_cent(db, prices, quantities) -> None:
+    with db.transaction():
         for sku, price in prices.items():
-            store.conn.execute("UPDATE store_products SET price = ? WHERE store = 'test-a' AND sku = ?", [price, sku])
+            db.conn.execute("UPDATE store_products SET price = ? WHERE store = 'test-a' AND sku = ?", [price, sku])
     lines = list(zip(SKUS, quantities, strict=False))
-    backend_cart = carts.create(store, "test-a", "webshop", [LineRequest(sku=s, quantity=q) for s, q in lines],
+    backend_cart = carts.create(db, "test-a", "webshop", [LineRequest(sku=s, quantity=q) for s, q in lines],
                                 utcnow())
 
     def device_cart() -> DeviceCart:
         # Devices price from the catalogue message exactly as it travels over MQTT (JSON round trip).
         def price_of(sku: str) -> Money | None:
-            product = catalog.product_payload(store, "test-a", sku)
+            product = catalog.product_payload(db, "test-a", sku)
             return type(product).model_validate_json(product.model_dump_json()).price
 
         return DeviceCart("SEK", price_of, lambda sku: None)

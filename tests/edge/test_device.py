@@ -12,27 +12,20 @@ from pathlib import Path
 import pytest
 
 from backend import roles
+from codes.scanned import Unknown, parse_intent
 from edge.device import Edge, StockView
 from mqtt import topics
 from mqtt.brokers import MosquittoBroker
 from mqtt.client import MqttClient
 from mqtt.payloads import DeviceStatus, StockLevel, decode, encode, utcnow
 from tests.conftest import clear_retained, unique
+from tests.helpers import wait_until
 
 PASTA_CODES = [
     "DRY-PASTA-500", "dry-pasta-500", "0036000291452", "036000291452", "00036000291452",
     "https://aisle.example/s/test-a/p/DRY-PASTA-500", "https://aisle.example/s/test-b/p/dry-pasta-500",
     "https://id.gs1.org/01/00036000291452",
 ]
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_every_code_form_resolves_to_the_same_product_with_live_stock(service, make_edge) -> None:
@@ -48,6 +41,11 @@ def test_every_code_form_resolves_to_the_same_product_with_live_stock(service, m
     assert stock.as_of is not None and (utcnow() - stock.as_of).total_seconds() < 30
     assert edge.product("0036000291453") is None and edge.product("NO-SUCH") is None
     assert edge.product("https://evil.example/s/test-a/p/DRY-PASTA-500") is None
+    # A scan the kiosk has parsed already is passed on as its intent and not parsed again.
+    for code in PASTA_CODES:
+        intent = parse_intent(code)  # a scanner's reading: a bare SKU is no scan (Unknown)
+        assert isinstance(intent, Unknown) or edge.product(intent) == views[code], code
+    assert edge.product(parse_intent("0036000291453")) is None and edge.product(Unknown("x")) is None
     assert {s.details.store for s in edge.cache.stores()} == {"test-a", "test-b", "test-wh"}
     assert edge.cache.count("products", "test-a") == 3 and edge.cache.count("stock", "test-a") == 3
 
@@ -62,9 +60,9 @@ def test_names_follow_the_store_language_and_search_finds_every_script(service, 
     assert [v.sku for v in edge.search("20123451")] == ["DAI-MILK-1L"]  # a code typed into search finds its product
 
 
-def test_stock_changes_reach_listeners_and_look_ups_at_once(service, store, make_edge) -> None:
+def test_stock_changes_reach_listeners_and_look_ups_at_once(service, db, make_edge) -> None:
     edge = make_edge("test-a", role="staff")
-    roles.register(store, edge.device_id, "test-a", "staff")  # only staff may adjust stock
+    roles.register(db, edge.device_id, "test-a", "staff")  # only staff may adjust stock
     assert edge.wait_synced(10)
     changes: list[StockView] = []
     got = threading.Event()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.db import Store
+from backend.db import Database
 from backend.holds import NO_CAPS
 from backend.service import BackendService
 from edge.outbox import OrderOutbox, new_order_id
@@ -26,8 +26,8 @@ def pickup(order_id: str | None = None, quantity: int = 1) -> PlaceOrderArgs:
                           lines=[LineRequest(sku="FRU-APL-GOLDEN", quantity=quantity)])
 
 
-def backend_orders(store: Store) -> list[str]:
-    return [r[0] for r in store.conn.execute("SELECT order_id FROM orders ORDER BY order_id")]
+def backend_orders(db: Database) -> list[str]:
+    return [r[0] for r in db.conn.execute("SELECT order_id FROM orders ORDER BY order_id")]
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_order_waits_for_the_backend_and_arrives_once(outbox, broker_url, db_pat
     outbox.start()
     time.sleep(1.5)  # no backend yet: retries, nothing lost
     assert outbox.pending() == 1
-    backend_db = Store(db_path)
+    backend_db = Database(db_path)
     load_fixture_catalog(backend_db)
     backend = BackendService(backend_db, broker_url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
@@ -61,7 +61,7 @@ def test_order_waits_for_the_backend_and_arrives_once(outbox, broker_url, db_pat
 
 def test_broker_killed_during_a_stream_of_orders(tmp_path: Path, db_path) -> None:
     broker = MosquittoBroker(workdir=tmp_path / "broker").start()
-    backend_db = Store(db_path)
+    backend_db = Database(db_path)
     load_fixture_catalog(backend_db)
     backend = BackendService(backend_db, broker.url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
@@ -128,7 +128,7 @@ def test_device_killed_after_placing_delivers_every_order_once_after_restart(tmp
     placed = [first.stdout.readline().strip() for _ in range(5)]
     first.kill()  # SIGKILL: no clean-up, maybe mid-send (there is no backend yet)
     first.wait()
-    backend_db = Store(db_path)
+    backend_db = Database(db_path)
     load_fixture_catalog(backend_db)
     backend = BackendService(backend_db, broker_url, backend_id=unique("backend"), limits=NO_CAPS)
     backend.start()
@@ -156,7 +156,7 @@ def test_personal_data_leaves_no_trace_after_the_session(service, outbox, tmp_pa
         data = path.read_bytes()
         for secret in (ADDRESS.street, ADDRESS.email, ADDRESS.name):
             assert secret.encode() not in data, f"{secret!r} found in {path.name}"
-    assert service.store.conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1  # the backend has it
+    assert service.db.conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1  # the backend has it
 
 
 def test_unsent_order_keeps_its_address_until_confirmed_then_forgets_it(outbox, tmp_path, service) -> None:

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from edge.cache import LocalCache
-from edge.cache_schema import M001_CACHE, M002_EXTERNAL_INDEX, _statements
+from edge.cache_schema import M001_CACHE, M002_EXTERNAL_INDEX
+from storage import statements
 from tests.edge.test_cache import product
 
 
@@ -105,7 +106,7 @@ def test_a_cache_left_mid_load_by_the_schema_before_is_rebuilt(tmp_path: Path) -
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
     for version, script in ((1, M001_CACHE), (2, M002_EXTERNAL_INDEX)):
-        for statement in _statements(script):
+        for statement in statements(script):
             conn.execute(statement)
         conn.execute("INSERT INTO _migrations VALUES (?, 'old', NULL)", [version])
     conn.execute("UPDATE cache_state SET value = 0 WHERE key = 'index_live'")  # a bulk load under way

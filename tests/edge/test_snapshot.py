@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from typing import Any
 
 import pytest
@@ -13,16 +12,17 @@ from hypothesis import strategies as st
 
 from backend import stock
 from backend.limits import EXPENSIVE, READ, SYNC, WRITE, RequestLimits
+from codes import ids
 from edge import snapshot
 from edge.snapshot import SnapshotError, next_hint, parse_page, parse_reply
-from mqtt import ids
+from mqtt import topics
 from mqtt.admission import Admission, Budget
 from mqtt.payloads import ErrorCode, Reply, encode
 from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcClient, RpcServer
 from mqtt.url import BrokerUrl
 from tests.conftest import clear_retained, unique
 from tests.edge.test_cache import level, product
-from tests.edge.test_device import wait_until
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_a_new_device_syncs_by_pages_and_skips_the_retained_burst(service, make_
 
 
 def _adjust(service, sku: str, delta: int) -> None:
-    result = stock.adjust(service.store, "test-a", sku, "shelf", delta, "delivery")
+    result = stock.adjust(service.db, "test-a", sku, "shelf", delta, "delivery")
     service.publish_changes()
     assert not result.duplicate
 
@@ -65,7 +65,7 @@ def test_a_device_back_online_catches_up_on_what_changed_meanwhile(service, make
     # Before the catch-up completes the cached level is shown, but not as live.
     assert again.wait_synced(10)
     milk = again.stock("DAI-MILK-1L")
-    assert milk.live and milk.available == stock.level(service.store, "test-a", "DAI-MILK-1L").available
+    assert milk.live and milk.available == stock.level(service.db, "test-a", "DAI-MILK-1L").available
     assert again.stock("DRY-PASTA-500").live  # unchanged, confirmed by the completed catch-up
     assert again.cache.snapshot_as_of("test-a") is not None
 
@@ -94,10 +94,11 @@ def test_hostile_pages_reject_entries_and_never_loop(broker_url, make_edge, url5
                     "as_of": "2026-11-30T10:00:00+00:00"}
         return {"products": [], "stock": [], "next": "AAA", "as_of": "2026-11-30T10:00:00+00:00"}  # goes backwards
 
-    server = RpcServer(make_client(unique("hostile-backend")), {"catalog.snapshot": hostile})
+    backend_client = make_client(unique("hostile-backend"))
+    server = RpcServer(backend_client, {"catalog.snapshot": hostile})
     server.start()
     try:
-        time.sleep(0.3)
+        assert backend_client.wait_subscribed(topics.request_filter())  # listening before the device asks
         edge = make_edge(store, url=url5)
         assert wait_until(lambda: len(calls) >= 4, 10), calls  # retried, with a back-off, not in a tight loop
         assert edge.product("OK-1") is not None and edge.product("BAD-1") is None and edge.product("OTHER-1") is None
@@ -144,10 +145,11 @@ def test_a_wrong_guess_of_the_next_page_costs_a_request_and_nothing_else(broker_
             return {"products": [entry("B-1")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
         return {"products": [entry("Z-9")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
 
-    server = RpcServer(make_client(unique("guess-backend")), {"catalog.snapshot": backend})
+    backend_client = make_client(unique("guess-backend"))
+    server = RpcServer(backend_client, {"catalog.snapshot": backend})
     server.start()
     try:
-        time.sleep(0.3)
+        assert backend_client.wait_subscribed(topics.request_filter())  # listening before the device asks
         edge = make_edge(store, url=url5)
         assert wait_until(lambda: edge.last_snapshot is not None, 10)
         assert calls == [None, "ZZZ", "A-1"]  # the guess went out before validation, then the real cursor

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend import alerts, stock
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from edge.staff_actions import ActionOutcome, StaffActionError, StaffActionQueue
 from mqtt.brokers import free_port
@@ -23,9 +23,9 @@ SKU = "DRY-PASTA-500"  # 0 on the shelf, 10 in the backroom of test-a: its alert
 
 
 @pytest.fixture
-def backend(broker_url: BrokerUrl, db_path: Path) -> Iterator[Store]:
+def backend(broker_url: BrokerUrl, db_path: Path) -> Iterator[Database]:
     clear_retained(broker_url)
-    db = Store(db_path)
+    db = Database(db_path)
     load_fixture_catalog(db)
     service = BackendService(db, broker_url, backend_id=unique("backend"))
     service.start()
@@ -34,12 +34,12 @@ def backend(broker_url: BrokerUrl, db_path: Path) -> Iterator[Store]:
     db.close()
 
 
-def open_alert_for(db: Store, sku: str) -> str:
+def open_alert_for(db: Database, sku: str) -> str:
     (alert_id,) = [a for s, a in alerts.live(db) if s == "test-a" and alerts.payload(db, a, utcnow()).sku == sku]
     return alert_id
 
 
-def test_actions_taken_offline_survive_a_restart_and_arrive_in_order(backend: Store, tmp_path: Path,
+def test_actions_taken_offline_survive_a_restart_and_arrive_in_order(backend: Database, tmp_path: Path,
                                                                     make_client) -> None:
     alert_id = open_alert_for(backend, SKU)
     nowhere = MqttClient(BrokerUrl(host="127.0.0.1", port=free_port()), unique("staff"))  # no broker there
@@ -71,7 +71,7 @@ def test_actions_taken_offline_survive_a_restart_and_arrive_in_order(backend: St
         queue.close()
 
 
-def test_a_refused_action_is_reported_and_the_rest_still_goes(backend: Store, tmp_path: Path, make_client) -> None:
+def test_a_refused_action_is_reported_and_the_rest_still_goes(backend: Database, tmp_path: Path, make_client) -> None:
     alert_id = open_alert_for(backend, SKU)
     other = alerts.open_alert(backend, "test-a", "DAI-MILK-1L", alerts.AlertReason.STAFF_REPORT, "staff-2",
                               utcnow())[0]

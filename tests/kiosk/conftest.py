@@ -1,7 +1,8 @@
 """Kiosk fixtures: a virtual display, the demo backend on the session Mosquitto, and the real app in a subprocess.
 
 Kivy makes one window per process, so each test module drives one (or a few) app processes through the
-harness port (``python -m kiosk --harness PORT``): taps and keys go through the app's Window like real ones.
+driver's harness port (``python -m driver --harness-port PORT -- <kiosk arguments>``): taps and keys go through
+the app's Window like real ones, and a tap waits in the app until its target could be tapped by a person.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any
 import pytest
 import segno
 
-from backend.db import Store
+from backend.db import Database
 from backend.demo import load_demo
 from backend.service import BackendService
-from kiosk.harness_client import HarnessClient, HarnessError
-from kiosk.services.images import SAMPLE_PHOTO
+from driver.client import HarnessClient, HarnessError
+from driver.samples import SAMPLE_PHOTO
 from kiosk.virtual_display import DisplayError, VirtualDisplay
 from mqtt.brokers import MosquittoBroker, free_port, wait_for_port
 from mqtt.client import MqttClient
@@ -104,9 +105,9 @@ class DemoBackend:
     def __init__(self, broker: MosquittoBroker, db: Path) -> None:
         clear_retained(broker.url)
         self.url = broker.url
-        self.store = Store(db)
-        load_demo(self.store)
-        self.service = BackendService(self.store, broker.url, backend_id=unique("backend"), watch_interval=0.2)
+        self.db = Database(db)
+        load_demo(self.db)
+        self.service = BackendService(self.db, broker.url, backend_id=unique("backend"), watch_interval=0.2)
         self.service.start()
         self.client = MqttClient(broker.url, unique("tool"))
         self.client.connect()
@@ -124,7 +125,7 @@ class DemoBackend:
 
     def pay(self, reference: str) -> None:
         """Pay an order at the till (a device may hold only a few unpaid ones)."""
-        row = self.store.conn.execute("SELECT order_id FROM orders WHERE reference = ?", [reference]).fetchone()
+        row = self.db.conn.execute("SELECT order_id FROM orders WHERE reference = ?", [reference]).fetchone()
         assert row is not None, f"no order {reference}"
         self.call("order.set_status", {"order_id": row[0], "status": "paid"})
 
@@ -136,7 +137,7 @@ class DemoBackend:
         self.rpc.close()
         self.client.close()
         self.service.stop()
-        self.store.close()
+        self.db.close()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def demo_backend(mosquitto: MosquittoBroker, tmp_path_factory: pytest.TempPathFa
 
 
 class KioskApp:
-    """One ``python -m kiosk`` process and its harness connection."""
+    """One app process (``python -m driver`` around ``python -m kiosk``) and its harness connection."""
 
     def __init__(self, mode: str, broker: str, workdir: Path, *, device: str | None = None,
                  extra: tuple[str, ...] = (), demo: bool = True) -> None:
@@ -157,9 +158,9 @@ class KioskApp:
         self.images.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.log_path = workdir / "app.log"
-        args = [sys.executable, "-m", "kiosk", "--mode", mode, "--broker", broker, "--store", STORE,
-                "--data-dir", str(workdir / "data"), "--images", str(self.images), "--harness", str(self.port),
-                "--virtual-display", "no", *extra]
+        args = [sys.executable, "-m", "driver", "--harness-port", str(self.port), "--",
+                "--mode", mode, "--broker", broker, "--store", STORE, "--data-dir", str(workdir / "data"),
+                "--images", str(self.images), "--virtual-display", "no", *extra]
         if device:
             args += ["--device", device]
         if demo:  # the demo's staff PIN 2468 and badge key; demo=False is a device without provisioning
@@ -217,6 +218,27 @@ class KioskApp:
         before = self.status()["cart_count"]
         self.tap("add_button")
         return self.wait(lambda s: s["cart_count"] > before and not s["busy"], what="the item in the cart")
+
+    def shoot_shopping(self, lang: str) -> None:
+        """In ``lang``: screenshots of the attract screen, a product (then added to the cart) and the cart."""
+        self.call("language", code=lang)
+        self.call("go", screen="attract")
+        self.shot(self.mode, lang, "attract")
+        self.call("go", screen="product", sku=SKU)
+        self.wait(lambda s: not s["busy"])
+        self.shot(self.mode, lang, "product")
+        self.add_to_cart()
+        self.call("go", screen="cart")
+        self.shot(self.mode, lang, "cart")
+
+    def open_settings_as_staff(self, pin: str = "2468") -> None:
+        """On the staff sign-in screen: type ``pin``, confirm, and open Settings from the staff screen."""
+        for digit in pin:
+            self.tap(digit)
+        self.tap("ok_key")
+        self.on("staff")
+        self.call("go", screen="settings")
+        self.on("settings")
 
     def shot(self, *parts: str) -> Path:
         """Save the screen under test-artifacts/kiosk/<parts>.png and check it for rendering problems."""

@@ -112,7 +112,7 @@ def test_add_to_cart_and_send_home_places_the_order(kiosk: KioskApp, demo_backen
     kiosk.on("confirm")
     props = kiosk.wait_props(lambda p: bool(p["reference"]), timeout=15)
     kiosk.shot("kiosk", "en", "confirm")
-    row = demo_backend.store.conn.execute("SELECT kind, address, total FROM orders WHERE reference = ?",
+    row = demo_backend.db.conn.execute("SELECT kind, address, total FROM orders WHERE reference = ?",
                                           [props["reference"]]).fetchone()
     assert row is not None, "the order is not at the backend"
     address = json.loads(row[1])
@@ -149,7 +149,7 @@ def test_an_expired_cart_code_explains_itself(kiosk: KioskApp, demo_backend: Dem
 
     cart = demo_backend.call("cart.create", {"lines": [{"sku": SKU, "quantity": 1}]}, device="webshop")["cart"]
     # Issued an hour ago: its minutes are long over.
-    stale = carts.issue_handoff(demo_backend.store, STORE, cart["cart_id"], "webshop", utcnow() - timedelta(hours=1))
+    stale = carts.issue_handoff(demo_backend.db, STORE, cart["cart_id"], "webshop", utcnow() - timedelta(hours=1))
     before = kiosk.status()["cart_count"]
     kiosk.call("keys", text=stale.url)
     kiosk.on("handoff")
@@ -226,15 +226,7 @@ def test_idle_session_warns_then_resets_and_forgets(kiosk: KioskApp) -> None:
 @pytest.mark.parametrize("lang", ["sv", "fa", "ar", "vi"])
 def test_every_shopper_screen_renders_in_every_language(kiosk: KioskApp, lang: str) -> None:
     write_picture(kiosk.images)  # the camera sees a shelf without codes: the scan screen stays put
-    kiosk.call("language", code=lang)
-    kiosk.call("go", screen="attract")
-    kiosk.shot("kiosk", lang, "attract")
-    kiosk.call("go", screen="product", sku=SKU)
-    kiosk.wait(lambda s: not s["busy"])
-    kiosk.shot("kiosk", lang, "product")
-    kiosk.add_to_cart()
-    kiosk.call("go", screen="cart")
-    kiosk.shot("kiosk", lang, "cart")
+    kiosk.shoot_shopping(lang)
     kiosk.tap("till_button")
     kiosk.on("options")
     kiosk.wait_props(lambda p: p["phase"] != "loading")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from edge.link_health import LinkHealth
 from kiosk import presenters
 from kiosk.formatting import Formatter
 from kiosk.i18n import catalogs
-from kiosk.services.link import LinkHealth
 from mqtt.brokers import MosquittoBroker, free_port
 from tests.kiosk.conftest import DemoBackend, KioskApp
 from tests.security.conftest import SecuredBroker
@@ -77,12 +77,7 @@ def test_staff_see_a_refused_login_and_an_untrusted_certificate(display: str, tm
         assert "refused this device's login" in " ".join(wrong.call("texts"))
         wrong.shot("kiosk", "en", "not-ready-refused")
         wrong.call("go", screen="staff_login")  # staff read the details on Settings
-        for digit in "2468":
-            wrong.tap(digit)
-        wrong.tap("ok_key")
-        wrong.on("staff")
-        wrong.call("go", screen="settings")
-        wrong.on("settings")
+        wrong.open_settings_as_staff()
         texts = wrong.call("texts", scrolled=True)
         assert any("refused this device's login" in t and "\nrefused: " in t for t in texts), texts
         wrong.call("window", width=1280, height=1080)  # tall enough to show the connection part

@@ -47,7 +47,7 @@ def test_phone_search_add_and_reserve(phone: KioskApp, demo_backend: DemoBackend
     phone.tap("place_button")
     phone.on("confirm")
     reference = phone.wait_props(lambda p: bool(p["reference"]), timeout=15)["reference"]
-    kind = demo_backend.store.conn.execute("SELECT kind FROM orders WHERE reference = ?", [reference]).fetchone()
+    kind = demo_backend.db.conn.execute("SELECT kind FROM orders WHERE reference = ?", [reference]).fetchone()
     assert kind == ("pickup",)
     demo_backend.pay(reference)
     phone.tap("done_button")
@@ -56,15 +56,7 @@ def test_phone_search_add_and_reserve(phone: KioskApp, demo_backend: DemoBackend
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_phone_screens_in_every_language(phone: KioskApp, demo_backend: DemoBackend, lang: str) -> None:
-    phone.call("language", code=lang)
-    phone.call("go", screen="attract")
-    phone.shot("phone", lang, "attract")
-    phone.call("go", screen="product", sku=SKU)
-    phone.wait(lambda s: not s["busy"])
-    phone.shot("phone", lang, "product")
-    phone.add_to_cart()
-    phone.call("go", screen="cart")
-    phone.shot("phone", lang, "cart")
+    phone.shoot_shopping(lang)
     phone.tap("home_button")
     phone.on("address")
     phone.shot("phone", lang, "address")
@@ -128,7 +120,7 @@ def test_restock_alert_appears_and_is_resolved_from_the_staff_phone(staff: Kiosk
     staff.tap("resolve_button")
     staff.wait(lambda s: not s["busy"])
     assert demo_backend.stock(ALERT_SKU)["shelf"] > 5
-    state = demo_backend.store.conn.execute("SELECT state FROM alerts WHERE sku = ? ORDER BY opened_at DESC",
+    state = demo_backend.db.conn.execute("SELECT state FROM alerts WHERE sku = ? ORDER BY opened_at DESC",
                                             [ALERT_SKU]).fetchone()
     assert state == ("resolved",)
 

@@ -12,7 +12,7 @@ import pytest
 
 from backend import roles
 from backend.broker_config import ADMIN_USER
-from backend.db import Store
+from backend.db import Database
 from backend.demo import load_demo
 from backend.service import BackendService
 from edge.enrolment import register_phone
@@ -44,7 +44,7 @@ def store_broker() -> Iterator[SecuredBroker]:
 @pytest.fixture(scope="module")
 def store_backend(store_broker: SecuredBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendService]:
     """The demo's data behind the production broker, with the phone registry (the backend's admin login)."""
-    db = Store(tmp_path_factory.mktemp("phone-ui-backend") / "backend.db")
+    db = Database(tmp_path_factory.mktemp("phone-ui-backend") / "backend.db")
     load_demo(db)
     roles.register(db, KIOSK, STORE, "kiosk")
     service = BackendService(db, store_broker.url("backend-main"), backend_id="backend-main", watch_interval=0.2,
@@ -151,7 +151,7 @@ def test_a_kiosk_shows_a_code_a_phone_connects_with(display: str, store_broker: 
 def test_a_kiosk_shows_nothing_when_the_broker_has_no_phone_registry(display: str, mosquitto: MosquittoBroker,
                                                                      tmp_path: Path) -> None:
     demo = DemoBackend(mosquitto, tmp_path / "demo.db")  # the demo: plain Mosquitto, no dynamic security plugin
-    roles.register(demo.store, KIOSK, STORE, "kiosk")
+    roles.register(demo.db, KIOSK, STORE, "kiosk")
     address = str(demo.url)
     kiosk = KioskApp("kiosk", address, tmp_path, demo=False,
                      extra=("--language", "en", "--provision", str(provisioning(tmp_path, address, "any"))))

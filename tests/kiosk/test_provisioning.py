@@ -16,8 +16,9 @@ from PIL import Image
 
 from backend import badges as backend_badges
 from backend.cli import main as backend_main
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
+from codes.scanned import StaffBadge, parse_intent
 from kiosk.config import (
     ConfigError,
     KioskConfig,
@@ -42,7 +43,6 @@ from tests.kiosk.conftest import ARTIFACTS, STORE, DemoBackend, KioskApp, write_
 from tests.security.conftest import STORE as SECURED_STORE
 from tests.security.conftest import SecuredBroker
 from vision.decode import decode
-from vision.intents import StaffBadge, parse_intent
 
 PIN = "4711"
 SECRET = "Xq9-broker-s3cret"
@@ -94,11 +94,11 @@ def test_provisioning_file_holds_the_login_pin_hash_and_key_and_only_its_owner_r
     data = parse_provisioning(path.read_text())
     assert (data.broker, data.username, data.password) == ("mqtts://broker.local:8883", "sthlm-city-kiosk-1", SECRET)
     assert PIN not in path.read_text()
-    store = Store(backend_db)
+    db = Database(backend_db)
     try:
-        assert data.badge_public_key == backend_badges.public_key(store, STORE)
+        assert data.badge_public_key == backend_badges.public_key(db, STORE)
     finally:
-        store.close()
+        db.close()
     # A URL with the password in it is refused: the file is the one place the device's secret travels in.
     assert backend_main(["devices", "provision", "--db", str(backend_db), "--store", STORE, "--device",
                          "sthlm-city-kiosk-1", "--broker", f"mqtts://sthlm-city-kiosk-1:{SECRET}@broker.local",
@@ -128,6 +128,8 @@ def test_device_signs_in_only_with_what_the_backend_issued(tmp_path: Path, backe
     assert (config.store, config.device_id, config.provisioned) == (STORE, "sthlm-city-kiosk-1", True)
     url = broker_url(config)
     assert (url.username, url.password) == ("sthlm-city-kiosk-1", SECRET)
+    device = config.device_settings("sthlm-city-kiosk-1")  # what the device core gets: the provisioned login
+    assert (device.broker, device.store, device.data_dir, device.role) == (url, STORE, config.data_dir, "kiosk")
     auth = StaffAuth(config)
     assert auth.pin(PIN).ok and auth.pin("2468").reason == "wrong_pin"
     assert auth.badge(badge.token).staff_id == "anna.k"
@@ -140,11 +142,11 @@ def test_expired_badge_is_refused(tmp_path: Path, backend_db: Path) -> None:
     bare = KioskConfig(data_dir=tmp_path / "device")
     install_provisioning(bare, provision(tmp_path, backend_db))
     config = load_provisioning(bare)
-    store = Store(backend_db)
+    db = Database(backend_db)
     try:
-        text = backend_badges.issue_badge(store, STORE, "anna.k", days=1)
+        text = backend_badges.issue_badge(db, STORE, "anna.k", days=1)
     finally:
-        store.close()
+        db.close()
     token = parse_intent(text).token
     later: list[datetime] = [utcnow()]
     auth = StaffAuth(config, now=lambda: later[0])
@@ -163,8 +165,8 @@ def test_revoked_badge_is_refused_online_and_after_a_restart_offline(tmp_path: P
     auth = StaffAuth(config)
     assert auth.badge(keep.token).ok and auth.badge(gone.token).ok
 
-    store = Store(backend_db)
-    service = BackendService(store, broker_url, backend_id=unique("backend"), watch_interval=0.1)
+    db = Database(backend_db)
+    service = BackendService(db, broker_url, backend_id=unique("backend"), watch_interval=0.1)
     device = MqttClient(broker_url, unique("kiosk"))
     try:
         service.start()
@@ -180,7 +182,7 @@ def test_revoked_badge_is_refused_online_and_after_a_restart_offline(tmp_path: P
     finally:
         device.close()
         service.stop()
-        store.close()
+        db.close()
     restarted = StaffAuth(config)  # no broker now: the kept list still refuses the badge
     assert restarted.badge(gone.token).reason == "revoked" and restarted.badge(keep.token).ok
 
@@ -254,12 +256,7 @@ def test_settings_and_log_never_show_the_broker_password(display: str, demo_back
         assert "Staff" in app.call("texts", frames=3)  # --demo: the demo's staff sign-in is there
         app.tap("staff_button")
         app.on("staff_login")
-        for digit in "2468":
-            app.tap(digit)
-        app.tap("ok_key")
-        app.on("staff")
-        app.call("go", screen="settings")
-        app.on("settings")
+        app.open_settings_as_staff()
         shown = app.call("get_text", target="broker_input")
         assert SECRET not in shown and shown.startswith("mqtt://kiosk-1:***@"), shown
         assert not any(SECRET in t for t in app.call("texts", frames=3, scrolled=True))
@@ -438,3 +435,13 @@ def test_a_ca_too_big_for_a_qr_code_is_left_out_of_it_and_the_command_says_so(
     assert symbols, "the provisioning QR does not decode"
     data = parse_provisioning(symbols[0].text)
     assert data.broker_ca == "" and data.broker == broker  # the device then needs the CA at the URL's path
+
+
+def test_device_settings_carry_the_mode_s_session_rules(tmp_path: Path) -> None:
+    kiosk = KioskConfig(data_dir=tmp_path, idle_timeout=60.0, idle_warning=10.0)
+    assert (kiosk.device_settings("k-1").idle_timeout, kiosk.device_settings("k-1").idle_warning) == (60.0, 10.0)
+    assert replace(kiosk, idle_timeout=0.0).device_settings("k-1").idle_timeout is None  # turned off
+    phone = replace(kiosk, mode=Mode.PHONE).device_settings("p-1")
+    assert phone.idle_timeout is None and phone.role == "phone" and phone.device_id == "p-1"
+    assert replace(kiosk, mode=Mode.STAFF).device_settings("s-1").role == "staff"
+    assert kiosk.device_settings("k-1").cache_path == tmp_path / "cache-sthlm-city.db"

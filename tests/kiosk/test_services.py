@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import segno
 
+from codes.scanned import ProductLink
 from kiosk.config import KioskConfig, Mode, hash_pin, load_settings, save_settings, stable_device_id
 from kiosk.services.camera import CameraFeed, make_source
 from kiosk.services.qr import qr_pixels
 from kiosk.services.staff import StaffAuth
 from tests.kiosk.conftest import GROCERY_PHOTO
-from vision.intents import ProductLink
-from vision.session import Detection
+from vision.scanner import Detection
 
 
 def test_folder_camera_decodes_off_the_caller_thread_and_keeps_previews(tmp_path: Path) -> None:
@@ -97,8 +97,8 @@ def test_recognition_names_a_real_photo_and_never_offers_unsure_guesses(tmp_path
     service = RecognitionService(tmp_path)  # the committed model and gallery
     assert service.load(), service.reason
     guess = service.suggest(read_image_bgr(GROCERY_PHOTO))
-    assert not guess.unknown and guess.suggestions[0].sku == "FRU-APL-GOLDEN"
-    scores = [s.score for s in guess.suggestions]
+    assert not guess.unknown and guess.matches[0].sku == "FRU-APL-GOLDEN"
+    scores = [s.score for s in guess.matches]
     assert all(score >= MIN_SCORE for score in scores) and scores == sorted(scores, reverse=True)
     blank = service.suggest(np.full((480, 640, 3), 128, np.uint8))  # a covered lens
-    assert blank.unknown and not blank.suggestions and blank.reason
+    assert blank.unknown and not blank.matches and blank.reason

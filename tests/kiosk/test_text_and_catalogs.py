@@ -119,8 +119,8 @@ def test_stock_line_says_last_known_when_offline() -> None:
 
 
 def test_kivy_free_parts_stay_kivy_free() -> None:
-    code = ("import sys, kiosk.services.link, kiosk.services.camera, kiosk.presenters, kiosk.text.bidi, "
-            "kiosk.i18n.catalogs, kiosk.harness_client, kiosk.config; print('kivy' in sys.modules)")
+    code = ("import sys, edge.store_client, kiosk.services.camera, kiosk.presenters, kiosk.text.bidi, "
+            "kiosk.i18n.catalogs, driver.client, driver.launch, kiosk.config; print('kivy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
 

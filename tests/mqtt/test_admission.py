@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from mqtt.admission import Admission, Budget, FairQueue, TokenBucket
 from mqtt.brokers import MosquittoBroker
 from mqtt.payloads import ErrorCode
 from mqtt.rpc import RemoteError, RpcClient, RpcServer
+from tests import helpers
 from tests.conftest import unique
 
 
@@ -93,13 +93,8 @@ def rpc_for(make_client, store: str, device: str) -> RpcClient:
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Poll ``predicate`` until it holds (replies and queueing happen on other threads)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
+    """Poll ``predicate`` until it holds (replies and queueing happen on other threads), every 5 ms."""
+    return helpers.wait_until(predicate, timeout, interval=0.005)
 
 
 def outcome(future: Future[Any], timeout: float = 15.0) -> str:

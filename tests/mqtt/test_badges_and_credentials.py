@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import segno
 
+from codes.scanned import StaffBadge, Unknown, parse_intent
 from mqtt import badges, topics, url
 from mqtt.credentials import (
     Provisioning,
@@ -23,7 +24,6 @@ from mqtt.credentials import (
     write_private,
 )
 from mqtt.url import BrokerUrlError, mask_url, parse_broker_url
-from vision.intents import StaffBadge, Unknown, parse_intent
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 STORE = "sthlm-city"

@@ -51,8 +51,12 @@ def test_unsubscribe_stops_delivery(make_client, collector) -> None:
     client.publish(topic, b"1")
     assert got.wait_for(lambda m: len(m) == 1)
     unsubscribe()
+    barrier = collector()
+    client.subscribe(f"{topic}/after", barrier)
+    assert client.wait_subscribed(f"{topic}/after")
     client.publish(topic, b"2")
-    time.sleep(0.3)
+    client.publish(f"{topic}/after", b"3")  # in order on one connection: once "3" is here, "2" would be too
+    assert barrier.wait_for(lambda m: len(m) == 1)
     assert [m.payload for m in got.messages] == [b"1"]
 
 
@@ -76,9 +80,10 @@ def test_resubscribes_after_broker_restart(tmp_path) -> None:
     broker = MosquittoBroker(workdir=tmp_path).start()
     try:
         client = MqttClient(broker.url, unique("resub"))
-        client.connect()
         states: list[bool] = []
+        # Listening from before the first connection: its "up" may reach listeners after connect() returned.
         client.add_connection_listener(states.append)
+        client.connect()
         got = Collector()
         client.subscribe("test/resub", got)
         assert client.wait_subscribed("test/resub")
@@ -94,7 +99,7 @@ def test_resubscribes_after_broker_restart(tmp_path) -> None:
         publisher.connect()
         publisher.publish("test/resub", b"after restart")
         assert got.wait_for(lambda m: any(x.payload == b"after restart" for x in m))
-        assert got.wait_for(lambda m: True) and states[:2] == [False, True]
+        assert got.wait_for(lambda m: True) and states[:3] == [True, False, True]
         publisher.close()
         client.close()
     finally:

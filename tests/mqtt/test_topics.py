@@ -3,9 +3,9 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stdnum import ean
 
-from mqtt import ids, topics
+from codes import ids
+from mqtt import topics
 
 
 def test_builders_produce_documented_layout() -> None:
@@ -52,14 +52,6 @@ def test_parse_never_raises_anything_but_topic_error(text: str) -> None:
         pass
 
 
-def test_gtin_forms_of_one_item_normalise_alike() -> None:
-    assert ids.gtin14("036000291452") == ids.gtin14("0036000291452") == ids.gtin14("00036000291452")
-    assert ids.gtin_display("00036000291452") == "036000291452"
-    assert ids.gtin14("20123451") == "00000020123451"
-    with pytest.raises(ids.InvalidIdentifier):
-        ids.gtin14("036000291453")
-
-
 @given(st.lists(st.sampled_from(["a", "b", "+", "#", "", "$SYS"]), min_size=1, max_size=4),
        st.lists(st.sampled_from(["a", "b", "", "$SYS"]), min_size=1, max_size=4))
 def test_client_filter_matching_agrees_with_paho(filter_levels: list[str], topic_levels: list[str]) -> None:
@@ -71,10 +63,3 @@ def test_client_filter_matching_agrees_with_paho(filter_levels: list[str], topic
         return  # not a valid filter
     topic_filter, topic = "/".join(filter_levels), "/".join(topic_levels)
     assert _matches(topic_filter, topic.split("/")) == paho.topic_matches_sub(topic_filter, topic)
-
-
-@given(st.text(alphabet="0123456789", min_size=7, max_size=13))
-def test_check_digit_agrees_with_python_stdnum(body: str) -> None:
-    assert ids.check_digit(body) == ean.calc_check_digit(body)
-    if len(body) + 1 in ids.GTIN_LENGTHS:
-        assert ids.gtin14(body + ids.check_digit(body)) == (body + ean.calc_check_digit(body)).zfill(14)

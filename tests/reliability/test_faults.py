@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from backend import roles, stock
-from backend.db import Store
+from backend.db import Database
 from backend.holds import NO_CAPS
 from backend.service import BackendService
 from edge.outbox import OrderOutbox, new_order_id
@@ -61,7 +61,7 @@ def test_orders_and_stock_changes_survive_broker_kills_and_network_cuts(tmp_path
     rng = random.Random(7)
     broker = MosquittoBroker(workdir=tmp_path / "broker").start()
     proxy = CuttableProxy(broker.port)
-    db = Store(tmp_path / "backend.db")
+    db = Database(tmp_path / "backend.db")
     load_fixture_catalog(db)
     # Faults, not limits, are under test here: one kiosk places 60 orders in a few seconds.
     service = BackendService(db, broker.url, backend_id=unique("backend"), limits=NO_CAPS,
@@ -173,10 +173,10 @@ time.sleep(30)
 """
 
 
-def test_device_sigkilled_at_random_points_while_sending(tmp_path, broker_url, store, service) -> None:
+def test_device_sigkilled_at_random_points_while_sending(tmp_path, broker_url, db, service) -> None:
     rng = random.Random(11)
     url = f"mqtt://127.0.0.1:{broker_url.port}"
-    roles.register(store, "kiosk-kill", "-", "admin")  # 24 unpaid orders: more than a kiosk may hold
+    roles.register(db, "kiosk-kill", "-", "admin")  # 24 unpaid orders: more than a kiosk may hold
     printed: list[str] = []
     for _ in range(6):
         proc = subprocess.Popen([sys.executable, "-c", DEVICE, url, str(tmp_path / "device.db"), "4"],
@@ -201,6 +201,6 @@ def test_device_sigkilled_at_random_points_while_sending(tmp_path, broker_url, s
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     assert set(printed) <= set(placed) and len(placed) >= 6
-    rows = [r[0] for r in store.conn.execute("SELECT order_id FROM orders WHERE device = 'kiosk-kill'")]
+    rows = [r[0] for r in db.conn.execute("SELECT order_id FROM orders WHERE device = 'kiosk-kill'")]
     assert sorted(rows) == sorted(placed) and len(set(rows)) == len(rows)
-    assert stock.ledger_balances(store) == []
+    assert stock.ledger_balances(db) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend import stock
-from backend.db import Store
+from backend.db import Database
 from backend.importer import ImportFileError, import_file
 from edge.outbox import OrderOutbox, OutboxError, new_order_id
 from mqtt.commerce import LineRequest, PlaceOrderArgs
@@ -49,14 +49,14 @@ def big_catalog(path: Path, rows: int) -> Path:
 
 
 def test_import_on_a_full_disk_is_refused_whole_and_leaves_a_sound_database(tiny_disk, tmp_path) -> None:
-    store = Store(tiny_disk / "backend.db")
-    load_fixture_catalog(store)
-    before = store.db["products"].count
+    db = Database(tiny_disk / "backend.db")
+    load_fixture_catalog(db)
+    before = db.count("products")
     with pytest.raises(ImportFileError, match="disk .* is full"):
-        import_file(store, big_catalog(tmp_path / "big.csv", 20_000), progress=False)
-    assert store.db["products"].count == before
-    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    store.close()
+        import_file(db, big_catalog(tmp_path / "big.csv", 20_000), progress=False)
+    assert db.count("products") == before
+    assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
 
 
 def test_outbox_on_a_full_disk_refuses_the_order_clearly(tiny_disk) -> None:
@@ -86,13 +86,13 @@ def test_backend_request_on_a_full_disk_answers_unavailable(tiny_disk, broker_ur
     from tests.conftest import clear_retained, unique
 
     clear_retained(broker_url)
-    store = Store(tiny_disk / "backend.db")
-    load_fixture_catalog(store)
-    service = BackendService(store, broker_url, backend_id=unique("backend"))
+    db = Database(tiny_disk / "backend.db")
+    load_fixture_catalog(db)
+    service = BackendService(db, broker_url, backend_id=unique("backend"))
     service.start()
     try:
         rpc = RpcClient(make_client(), "test-a", "tool-1")
-        before = stock.level(store, "test-a", "DAI-MILK-1L")
+        before = stock.level(db, "test-a", "DAI-MILK-1L")
         fill(tiny_disk)
         codes = set()
         for _ in range(300):  # SQLite may still have room in free pages for a while
@@ -105,8 +105,8 @@ def test_backend_request_on_a_full_disk_answers_unavailable(tiny_disk, broker_ur
         (tiny_disk / "ballast").unlink()  # space again: the service kept running
         level = rpc.call("stock.get", {"sku": "DAI-MILK-1L"})["stock"]
         assert level["shelf"] >= before.shelf
-        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert stock.ledger_balances(store) == []
+        assert db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert stock.ledger_balances(db) == []
     finally:
         service.stop()
-        store.close()
+        db.close()

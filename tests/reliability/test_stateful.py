@@ -11,7 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from backend import carts, orders, stock
 from backend.carts import CartError
-from backend.db import Store
+from backend.db import Database
 from edge.outbox import new_order_id
 from mqtt.commerce import LineRequest, OrderStatus
 from tests.conftest import load_fixture_catalog
@@ -27,7 +27,7 @@ class StoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self._dir = tempfile.TemporaryDirectory()
-        self.db = Store(Path(self._dir.name) / "b.db")
+        self.db = Database(Path(self._dir.name) / "b.db")
         load_fixture_catalog(self.db)
         self.qty = {(s, loc): stock.level(self.db, "test-a", s).model_dump()[loc] for s in SKUS
                     for loc in ("shelf", "backroom")}

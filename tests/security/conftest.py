@@ -16,6 +16,7 @@ from backend.broker_config import DeviceLogin, write_config
 from mqtt.brokers import find_mosquitto, free_port, wait_for_port
 from mqtt.client import MqttClient
 from mqtt.url import BrokerUrl
+from tests.helpers import OpenClients
 
 STORE = "test-a"
 
@@ -33,7 +34,7 @@ class SecuredBroker:
         self.passwords = {login.device: login.password for login in self.logins}
         self.base = BrokerUrl("127.0.0.1", self.port, tls=True, ca_file=str(self.out / "ca.crt"))
         self.proc: subprocess.Popen[bytes] | None = None
-        self.clients: list[MqttClient] = []
+        self.clients = OpenClients()
 
     @property
     def address(self) -> str:
@@ -70,15 +71,11 @@ class SecuredBroker:
 
     def connect(self, device: str, client_id: str | None = None, **kwargs: object) -> MqttClient:
         """A connected client under ``device``'s login (closed with the broker)."""
-        client = MqttClient(self.url(device), client_id or device, **kwargs)  # type: ignore[arg-type]
-        client.connect(10)
-        self.clients.append(client)
-        return client
+        return self.clients.connect(self.url(device), client_id or device, **kwargs)
 
     def close(self) -> None:
         """Close the clients, stop the broker and delete its files."""
-        for client in self.clients:
-            client.close()
+        self.clients.close()
         if self.proc is not None and self.proc.poll() is None:
             self.stop()
         shutil.rmtree(self.out, ignore_errors=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from mqtt import topics
 from mqtt.client import ConnectError, ConnectRefused, MqttClient
@@ -95,7 +95,7 @@ def test_device_reads_only_its_store_and_cannot_forge_state(secured: SecuredBrok
 
 
 def test_staff_operations_are_refused_to_shopper_devices(secured: SecuredBroker, tmp_path) -> None:
-    db = Store(tmp_path / "backend.db")
+    db = Database(tmp_path / "backend.db")
     load_fixture_catalog(db)
     from backend import roles
 
@@ -132,7 +132,7 @@ def test_broker_config_cli_writes_a_working_setup(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     acl = (tmp_path / "cfg" / "acl").read_text()
     assert "user sthlm-city-kiosk-3" in acl and "topic write aisle/v1/sthlm-city/device/sthlm-city-kiosk-3/req" in acl
-    db = Store(tmp_path / "b.db")
+    db = Database(tmp_path / "b.db")
     from backend import roles
 
     assert roles.role_of(db, "sthlm-city-staff-2", "sthlm-city") == "staff"

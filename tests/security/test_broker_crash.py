@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from backend import catalog, roles, stock
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from edge.device import Edge
 from mqtt import topics
@@ -23,10 +23,10 @@ RECOVERY_SECONDS = 15.0  # the issue's bound: a fresh device sees everything wit
 
 
 @pytest.fixture
-def crashable(tmp_path) -> Iterator[tuple[SecuredBroker, BackendService, Store]]:
+def crashable(tmp_path) -> Iterator[tuple[SecuredBroker, BackendService, Database]]:
     """A broker of its own (this test kills it) with the backend serving the fixture catalogue."""
     broker = SecuredBroker().start()
-    db = Store(tmp_path / "backend.db")
+    db = Database(tmp_path / "backend.db")
     load_fixture_catalog(db)
     roles.register(db, "test-a-staff-1", STORE, "staff")
     service = BackendService(db, broker.url("backend-main"), backend_id="backend-main",
@@ -50,14 +50,14 @@ def _backend_back(service: BackendService) -> None:
     assert service.client.wait_subscribed(topics.request_filter(), 15)
 
 
-def _expected(db: Store) -> dict[str, int]:
+def _expected(db: Database) -> dict[str, int]:
     """Topic -> seq of every catalogue entry and stock level of the store, as the database has them now."""
     wanted = {topics.catalog(s, sku): seq for (s, sku), seq in catalog.catalog_versions(db).items() if s == STORE}
     wanted |= {topics.stock(s, sku): seq for (s, sku), seq in stock.stock_versions(db).items() if s == STORE}
     return wanted
 
 
-def _fresh_device_sees_everything(broker: SecuredBroker, db: Store, login: str) -> float:
+def _fresh_device_sees_everything(broker: SecuredBroker, db: Database, login: str) -> float:
     """Connect a new device and return how long until it has every entry at its current seq."""
     started = time.monotonic()
     seen = Collector()
@@ -83,6 +83,7 @@ def test_after_kill_9_a_fresh_device_sees_the_full_current_state(crashable, tmp_
     broker, service, db = crashable
     existing = Edge(broker.url("test-a-kiosk-1"), STORE, "test-a-kiosk-1", tmp_path / "kiosk-1.db")
     try:
+        existing.start()
         assert existing.wait_synced(15)
         staff = RpcClient(broker.connect("test-a-staff-1"), STORE, "test-a-staff-1")
         if saved_before:

@@ -12,7 +12,7 @@ import pytest
 
 from backend import roles
 from backend.cutoffs import CUTOFF_TAG, BrokerTime
-from backend.db import Store
+from backend.db import Database
 from backend.dynsec import DynsecAdmin, DynsecError
 from backend.limits import RequestLimits
 from backend.service import BackendService
@@ -21,6 +21,7 @@ from mqtt.admission import Budget
 from mqtt.client import ConnectRefused, MqttClient
 from mqtt.payloads import ErrorCode
 from mqtt.rpc import RemoteError, RpcClient
+from tests.helpers import wait_until
 from tests.security import test_phones
 from tests.security.conftest import SecuredBroker
 from tests.security.test_phones import enrolment_code, register
@@ -36,16 +37,15 @@ db = test_phones.db
 
 
 connect = test_phones.connect
-wait_until = test_phones.wait_until
 
 
-def start_backend(broker: SecuredBroker, db: Store) -> BackendService:
+def start_backend(broker: SecuredBroker, db: Database) -> BackendService:
     # The default budgets, with a short penalty so that the test sees it end.
     return test_phones.start_backend(broker, db, request_limits=RequestLimits(penalty=PENALTY))
 
 
 @pytest.fixture
-def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
+def backend(broker: SecuredBroker, db: Database) -> Iterator[BackendService]:
     service = start_backend(broker, db)
     yield service
     service.stop()
@@ -117,7 +117,7 @@ def test_a_device_that_honours_its_refusals_is_never_cut_off(broker: SecuredBrok
 
 
 def test_the_store_tools_are_refused_but_never_cut_off(broker: SecuredBroker, backend: BackendService,
-                                                       connect: Callable[..., MqttClient], db: Store) -> None:
+                                                       connect: Callable[..., MqttClient], db: Database) -> None:
     admin_login = "test-a-admin-1"
     broker_logins = {login.device: login for login in broker.logins}
     assert admin_login in broker_logins and broker_logins[admin_login].role == "admin"
@@ -133,7 +133,7 @@ def test_the_store_tools_are_refused_but_never_cut_off(broker: SecuredBroker, ba
 
 
 def test_a_backend_that_died_during_a_penalty_lets_the_device_back_at_its_next_start(
-        broker: SecuredBroker, db: Store, connect: Callable[..., MqttClient]) -> None:
+        broker: SecuredBroker, db: Database, connect: Callable[..., MqttClient]) -> None:
     # What a backend killed mid-penalty leaves in the plugin: a disabled shadow of the kiosk's static login.
     dynsec = admin(connect)
     dynsec.run({"command": "createClient", "username": FLOODER, "password": secrets.token_urlsafe(24),

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from backend.db import Store
+from backend.db import Database
 from backend.service import BackendService
 from mqtt import topics
 from mqtt.client import ConnectError, MqttClient
@@ -17,7 +17,7 @@ from tests.security.conftest import SecuredBroker
 @pytest.fixture
 def serving(secured: SecuredBroker, tmp_path):
     """The backend on the secured broker, each of its connections under its own login."""
-    db = Store(tmp_path / "backend.db")
+    db = Database(tmp_path / "backend.db")
     load_fixture_catalog(db)
     service = BackendService(db, secured.url("backend-main"), backend_id="backend-main",
                              state_url=secured.url("backend-main-state"))
@@ -103,7 +103,7 @@ def test_the_commands_take_their_logins_from_the_credentials_file(secured: Secur
     from backend import roles
     from tests.conftest import ROOT
 
-    db = Store(tmp_path / "cli.db")
+    db = Database(tmp_path / "cli.db")
     load_fixture_catalog(db)
     roles.register(db, "test-a-admin-1", "test-a", "admin")
     db.close()

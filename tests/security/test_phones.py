@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from backend import roles, stock
 from backend.broker_config import ADMIN_USER, BrokerConfigError, write_config
-from backend.db import Store
+from backend.db import Database
 from backend.phones import PhoneRegistry, PhoneRegistryError
 from backend.service import BackendService
 from edge.enrolment import register_phone
@@ -26,6 +25,7 @@ from mqtt.enrolment import EnrolmentCode, PhoneCredentials, parse_enrolment_qr
 from mqtt.payloads import ErrorCode, Request, decode, encode
 from mqtt.rpc import RemoteError, RpcClient
 from tests.conftest import ROOT, Collector, load_fixture_catalog
+from tests.helpers import OpenClients, wait_until
 from tests.security.conftest import SecuredBroker
 
 STORE = "test-a"
@@ -41,17 +41,17 @@ def broker() -> Iterator[SecuredBroker]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Store]:
+def db(tmp_path: Path) -> Iterator[Database]:
     """The backend database: fixture catalogue (test-a, test-b, test-wh), kiosks and staff of test-a."""
-    store = Store(tmp_path / "backend.db")
-    load_fixture_catalog(store)
+    db = Database(tmp_path / "backend.db")
+    load_fixture_catalog(db)
     for device, role in ((KIOSK, "kiosk"), (KIOSK_2, "kiosk"), (STAFF, "staff")):
-        roles.register(store, device, STORE, role)
-    yield store
-    store.close()
+        roles.register(db, device, STORE, role)
+    yield db
+    db.close()
 
 
-def start_backend(broker: SecuredBroker, db: Store, **options: Any) -> BackendService:
+def start_backend(broker: SecuredBroker, db: Database, **options: Any) -> BackendService:
     """The backend with its three logins: requests, state, and the dynamic-security admin."""
     service = BackendService(db, broker.url("backend-main"), backend_id="backend-main", watch_interval=0.1,
                              state_url=broker.url("backend-main-state"), admin_url=broker.url(ADMIN_USER), **options)
@@ -62,7 +62,7 @@ def start_backend(broker: SecuredBroker, db: Store, **options: Any) -> BackendSe
 
 
 @pytest.fixture
-def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
+def backend(broker: SecuredBroker, db: Database) -> Iterator[BackendService]:
     """The backend service, serving phones."""
     service = start_backend(broker, db)
     yield service
@@ -72,18 +72,14 @@ def backend(broker: SecuredBroker, db: Store) -> Iterator[BackendService]:
 @pytest.fixture
 def connect(broker: SecuredBroker) -> Iterator[Callable[..., MqttClient]]:
     """Connect under a login (a phone's, a code's or a static one); closed after the test."""
-    clients: list[MqttClient] = []
+    clients = OpenClients()
 
     def make(login: str, password: str | None = None, client_id: str | None = None) -> MqttClient:
         # Reconnects come quickly: a device let back in (after a penalty, say) is seen back soon.
-        client = MqttClient(broker.url(login, password), client_id or login, max_reconnect_delay=0.5)
-        client.connect(10)
-        clients.append(client)
-        return client
+        return clients.connect(broker.url(login, password), client_id or login, max_reconnect_delay=0.5)
 
     yield make
-    for client in clients:
-        client.close()
+    clients.close()
 
 
 def rpc(client: MqttClient, device: str, store: str = STORE) -> RpcClient:
@@ -115,15 +111,6 @@ def register(broker: SecuredBroker, code: EnrolmentCode) -> PhoneCredentials:
     return register_phone(code.qr_text(), broker.base)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def test_generated_config_loads_the_plugin_with_every_default_denied(broker: SecuredBroker) -> None:
     conf = (broker.out / "mosquitto.conf").read_text()
     assert "mosquitto_dynamic_security.so" in conf and "plugin_opt_config_file" in conf
@@ -134,7 +121,7 @@ def test_generated_config_loads_the_plugin_with_every_default_denied(broker: Sec
                                          "topic read $CONTROL/dynamic-security/v1/response"]
 
 
-def test_a_phone_registers_and_gets_shopper_rights_only(broker: SecuredBroker, backend: BackendService, db: Store,
+def test_a_phone_registers_and_gets_shopper_rights_only(broker: SecuredBroker, backend: BackendService, db: Database,
                                                         connect: Callable[..., MqttClient]) -> None:
     code = enrolment_code(connect)
     # The code's own login may register a phone and nothing else a shopper may do.
@@ -207,7 +194,7 @@ def test_a_phone_cannot_forge_state_requests_or_logins(broker: SecuredBroker, ba
     # Messages the backend sends afterwards arrive after anything the forgeries would have caused.
     assert kiosk_rpc.call("stock.get", {"sku": "DAI-MILK-1L"})
     assert not any(b"forged-request-0001" in m.payload for m in kiosk_replies.messages)
-    stock.adjust(backend.store, STORE, "DAI-MILK-1L", "shelf", 1, "delivery")
+    stock.adjust(backend.db, STORE, "DAI-MILK-1L", "shelf", 1, "delivery")
     backend.publish_changes()
     assert kiosk_stock.wait_for(lambda m: len(m) > live_from)
     assert all(b"forged" not in m.payload for m in kiosk_stock.messages)
@@ -301,7 +288,7 @@ def test_the_cli_revokes_through_the_database_and_the_backend_applies_it(
     phone = register(broker, enrolment_code(connect))
     client = connect(phone.device, phone.password)
     result = subprocess.run([sys.executable, "-m", "backend", "devices", "revoke-phone", "--db",
-                             str(backend.store.path), "--device", phone.device, "--store", STORE],
+                             str(backend.db.path), "--device", phone.device, "--store", STORE],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert wait_until(lambda: not client.connected, 10), "the backend did not apply the CLI's revocation"
@@ -309,7 +296,7 @@ def test_the_cli_revokes_through_the_database_and_the_backend_applies_it(
         connect(phone.device, phone.password, client_id="again")
 
 
-def test_phones_survive_a_restart_of_broker_and_backend(broker: SecuredBroker, db: Store,
+def test_phones_survive_a_restart_of_broker_and_backend(broker: SecuredBroker, db: Database,
                                                         connect: Callable[..., MqttClient]) -> None:
     service = start_backend(broker, db)
     try:
@@ -331,7 +318,7 @@ def test_phones_survive_a_restart_of_broker_and_backend(broker: SecuredBroker, d
         service.stop()
 
 
-def test_a_broker_without_the_plugin_refuses_to_serve_phones(broker: SecuredBroker, db: Store) -> None:
+def test_a_broker_without_the_plugin_refuses_to_serve_phones(broker: SecuredBroker, db: Database) -> None:
     broker.stop()
     conf = broker.out / "mosquitto.conf"
     conf.write_text("".join(line for line in conf.read_text().splitlines(keepends=True)
@@ -343,7 +330,7 @@ def test_a_broker_without_the_plugin_refuses_to_serve_phones(broker: SecuredBrok
         registry.start(5)
 
 
-def test_reserved_phone_names_cannot_be_static_logins_or_more_than_shoppers(tmp_path: Path, db: Store) -> None:
+def test_reserved_phone_names_cannot_be_static_logins_or_more_than_shoppers(tmp_path: Path, db: Database) -> None:
     # A plugin login shadows a static login of the same name: no static login may start like a phone's.
     with pytest.raises(BrokerConfigError, match="reserved"):
         write_config(tmp_path / "cfg", "phone-x", 1, 0, hosts=["localhost"])

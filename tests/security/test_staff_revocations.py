@@ -4,56 +4,47 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from backend import badges as backend_badges
 from backend.cli import main as backend_main
-from backend.db import Store
+from backend.db import Database
+from codes.scanned import StaffBadge, parse_intent
 from kiosk.config import KioskConfig, broker_url, install_provisioning, load_provisioning
 from kiosk.services.staff import StaffAuth
 from mqtt import topics
 from mqtt.badges import new_private_key, revocation_list
 from mqtt.client import Message, MqttClient
+from tests.helpers import wait_until
 from tests.security.conftest import STORE, SecuredBroker
-from vision.intents import StaffBadge, parse_intent
-
-
-def wait_for(check, timeout: float = 10.0) -> bool:  # noqa: ANN001 - a predicate
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_provisioned_kiosk_refuses_a_badge_the_backend_revoked_and_cannot_unrevoke_it(
         secured: SecuredBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "backend.db"
+    db_path = tmp_path / "backend.db"
     kiosk = next(login.device for login in secured.logins if login.role == "kiosk")
     backend = next(login.device for login in secured.logins if login.role == "backend")
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("4711\n"))
-    assert backend_main(["devices", "pin", "--db", str(db), "--store", STORE]) == 0
+    assert backend_main(["devices", "pin", "--db", str(db_path), "--store", STORE]) == 0
     provisioning = tmp_path / "kiosk.json"
-    assert backend_main(["devices", "provision", "--db", str(db), "--store", STORE, "--device", kiosk,
+    assert backend_main(["devices", "provision", "--db", str(db_path), "--store", STORE, "--device", kiosk,
                          "--broker", f"mqtts://127.0.0.1:{secured.port}?ca={secured.out / 'ca.crt'}",
                          "--credentials", str(secured.out / "devices.csv"), "--out", str(provisioning)]) == 0
     bare = KioskConfig(data_dir=tmp_path / "device")
     install_provisioning(bare, provisioning)
     config = load_provisioning(bare)
-    store = Store(db)
+    db = Database(db_path)
     try:
-        badge = parse_intent(backend_badges.issue_badge(store, STORE, "anna.k", days=30))
+        badge = parse_intent(backend_badges.issue_badge(db, STORE, "anna.k", days=30))
         assert isinstance(badge, StaffBadge)
-        backend_badges.revoke(store, STORE, staff_id="anna.k")
+        backend_badges.revoke(db, STORE, staff_id="anna.k")
         # The backend's login publishes the store's list, retained, as the running service does.
         publisher = secured.connect(backend)
-        assert backend_badges.publish_revocations(store, publisher, {}) == 1
+        assert backend_badges.publish_revocations(db, publisher, {}) == 1
     finally:
-        store.close()
+        db.close()
 
     auth = StaffAuth(config)
     device = MqttClient(broker_url(config), config.device_id)  # the provisioned login, nothing typed in
@@ -72,7 +63,7 @@ def test_a_provisioned_kiosk_refuses_a_badge_the_backend_revoked_and_cannot_unre
         assert watcher.wait_subscribed(topics.staff_revoked(STORE), 10) and watcher_ready.wait(10)
         forged = json.dumps(revocation_list(STORE, set(), 10**6, new_private_key())).encode()
         device.publish(topics.staff_revoked(STORE), forged, qos=1, retain=True).wait_for_publish(5)
-        assert not wait_for(lambda: len(seen) > 1, timeout=2), "a kiosk rewrote the store's revocation list"
+        assert not wait_until(lambda: len(seen) > 1, timeout=2), "a kiosk rewrote the store's revocation list"
         assert auth.badge(badge.token).reason == "revoked"
     finally:
         device.close()

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image, PdfParser
 
-from vision.catalog import CatalogError, Product, ShelfEntry, StoreInfo, read_products
+from codes.catalog_csv import CatalogCsvError, StoreInfo
+from codes.scanned import ProductLink, parse_intent
+from vision.catalog import Product, ShelfEntry, read_products
 from vision.decode import decode
-from vision.intents import ProductLink, parse_intent
 from vision.labels import LabelError, SheetLayout, build_label, make_labels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,9 +137,9 @@ def test_errors_are_clear(catalog: Path, tmp_path: Path) -> None:
         make_labels(catalog, "test-a", tmp_path / "x.docx")
     bad = tmp_path / "bad.csv"
     bad.write_text("sku,name\nX,Y\n", encoding="utf-8")
-    with pytest.raises(CatalogError, match="missing column"):
+    with pytest.raises(CatalogCsvError, match="missing column"):
         read_products(bad)
-    with pytest.raises(CatalogError, match="file not found"):
+    with pytest.raises(CatalogCsvError, match="file not found"):
         make_labels(catalog, "test-a", tmp_path / "x.pdf", inventory=tmp_path / "missing.csv")
 
 

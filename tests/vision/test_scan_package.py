@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vision.intents import Unknown, parse_intent
+from codes.scanned import Unknown, parse_intent
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "qr-codes.md"
@@ -15,7 +15,7 @@ DOC = REPO / "docs" / "qr-codes.md"
 
 def test_vision_does_not_import_ui_or_messaging_packages() -> None:
     code = (
-        "import sys, vision, vision.cli, vision.session, vision.labels, vision.sources, vision.wedge, "
+        "import sys, vision, vision.cli, vision.scanner, vision.labels, vision.sources, vision.wedge, "
         "vision.decode, vision.evaluation\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('kivy', 'paho', 'mqtt', 'backend', 'edge'))\n"
         "print(bad)"

@@ -10,8 +10,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vision.recognition.catalogue import DEMO_CATALOGUE, read_vision_products
-from vision.recognition.dataset import SHARED_GROCERY, default_classes_csv, read_classes, read_list, resolve_list
+from vision.datasets import GROCERY_ENV, from_env
+from vision.recognition.catalog import DEMO_CATALOG, read_vision_products
+from vision.recognition.dataset import default_classes_csv, read_classes, read_list, resolve_list
 from vision.recognition.errors import RecognitionError
 from vision.recognition.recognizer import DEFAULT_GALLERY, DEFAULT_MODEL, Recognizer
 
@@ -23,10 +24,10 @@ TRAIN_HINT = "training needs the optional extra: pip install -e '.[train]'"
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Register train, evaluate and enrol; each parser's `func` takes the args and returns an exit code."""
     train = subparsers.add_parser("train", help="train the product embedding model and export .tflite + gallery")
-    train.add_argument("--data", type=Path, default=SHARED_GROCERY, help="dataset folder with train.txt, val.txt, "
-                       "classes.csv (default: the shared grocery folder)")
+    train.add_argument("--data", type=Path, default=from_env(GROCERY_ENV),
+                       help=f"dataset folder with train.txt, val.txt, classes.csv (default: ${GROCERY_ENV})")
     train.add_argument("--out", type=Path, required=True, help="output folder for model, gallery and metadata")
-    train.add_argument("--catalogue", type=Path, default=DEMO_CATALOGUE, help="products CSV with vision_label")
+    train.add_argument("--catalogue", type=Path, default=DEMO_CATALOG, help="products CSV with vision_label")
     train.add_argument("--epochs", type=int, help="override the number of epochs (default: the committed recipe)")
     train.add_argument("--sizes", type=_sizes, help="progressive-resizing crop sizes, e.g. 96,112,128 (default: the "
                        "committed recipe)")
@@ -43,9 +44,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser("evaluate", help="top-1/top-5 accuracy of the recogniser on a dataset list")
     evaluate.add_argument("--root", type=Path, required=True, help="folder the listed image paths are relative to")
     evaluate.add_argument("--list", required=True, help="list file (path, or a name inside --root)")
-    evaluate.add_argument("--classes", type=Path, help="classes.csv (default: in --root, else the shared one)")
+    evaluate.add_argument("--classes", type=Path, help=f"classes.csv (default: in --root, else in ${GROCERY_ENV})")
     _add_model_args(evaluate)
-    evaluate.add_argument("--catalogue", type=Path, default=DEMO_CATALOGUE, help="products CSV with vision_label")
+    evaluate.add_argument("--catalogue", type=Path, default=DEMO_CATALOG, help="products CSV with vision_label")
     evaluate.add_argument("--limit", type=int, help="only the first N images")
     evaluate.add_argument("--json", action="store_true", help="also print the report as JSON")
     evaluate.set_defaults(func=cmd_evaluate)

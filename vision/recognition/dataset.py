@@ -6,11 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from vision.datasets import GROCERY_ENV, from_env
 from vision.recognition.errors import DatasetError
-
-# Where the shared grocery data lives relative to the repo root (…/work/main -> …/work/shared/data/grocery).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_GROCERY = REPO_ROOT.parent / "shared" / "data" / "grocery"
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,10 @@ def read_list(root: Path, list_path: Path, num_classes: int | None = None) -> li
 
 
 def default_classes_csv(root: Path | None = None) -> Path:
-    """classes.csv inside root when present, else the shared grocery folder's."""
+    """classes.csv inside root when present, else the one of the dataset $AISLE_GROCERY names."""
     if root is not None and (root / "classes.csv").is_file():
         return root / "classes.csv"
-    return SHARED_GROCERY / "classes.csv"
+    dataset = from_env(GROCERY_ENV)
+    if dataset is None:
+        raise DatasetError(f"no classes.csv in {root}: pass --classes, or name the dataset folder in ${GROCERY_ENV}")
+    return dataset / "classes.csv"

@@ -43,5 +43,5 @@ class DatasetError(RecognitionError):
     """A dataset list or classes file is missing or malformed."""
 
 
-class CatalogueError(RecognitionError):
+class CatalogError(RecognitionError):
     """The product catalogue CSV is missing or lacks vision labels."""

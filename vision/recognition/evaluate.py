@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm import tqdm
 
-from vision.recognition.catalogue import CatalogueProduct
+from vision.recognition.catalog import CatalogProduct
 from vision.recognition.dataset import ClassInfo, Sample
 from vision.recognition.errors import DatasetError, FrameError
 from vision.recognition.images import read_image_bgr
@@ -50,7 +50,7 @@ class EvalReport:
         ]
 
 
-def sku_to_class(classes: Sequence[ClassInfo], products: dict[str, CatalogueProduct]) -> dict[str, ClassInfo]:
+def sku_to_class(classes: Sequence[ClassInfo], products: dict[str, CatalogProduct]) -> dict[str, ClassInfo]:
     """Gallery SKU -> dataset class, through each class name being a catalogue vision_label."""
     by_name = {c.name: c for c in classes}
     return {p.sku: by_name[label] for label, p in products.items() if label in by_name}
@@ -60,7 +60,7 @@ def evaluate(
     recognizer: Recognizer,
     samples: Sequence[Sample],
     classes: Sequence[ClassInfo],
-    products: dict[str, CatalogueProduct],
+    products: dict[str, CatalogProduct],
     k: int = 5,
     progress: bool = True,
 ) -> EvalReport:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+import assets
 from vision.recognition.backends import EmbeddingModel
 from vision.recognition.errors import (
     EnrolmentError,
@@ -28,7 +29,7 @@ from vision.recognition.projection import inverse, load_projection, network_spac
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+ASSETS = assets.path("models")
 DEFAULT_MODEL = ASSETS / "grocery_embedder.tflite"
 DEFAULT_GALLERY = ASSETS / "grocery_gallery.npz"
 GALLERY_FILE = "recognition_gallery.npz"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from recognition_helpers import HERE, val_photos
 
-from vision.recognition.catalogue import read_vision_products
+from vision.recognition.catalog import read_vision_products
 from vision.recognition.errors import GalleryError, ModelLoadError, ModelShapeError
 from vision.recognition.gallery import Gallery
 from vision.recognition.images import read_image_bgr

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vision.recognition.catalogue import CatalogueProduct
+from vision.recognition.catalog import CatalogProduct
 from vision.recognition.dataset import ClassInfo
 from vision.recognition.errors import GalleryError, GalleryModelMismatch, ModelLoadError, ModelShapeError
 from vision.recognition.gallery import Gallery
@@ -170,7 +170,7 @@ def test_pipeline_scores_through_the_projection_as_the_runtime_does(tmp_path: Pa
     rng = np.random.default_rng(7)
     embedded = _embedded(rng, 12, 20, 6)
     classes = [ClassInfo(c, f"class-{c}", c // 2, f"kind-{c // 2}", None) for c in range(12)]
-    products = {c.name: CatalogueProduct(f"SKU-{c.fine_id}", c.name, f"Product {c.fine_id}") for c in classes}
+    products = {c.name: CatalogProduct(f"SKU-{c.fine_id}", c.name, f"Product {c.fine_id}") for c in classes}
     cfg = PipelineConfig(data=tmp_path, out=tmp_path)
     labels = np.repeat(np.arange(12), 20)
     w = fit_wccn(np.concatenate([embedded.train[c] for c in range(12)]), labels, 0.1)

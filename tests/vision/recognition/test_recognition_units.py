@@ -11,9 +11,9 @@ import pytest
 
 from vision.recognition.backends import InterpreterBackend, backend_status, pick_backend
 from vision.recognition.calibration import fit_calibration
-from vision.recognition.catalogue import read_vision_products
+from vision.recognition.catalog import read_vision_products
 from vision.recognition.dataset import read_classes, read_list, resolve_list
-from vision.recognition.errors import CatalogueError, DatasetError, NoInterpreterError
+from vision.recognition.errors import CatalogError, DatasetError, NoInterpreterError
 from vision.recognition.images import frame_problem, model_input
 from vision.recognition.recognizer import Match, Recognition
 from vision.recognition.worker import RecognitionWorker
@@ -42,9 +42,9 @@ def test_shared_classes_match_demo_catalogue(grocery: Path) -> None:
 
 def test_catalogue_errors(tmp_path: Path) -> None:
     (tmp_path / "p.csv").write_text("sku,vision_label\nA,x\nB,x\n")
-    with pytest.raises(CatalogueError, match="twice"):
+    with pytest.raises(CatalogError, match="twice"):
         read_vision_products(tmp_path / "p.csv")
-    with pytest.raises(CatalogueError, match="not found"):
+    with pytest.raises(CatalogError, match="not found"):
         read_vision_products(tmp_path / "missing.csv")
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vision.datasets import GROCERY_ENV
 from vision.recognition.backends import EmbeddingModel
 from vision.recognition.calibration import fit_calibration
-from vision.recognition.catalogue import DEMO_CATALOGUE, read_vision_products
+from vision.recognition.catalog import DEMO_CATALOG, read_vision_products
 from vision.recognition.dataset import ClassInfo, Sample, read_classes, read_list
 from vision.recognition.errors import DatasetError
 from vision.recognition.gallery import Gallery
@@ -33,9 +34,9 @@ GALLERY_NAME = "grocery_gallery.npz"
 class PipelineConfig:
     """Everything `python -m vision train` decides; see cli.py for the flags."""
 
-    data: Path
+    data: Path | None  # None: neither --data nor $AISLE_GROCERY named one; run() says so once TensorFlow is there
     out: Path
-    catalogue: Path = DEMO_CATALOGUE
+    catalogue: Path = DEMO_CATALOG
     cache_dir: Path = Path(tempfile.gettempdir()) / "aisle-recognition-cache"
     cache_size: int = 160
     threads: int = 2
@@ -77,6 +78,13 @@ def _remap(samples: list[Sample], fine_map: dict[int, int], coarse_map: dict[int
     return [Sample(s.path, fine_map[s.fine_id], coarse_map[s.coarse_id]) for s in samples if s.fine_id in fine_map]
 
 
+def _dataset(cfg: PipelineConfig) -> Path:
+    """The dataset folder, or a DatasetError naming the two ways to give one."""
+    if cfg.data is None:
+        raise DatasetError(f"no dataset folder: pass --data, or name it in ${GROCERY_ENV}")
+    return cfg.data
+
+
 def run(cfg: PipelineConfig) -> dict[str, object]:
     """Train and write `<out>/grocery_embedder.tflite`, `.json` (calibration, metrics) and the gallery .npz."""
     if cfg.gallery_only:
@@ -88,10 +96,11 @@ def run(cfg: PipelineConfig) -> dict[str, object]:
     from vision.recognition.training.loop import TrainConfig, predict_cosines, topk, train
     from vision.recognition.training.model import ArchConfig, build_embedder, build_trainer, rebuild_at
 
-    classes = read_classes(cfg.data / "classes.csv")
+    data = _dataset(cfg)
+    classes = read_classes(data / "classes.csv")
     products = read_vision_products(cfg.catalogue)
-    train_all = read_list(cfg.data, cfg.data / "train.txt", len(classes))
-    val_all = read_list(cfg.data, cfg.data / "val.txt", len(classes))
+    train_all = read_list(data, data / "train.txt", len(classes))
+    val_all = read_list(data, data / "val.txt", len(classes))
     held = _holdout_classes(classes, val_all, cfg.holdout, cfg.seed)
     kept = [c for c in classes if c.fine_id not in held]
     fine_map = {c.fine_id: i for i, c in enumerate(kept)}
@@ -220,11 +229,12 @@ def rebuild_gallery(cfg: PipelineConfig) -> dict[str, object]:
     model_path = cfg.out / f"{MODEL_NAME}.tflite"
     meta_path = cfg.out / f"{MODEL_NAME}.json"
     training = json.loads(meta_path.read_text(encoding="utf-8"))["training"] if meta_path.is_file() else {}
-    classes = read_classes(cfg.data / "classes.csv")
+    data = _dataset(cfg)
+    classes = read_classes(data / "classes.csv")
     names = {c.name: c.fine_id for c in classes}
     held = sorted(names[n] for n in training.get("held_out_classes", []))
-    train_all = read_list(cfg.data, cfg.data / "train.txt", len(classes))
-    val_all = read_list(cfg.data, cfg.data / "val.txt", len(classes))
+    train_all = read_list(data, data / "train.txt", len(classes))
+    val_all = read_list(data, data / "val.txt", len(classes))
     training["gallery_rebuilt_by"] = cfg.command
     return finish(cfg, model_path, classes, read_vision_products(cfg.catalogue), train_all, val_all, held, training,
                   started)

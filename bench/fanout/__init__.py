@@ -1,0 +1,1 @@
+"""The processes and parsers of ``python -m bench.stock_fanout``."""

@@ -1,0 +1,7 @@
+"""``python -m driver``."""
+
+import sys
+
+from driver.launch import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""View-models of the shopper's screens: start, scan, product, photo recognition, cart and hand-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from edge.cart import CartError, CartSnapshot, OutOfStock
+from edge.client_types import StoreNotReady
+from edge.nearby import NearbyStock
+from kiosk.i18n.translator import tr
+from kiosk.viewmodels.base import CameraModel, ScreenModel
+from mqtt.commerce import Handoff, LineRequest
+
+if TYPE_CHECKING:
+    from vision.recognition import Recognition
+
+Failed = Callable[[Exception], None]
+
+
+class AttractModel(ScreenModel):
+    """The start screen: languages and the ways in."""
+
+    def set_language(self, code: str) -> None:
+        """Switch every text to another language."""
+        self._ctl.set_language(code)
+
+
+class ScanModel(CameraModel):
+    """Scanning for shoppers, or picking a product for a staff tool."""
+
+    def pick(self, purpose: str, sku: str) -> None:
+        """Hand a product back to the staff tool that asked for it."""
+        self._ctl.nav.back()
+        self._ctl.updates.dispatch("on_pick", purpose, sku)
+
+
+class ProductModel(ScreenModel):
+    """One product: cache look-ups, stock nearby, cart and checkout."""
+
+    relays = ("on_stock", "on_product", "on_connection")
+
+    @property
+    def is_shopper(self) -> bool:
+        """A shopper's device (staff devices report no empty shelves)."""
+        return self._ctl.config.is_shopper
+
+    def report_empty(self, sku: str, done: Callable[[bool], None]) -> None:
+        """Tell the staff the shelf is empty (worker thread)."""
+        self.run(lambda: self._client.report_empty(sku), done, lambda _exc: None)
+
+    def nearby(self, sku: str, done: Callable[[NearbyStock], None], failed: Failed) -> None:
+        """Stock of the other stores (worker thread)."""
+        self.run(lambda: self._client.nearby(sku), done, failed)
+
+    def add_to_cart(self, sku: str, name: str) -> None:
+        """One more in the cart (refused politely when the shelf is empty)."""
+        try:
+            self._client.cart.add(sku)
+        except OutOfStock as exc:
+            text = tr._("Not enough in stock here ({n} left). You can have it sent home or reserve it.")
+            self.notify(text.format(n=self.fmt.number(exc.available)), "error")
+            return
+        except (CartError, StoreNotReady) as exc:
+            self.notify(str(exc), "error")
+            return
+        self.notify(tr._("Added to your cart: {name}").format(name=name), "ok")
+
+    def checkout(self, sku: str, kind: str) -> None:
+        """Deliver or reserve one of this product."""
+        self._ctl.start_checkout([LineRequest(sku=sku, quantity=1)], None, kind)
+
+
+class RecogniseModel(CameraModel):
+    """Photo recognition on the newest camera frame."""
+
+    def suggest(self, done: Callable[[Recognition], None], failed: Failed) -> bool:
+        """Recognise the newest frame (worker thread); False when there is no frame yet."""
+        frame = self._ctl.camera.latest()
+        if frame is None:
+            return False
+        self.run(lambda: self._ctl.recognition.suggest(frame), done, failed)
+        return True
+
+
+class CartModel(ScreenModel):
+    """The cart: quantities, checkout, hand-off to a phone."""
+
+    relays = ("on_cart", "on_cart_opened")
+
+    def snapshot(self) -> CartSnapshot | None:
+        """The cart as it is now (None before the store is known)."""
+        return self._client.cart_snapshot()
+
+    def change(self, sku: str, delta: int) -> None:
+        """Plus or minus one; zero removes the line."""
+        cart = self._client.cart
+        current = next((line.quantity for line in cart.snapshot().lines if line.sku == sku), 0)
+        try:
+            cart.set_quantity(sku, max(0, current + delta))
+        except CartError as exc:
+            if isinstance(exc, OutOfStock):
+                self.notify(tr._("Only {n} in stock here.").format(n=self.fmt.number(exc.available)), "error")
+            else:
+                self.notify(str(exc), "error")
+
+    def checkout(self, kind: str) -> None:
+        """Pay at the till, send home or pick up later, for the whole cart."""
+        try:
+            cart = self._client.cart
+        except StoreNotReady:
+            return
+        lines = cart.requests()
+        if lines:
+            self._ctl.start_checkout(lines, cart.online_cart_id, kind)
+
+    def export_cart(self, done: Callable[[Handoff], None], failed: Failed) -> None:
+        """A single-use code that moves the cart to a phone (worker thread)."""
+        self.run(self._client.export_cart, done, failed)
+
+
+class HandoffModel(ScreenModel):
+    """Opening an online cart from its hand-off code."""
+
+    def redeem(self, token: str, done: Callable[[CartSnapshot], None], failed: Failed) -> None:
+        """Open the cart a code stands for (worker thread)."""
+        self.run(lambda: self._client.redeem(token), done, failed)

@@ -1,0 +1,1 @@
+"""Tests of the codes package: identifiers, GTINs, scanned-code grammar and QR text formats."""
