@@ -61,7 +61,8 @@ class App:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "driver", "--harness-port", str(self.port), "--", "--mode", "kiosk", "--broker",
              broker, "--store", STORE, "--language", "en", "--data-dir", str(work / "data"), "--images",
-             str(self.images), "--images-fps", str(images_fps), "--virtual-display", "no"],
+             str(self.images), "--images-fps", str(images_fps), "--virtual-display", "no",
+             "--demo"],  # staff sign-in on: the tap benchmark goes to the staff screen and back
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         if not wait_for_port("127.0.0.1", self.port, 60):
             raise SystemExit("the app did not start")
