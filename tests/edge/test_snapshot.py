@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,12 +19,27 @@ from edge import snapshot
 from edge.snapshot import SnapshotError, next_hint, parse_page, parse_reply
 from mqtt import topics
 from mqtt.admission import Admission, Budget
+from mqtt.client import MqttClient
 from mqtt.payloads import ErrorCode, Reply, encode
 from mqtt.rpc import RawResult, RemoteError, RequestContext, RpcClient, RpcServer
 from mqtt.url import BrokerUrl
 from tests.conftest import clear_retained, unique
 from tests.edge.test_cache import level, product
 from tests.helpers import wait_until
+
+
+@contextmanager
+def snapshot_backend(make_client: Callable[..., MqttClient], name: str,
+                     handler: Callable[[RequestContext, dict[str, Any]], Any]) -> Iterator[RpcServer]:
+    """A stand-in backend answering ``catalog.snapshot`` with ``handler``, listening before the device asks."""
+    client = make_client(unique(name))
+    server = RpcServer(client, {"catalog.snapshot": handler})
+    server.start()
+    try:
+        assert client.wait_subscribed(topics.request_filter())
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -94,11 +111,7 @@ def test_hostile_pages_reject_entries_and_never_loop(broker_url, make_edge, url5
                     "as_of": "2026-11-30T10:00:00+00:00"}
         return {"products": [], "stock": [], "next": "AAA", "as_of": "2026-11-30T10:00:00+00:00"}  # goes backwards
 
-    backend_client = make_client(unique("hostile-backend"))
-    server = RpcServer(backend_client, {"catalog.snapshot": hostile})
-    server.start()
-    try:
-        assert backend_client.wait_subscribed(topics.request_filter())  # listening before the device asks
+    with snapshot_backend(make_client, "hostile-backend", hostile):
         edge = make_edge(store, url=url5)
         assert wait_until(lambda: len(calls) >= 4, 10), calls  # retried, with a back-off, not in a tight loop
         assert edge.product("OK-1") is not None and edge.product("BAD-1") is None and edge.product("OTHER-1") is None
@@ -106,8 +119,6 @@ def test_hostile_pages_reject_entries_and_never_loop(broker_url, make_edge, url5
         assert "decimal string" in reasons and "names store test-a" in reasons
         assert edge.last_snapshot is None and not edge.synced()
         assert len(calls) < 12
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("busy", [False, True])
@@ -145,18 +156,12 @@ def test_a_wrong_guess_of_the_next_page_costs_a_request_and_nothing_else(broker_
             return {"products": [entry("B-1")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
         return {"products": [entry("Z-9")], "stock": [], "next": None, "as_of": "2026-11-30T10:00:00+00:00"}
 
-    backend_client = make_client(unique("guess-backend"))
-    server = RpcServer(backend_client, {"catalog.snapshot": backend})
-    server.start()
-    try:
-        assert backend_client.wait_subscribed(topics.request_filter())  # listening before the device asks
+    with snapshot_backend(make_client, "guess-backend", backend):
         edge = make_edge(store, url=url5)
         assert wait_until(lambda: edge.last_snapshot is not None, 10)
         assert calls == [None, "ZZZ", "A-1"]  # the guess went out before validation, then the real cursor
         assert edge.product("A-1") is not None and edge.product("B-1") is not None
         assert edge.product("Z-9") is None  # the reply to the wrong guess was never applied
-    finally:
-        server.stop()
 
 
 def test_the_cursor_guess_reads_a_real_page_and_never_fails_on_junk() -> None:
