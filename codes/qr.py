@@ -16,8 +16,10 @@ CART_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,128}")
 BADGE_PREFIX = "AISLE-STAFF"
 BADGE_VERSION = "2"  # version 1 (an unsigned key) is refused: anyone could print one
 BADGE_TEXT_PREFIX = f"{BADGE_PREFIX}:{BADGE_VERSION}:"
+# An Ed25519 signature (64 bytes) in base64url without padding: badges and the revoked-badge list.
+SIGNATURE_RE = re.compile(r"[A-Za-z0-9_-]{86}")
 # payload.signature, both base64url; mqtt/badges.py signs and verifies them.
-BADGE_TOKEN_RE = re.compile(r"(?P<payload>[A-Za-z0-9_-]{40,400})\.(?P<signature>[A-Za-z0-9_-]{86})")
+BADGE_TOKEN_RE = re.compile(rf"(?P<payload>[A-Za-z0-9_-]{{40,400}})\.(?P<signature>{SIGNATURE_RE.pattern})")
 # A kiosk's phone enrolment code: a one-use broker login (mqtt/enrolment.py, docs/protocol.md).
 ENROL_PREFIX = "AISLE-ENROL"
 ENROL_VERSION = "1"

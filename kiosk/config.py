@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from codes import ids
+from codes.scanned import IntentConfig
 from edge.settings import DeviceSettings
 from mqtt.badges import demo_public_key
 from mqtt.credentials import (
@@ -119,7 +120,12 @@ class KioskConfig:
         """What the device core needs of this configuration (``device_id``: see ``stable_device_id``)."""
         never_idle = self.mode is Mode.PHONE or self.idle_timeout <= 0  # a phone is its owner's: no idle reset
         return DeviceSettings(broker_url(self), self.store, device_id, self.data_dir, DeviceRole(self.mode.value),
-                              idle_timeout=None if never_idle else self.idle_timeout, idle_warning=self.idle_warning)
+                              idle_timeout=None if never_idle else self.idle_timeout, idle_warning=self.idle_warning,
+                              code_config=self.code_config())
+
+    def code_config(self) -> IntentConfig:
+        """Which links are this store's own: the scan router and the device core read codes alike."""
+        return IntentConfig(base_urls=(self.base_url,))
 
 
 PERSISTED = ("language", "text_scale", "high_contrast", "idle_timeout", "store", "broker")

@@ -13,7 +13,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.textinput import TextInput
 
-from codes.scanned import IntentConfig, PhoneEnrolment, StaffBadge
+from codes.scanned import PhoneEnrolment, StaffBadge
 from edge.cart import CartSnapshot
 from edge.client_types import CartOpened, OrderDraft
 from edge.device import ProductView, StockView
@@ -71,7 +71,7 @@ class Controller:
         self.alarm = Alarm(config.data_dir)
         self.urgent = UrgentAlerts(since=utcnow())
         self.wedge = KeyboardWedge(max_gap=None)
-        self.router = ScanRouter(self, IntentConfig(base_urls=(config.base_url,)))
+        self.router = ScanRouter(self, config.code_config())
         self.updates = Updates()  # what the screens' view-models follow
         self.link = self._connect(config)
         # A provisioned kiosk offers shopper phones a way in; the demo's broker has no phone registry (nothing shown).
@@ -151,7 +151,7 @@ class Controller:
             self.device_id = config.device_id or self.device_id  # a phone's own login is its device id
             self.staff = StaffAuth(config)
             state.staff_enabled = self.staff.enabled
-            self.router.intent_config = IntentConfig(base_urls=(config.base_url,))
+            self.router.intent_config = config.code_config()
             self.link = self._connect(config)
             state.store_name = ""
             if self.phone_codes is not None:

@@ -30,7 +30,7 @@ BADGE_ID_RE = re.compile(r"b_[A-Za-z0-9_-]{16}")
 TOKEN_RE = qr.BADGE_TOKEN_RE
 REVOKED_PREFIX = "AISLE-REVOKED:1:"
 REVOKED_FIELDS = frozenset({"store", "seq", "revoked", "sig"})
-SIGNATURE_RE = re.compile(r"[A-Za-z0-9_-]{86}")
+SIGNATURE_RE = qr.SIGNATURE_RE
 MAX_REVOKED = 2_000  # ~45 kB of ids: under the broker's max_packet_size
 # Demo only (``--demo``): a key anyone can derive, so demo badges are worthless outside the demo.
 DEMO_SEED = hashlib.sha256(b"aisle demo staff badge key").digest()

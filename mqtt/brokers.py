@@ -139,7 +139,8 @@ class EmbeddedBroker:
         self._thread.start()
         ready = self._ready.wait(timeout)
         if isinstance(self._error, ModuleNotFoundError):
-            raise BrokerError("the embedded broker needs amqtt: pip install 'aisle[demo]'")
+            raise BrokerError("the embedded broker needs amqtt: pip install 'aisle[backend]' "
+                              "(or run against a real broker: --broker)")
         if not ready or self._error is not None:
             raise BrokerError(f"embedded broker did not start on {self.host}:{self.port}: {self._error}")
         return self

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 from babel.numbers import get_currency_precision
 from pydantic import AfterValidator, Field, model_validator
 
+from codes import qr
 from mqtt.payloads import Currency, DeviceId, Money, Payload, Sku, StoreId, Text, Timestamp
 
 CartId = Annotated[str, Field(pattern=r"^c_[A-Za-z0-9_-]{16,40}$")]
 OrderId = Annotated[str, Field(pattern=r"^o_[A-Za-z0-9_-]{16,40}$", description="client-made; the idempotency key")]
-Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{22,128}$")]
+Token = Annotated[str, Field(pattern=rf"^{qr.CART_TOKEN_RE.pattern}$")]
 LineQuantity = Annotated[int, Field(ge=1, le=99)]
 MAX_LINES = 60
 

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 PROBE_TIMEOUT = 3.0
 BACKENDS_ONLINE = f"{topics.PREFIX}/{topics.BACKEND_BRANCH}/+/status"
-BACKEND_RUNNING = "already serves a running Aisle backend"
 
 
 @dataclass
@@ -37,7 +36,6 @@ class LocalBroker:
     url: BrokerUrl
     owned: Broker | None
     note: str
-    beside_backend: bool = False  # another backend (a previous demo?) holds the usual port: keep apart from its files
 
     def stop(self) -> None:
         """Stop the broker if we started it; leave someone else's running."""
@@ -74,7 +72,7 @@ def probe(url: BrokerUrl, timeout: float = PROBE_TIMEOUT) -> str | None:
             return "did not deliver a test message back"
         # Retained statuses arrive with the subscription acknowledgement, before our echo: the list is complete.
         if backends:
-            return f"{BACKEND_RUNNING} ({', '.join(sorted(set(backends)))}; a previous demo?)"
+            return f"already serves a running Aisle backend ({', '.join(sorted(set(backends)))}; a previous demo?)"
         return None
     finally:
         client.close()
@@ -112,7 +110,7 @@ def local_broker(kind: str, port: int, workdir: Path) -> LocalBroker:
                                              f"(anonymous, local)")
         own = _elsewhere(kind, workdir)
         return LocalBroker(own.url, own, f"broker: {wanted} {reason}; started the {kind} broker on {own.url} "
-                                         f"instead", beside_backend=reason.startswith(BACKEND_RUNNING))
+                                         f"instead")
     try:
         own = start_own(kind, port, workdir)
     except BrokerError as exc:  # taken between our look and our start, or bound without listening

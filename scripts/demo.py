@@ -48,12 +48,12 @@ def app_command(url: BrokerUrl, mode: str, data_dir: Path, walkthrough_dir: Path
     return cmd
 
 
-def app_walkthroughs(url: BrokerUrl, out: Path, modes: tuple[str, ...]) -> int:
+def app_walkthroughs(url: BrokerUrl, out: Path, modes: tuple[str, ...], var: Path) -> int:
     """Drive each mode of the real app through its screens; returns how many walkthroughs failed."""
     failed = 0
     for mode in modes:
         target = out / f"kiosk-{mode}"
-        data_dir = ROOT / "var" / f"demo-{mode}-walkthrough"
+        data_dir = var / f"demo-{mode}-walkthrough"
         shutil.rmtree(target, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)  # a fresh device each time, as a new kiosk would be
         print(f"app walkthrough, {mode} mode: screenshots to {target}/", flush=True)
@@ -124,8 +124,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(broker.note, flush=True)
-    # Beside a running demo: a database and device folders of its own, not the ones that demo is using.
-    var = ROOT / "var" / f"port-{broker.url.port}" if broker.beside_backend else ROOT / "var"
+    # Not on the usual port (maybe beside a running demo): a database and device folders of its own, never the ones
+    # another demo may be using.
+    var = ROOT / "var" if broker.url.port == args.port else ROOT / "var" / f"port-{broker.url.port}"
     args.db = args.db or var / "demo.db"
     args.db.parent.mkdir(parents=True, exist_ok=True)
     db = Database(args.db)
@@ -136,7 +137,7 @@ def main() -> int:
         walkthrough(broker.url, args.out)
         interactive = not once and bool(os.environ.get("DISPLAY"))
         if not args.no_app and not interactive:
-            failed = app_walkthroughs(broker.url, args.out, MODES)
+            failed = app_walkthroughs(broker.url, args.out, MODES, var)
             if failed:
                 print(f"{failed} app walkthrough(s) failed; see {args.out}/kiosk-*/walkthrough.txt", file=sys.stderr)
                 return 1

@@ -3,6 +3,7 @@
 set -euo pipefail
 
 PACKAGES=(
+  python3-venv        # `python3 -m venv .venv` (Debian splits venv and ensurepip out of python3)
   libzbar0            # pyzbar's decoder library
   mosquitto           # the real MQTT broker (tests, production)
   mosquitto-clients   # mosquitto_sub / mosquitto_pub (benchmarks, "try it yourself")

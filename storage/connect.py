@@ -53,4 +53,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        # A failed COMMIT (a deferred constraint, a busy checkpoint) leaves the transaction open: every later
+        # BEGIN on this connection would fail until a restart.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

@@ -12,7 +12,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-# Modules that only the [kiosk], [report] and [demo] extras install: `pip install '.[backend]'` has none of them.
+# Modules the backend never imports to start or to answer --help: the device's ([kiosk]) and the charts' ([report]);
+# amqtt comes with [backend] but is imported only when `serve` runs its own embedded broker.
 NOT_BACKEND = ("kivy", "cv2", "PIL", "pyzbar", "zxingcpp", "ai_edge_litert", "bidi", "arabic_reshaper",
                "matplotlib", "amqtt")
 # Imports every backend module and runs `backend serve --help`, then prints what got imported.
@@ -86,3 +87,7 @@ def test_the_new_packages_ship_and_the_test_driver_does_not() -> None:
     include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     assert {"codes*", "storage*", "assets*"} <= set(include)
     assert not any(pattern.startswith("driver") for pattern in include)
+    # buildozer copies every folder of source.dir that is not excluded: include_patterns only add files back.
+    spec = (ROOT / "buildozer.spec").read_text(encoding="utf-8")
+    excluded = next(line for line in spec.splitlines() if line.startswith("source.exclude_dirs")).split("=")[1]
+    assert {"driver", "tests", "bench", "backend"} <= {name.strip() for name in excluded.split(",")}

@@ -445,3 +445,13 @@ def test_device_settings_carry_the_mode_s_session_rules(tmp_path: Path) -> None:
     assert phone.idle_timeout is None and phone.role == "phone" and phone.device_id == "p-1"
     assert replace(kiosk, mode=Mode.STAFF).device_settings("s-1").role == "staff"
     assert kiosk.device_settings("k-1").cache_path == tmp_path / "cache-sthlm-city.db"
+
+
+def test_the_device_core_reads_links_of_the_store_s_own_base_url(tmp_path: Path) -> None:
+    from codes.scanned import ProductLink, product_intent
+
+    own = KioskConfig(data_dir=tmp_path, base_url="https://shop.example.se")
+    settings = own.device_settings("k-1")
+    assert settings.code_config == own.code_config()  # the router and the cache look-ups agree on what is ours
+    assert isinstance(product_intent("https://shop.example.se/s/sthlm-city/p/DAI-MILK-1L", settings.code_config),
+                      ProductLink)

@@ -68,3 +68,17 @@ def test_a_rollback_sqlite_already_made_is_not_repeated(tmp_path: Path) -> None:
         conn.execute("INSERT INTO t VALUES (1)")
     assert not conn.in_transaction
     conn.close()
+
+
+def test_a_failed_commit_leaves_the_connection_usable(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "a.db", durability=Durability.CRASH, foreign_keys=True)
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), transaction(conn):
+        conn.execute("INSERT INTO child VALUES (7)")  # checked only at COMMIT, which fails and stays open
+    assert not conn.in_transaction
+    with transaction(conn):  # a wedged connection would say "cannot start a transaction within a transaction"
+        conn.execute("INSERT INTO parent VALUES (7)")
+        conn.execute("INSERT INTO child VALUES (7)")
+    assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 1
+    conn.close()
