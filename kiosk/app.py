@@ -13,6 +13,7 @@ from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.lang import Builder
 
+from edge.cleanup import Cleanup
 from kiosk.config import KioskConfig, Mode
 from kiosk.i18n import catalogs
 from kiosk.i18n.translator import tr
@@ -50,7 +51,7 @@ class AisleApp(App):
         self.exit_code = 0
         self.ctl = None
         self._extensions = tuple(extensions)
-        self._undo: list[Callable[[], None]] = []
+        self._undo = Cleanup("app extensions")
 
     def build(self) -> object:
         register_fonts()
@@ -94,14 +95,13 @@ class AisleApp(App):
         for extension in self._extensions:
             undo = extension(self)
             if undo is not None:
-                self._undo.append(undo)
+                self._undo.add(undo)
 
     def _ready(self, _dt: float) -> None:
         self.ready_after = time.monotonic() - self.started
         log.info("interactive after %.2f s", self.ready_after)
 
     def on_stop(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        self._undo.run()  # a failing extension must not keep the controller from closing
         if self.ctl is not None:
             self.ctl.close()

@@ -191,7 +191,7 @@ def stable_device_id(config: KioskConfig) -> str:
 
 
 def as_dict(config: KioskConfig) -> dict[str, Any]:
-    """JSON-friendly view for logs and the harness (no secrets)."""
+    """JSON-friendly view for logs (no secrets)."""
     data = asdict(config)
     data.pop("staff_pin_hash", None)
     data.pop("broker_password", None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.cache import LocalCache
 from edge.cache_schema import M001_CACHE, M002_EXTERNAL_INDEX
 from storage import statements
 from tests.edge.test_cache import product
+from tests.helpers import wait_until
 
 
 def _consistent(cache: LocalCache) -> None:
@@ -34,11 +36,8 @@ def _skus(cache: LocalCache, text: str) -> list[str]:
     return sorted(p.product.sku for p in cache.search("test-a", text))
 
 
-def _wait_for(check: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "the indexer did not get there in time"
-        time.sleep(0.01)
+def _wait_for(check: Callable[[], object], timeout: float = 10.0) -> None:
+    assert wait_until(check, timeout, interval=0.01), "the indexer did not get there in time"
 
 
 def test_rows_of_a_bulk_load_become_searchable_batch_by_batch(tmp_path: Path) -> None:

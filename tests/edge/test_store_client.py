@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from mqtt.brokers import free_port
 from mqtt.client import ConnectError
 from mqtt.url import BrokerUrl, parse_broker_url
 from tests.conftest import unique
+from tests.helpers import wait_until
 
 
 def run_now(fn: Callable[[], None]) -> None:
@@ -34,15 +34,6 @@ def settings(data_dir: Path, url: BrokerUrl, device: str | None = None) -> Devic
 def nowhere() -> BrokerUrl:
     """A broker address nothing listens on."""
     return parse_broker_url(f"mqtt://127.0.0.1:{free_port()}")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_constructing_does_no_io_and_close_before_start_is_harmless(tmp_path: Path, broker_url: BrokerUrl) -> None:

@@ -21,6 +21,7 @@ from mqtt.brokers import MosquittoBroker
 from mqtt.client import MqttClient
 from mqtt.commerce import LineRequest, PlaceOrderArgs
 from mqtt.rpc import RemoteError, RpcClient, RpcError, new_request_id
+from tests import helpers
 from tests.conftest import ROOT, load_fixture_catalog, unique
 from tests.reliability.proxy import CuttableProxy
 
@@ -29,11 +30,7 @@ SKUS = ["FRU-APL-GOLDEN", "DAI-MILK-1L", "DRY-PASTA-500"]
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``check`` until it holds; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    assert helpers.wait_until(check, timeout), f"timed out waiting for {what}"
 
 
 def adjust_until_answered(rpc: RpcClient, args: dict, deadline: float,
