@@ -38,16 +38,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float) -> bool:
-    """Wait until something accepts TCP connections on host:port."""
+def wait_for_port(host: str, port: int, timeout: float, connect_timeout: float = 0.2) -> bool:
+    """Wait until something accepts TCP connections on host:port (one look when ``timeout`` is 0).
+
+    ``connect_timeout`` bounds each attempt; a single look wants a generous one, since a loaded machine may not
+    run this thread again before a short one has passed.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
-            with socket.create_connection((host, port), timeout=0.2):
+            with socket.create_connection((host, port), timeout=connect_timeout):
                 return True
         except OSError:
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.02)
-    return False
 
 
 def find_mosquitto() -> str | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mqtt import topics
-from mqtt.brokers import Broker, BrokerError, EmbeddedBroker, MosquittoBroker, free_port
+from mqtt.brokers import Broker, BrokerError, EmbeddedBroker, MosquittoBroker, free_port, wait_for_port
 from mqtt.client import ConnectError, Message, MqttClient
 from mqtt.payloads import DeviceStatus, decode
 from mqtt.url import BrokerUrl
@@ -45,11 +44,7 @@ class LocalBroker:
 
 def listening(port: int, host: str = HOST) -> bool:
     """Whether something accepts TCP connections on host:port right now."""
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
+    return wait_for_port(host, port, 0, connect_timeout=1.0)
 
 
 def probe(url: BrokerUrl, timeout: float = PROBE_TIMEOUT) -> str | None:
