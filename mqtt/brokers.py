@@ -125,6 +125,21 @@ class MosquittoBroker:
             self._tmp.cleanup()
 
 
+class _IterateACopy(dict):  # type: ignore[type-arg]
+    """amqtt's subscription table, iterated over a copy.
+
+    amqtt 0.12.1 loops over this table with awaits inside while other clients subscribe, which raises "dictionary
+    changed size during iteration" and drops the client that was connecting (it reconnects, but the demo's console
+    shows amqtt's traceback).
+    """
+
+    def __iter__(self):  # noqa: ANN204 - dict's own signature
+        return iter(list(dict.__iter__(self)))
+
+    def items(self):  # noqa: ANN201 - a list instead of a live view
+        return list(dict.items(self))
+
+
 class EmbeddedBroker:
     """An in-process amqtt broker on its own asyncio thread (MQTT 3.1.1 only)."""
 
@@ -171,6 +186,8 @@ class EmbeddedBroker:
 
         async def start() -> None:
             broker = AmqttBroker(config, loop=loop)
+            if isinstance(getattr(broker, "_subscriptions", None), dict):
+                broker._subscriptions = _IterateACopy(broker._subscriptions)
             await broker.start()
             self._broker = broker
 
