@@ -29,6 +29,21 @@ def store_id(value: object) -> str:
     return _check("store id", STORE_ID_RE, value)
 
 
+HQ_SITE = "hq"  # the chain's HQ service: a site of the chain network that no store may be named after
+
+
+def site_id(value: object) -> str:
+    """Return a valid chain site (a store id, or HQ_SITE) or raise InvalidIdentifier."""
+    return store_id(value)
+
+
+def chain_store_id(value: object) -> str:
+    """Return a store id that may join a chain (not HQ's) or raise InvalidIdentifier."""
+    if store_id(value) == HQ_SITE:
+        raise InvalidIdentifier(f"{HQ_SITE!r} is the chain's HQ and cannot be a store id")
+    return value  # type: ignore[return-value]
+
+
 def sku(value: object) -> str:
     """Return a valid SKU or raise InvalidIdentifier."""
     return _check("sku", SKU_RE, value)

@@ -122,9 +122,11 @@ class Handoff(Payload):
 
 
 class RedeemArgs(Payload):
-    """``cart.redeem``: open the cart behind a scanned handoff code."""
+    """``cart.redeem``: open the cart behind a scanned handoff code (``issuer``: the site whose code it is, if not
+    this store: ``hq`` for a cart started in the chain's web shop)."""
 
     token: Token
+    issuer: StoreId | None = None
 
 
 class Address(Payload):

@@ -204,6 +204,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     LIMIT_REACHED = "limit_reached"  # this device already holds what one device may (carts, unpaid orders, units)
     RATE_LIMITED = "rate_limited"  # this device asked too often; the message says when it may ask again
+    CHAIN_UNAVAILABLE = "chain_unavailable"  # the step needs another site of the chain, which is unreachable now
     INTERNAL = "internal"
 
 

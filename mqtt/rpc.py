@@ -18,9 +18,10 @@ from typing import Any
 import paho.mqtt.client as paho
 from pydantic import BaseModel, ValidationError
 
-from mqtt import topics
+from mqtt import batching, topics
 from mqtt.admission import Admission, Refusal
 from mqtt.client import Message, MqttClient
+from mqtt.envelope import error_reply, in_branch, salvage
 from mqtt.payloads import (
     MAX_PAYLOAD_BYTES,
     ErrorCode,
@@ -33,13 +34,11 @@ from mqtt.payloads import (
     describe,
     encode,
 )
+from mqtt.routes import DEVICE_ROUTE, Route
 
 log = logging.getLogger(__name__)
 
 _REPLY_START = re.compile(rb'\{"v":1,"id":"([A-Za-z0-9_-]{8,64})"')
-# What a request that fails to parse still tells: who to answer and under which id (see ``_salvage``).
-_ID_FIELD = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_-]{8,64})"')
-_REPLY_TO_FIELD = re.compile(rb'"reply_to"\s*:\s*"([A-Za-z0-9_/.-]{1,200})"')
 # Where the op of a request not yet decoded is; the worker's full decode checks it (see RpcServer.handle).
 _OP_FIELD = re.compile(rb'"op"\s*:\s*"([a-z][a-z_.]{0,63})"')
 _REJECT_LOG_EVERY = 60.0  # seconds between summaries once rejected requests flood in
@@ -80,12 +79,13 @@ def new_request_id() -> str:
 class RpcClient:
     """Sends requests on a device's request topic and matches replies by correlation id."""
 
-    def __init__(self, client: MqttClient, store: str, device: str) -> None:
+    def __init__(self, client: MqttClient, store: str, device: str, *, route: Route | None = None) -> None:
         self._client = client
         self.store = store
         self.device = device
-        self.request_topic = topics.request(store, device)
-        self.reply_topic = topics.reply(store, device, secrets.token_hex(8))
+        route = route or DEVICE_ROUTE
+        self.request_topic = route.request(store, device)
+        self.reply_topic = route.reply(store, device, secrets.token_hex(8))
         self._pending: dict[str, tuple[Future[Any], bool]] = {}  # request id -> (future, wants raw bytes)
         self._lock = threading.Lock()
         self._unsubscribe = client.subscribe(self.reply_topic, self._on_reply, qos=1)
@@ -211,11 +211,15 @@ class RpcServer:
     on the client's dispatcher, behind its unbounded queue.
     """
 
+    # Set before start(), with admission: the worker runs queued requests its hook may batch under one commit.
+    batcher: batching.Batcher | None = None
+
     def __init__(self, client: MqttClient, operations: dict[str, OpHandler], *,
                  identify: Callable[[str, str], str] | None = None,
                  authorize: Callable[[RequestContext], bool] | None = None,
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, route: Route | None = None) -> None:
         self._client = client
+        self._route = route or DEVICE_ROUTE
         self._operations = dict(operations)
         self._identify = identify
         self._authorize = authorize
@@ -244,7 +248,7 @@ class RpcServer:
             # One worker: the database serialises its work anyway, and a device's requests stay in order.
             self._worker = threading.Thread(target=self._work, name="rpc-worker", daemon=True)
             self._worker.start()
-        self._unsubscribe = self._client.subscribe(topics.request_filter(), self.handle, qos=self.request_qos,
+        self._unsubscribe = self._client.subscribe(self._route.request_filter(), self.handle, qos=self.request_qos,
                                                    direct=self.admission is not None)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -280,7 +284,9 @@ class RpcServer:
         where = self._topics.get(message.topic)
         if where is None:
             try:
-                where = topics.parse(message.topic)
+                where = self._route.parse(message.topic)
+                if where.kind != "req":
+                    raise topics.TopicError(f"not a request topic: {message.topic!r:.120}")
             except topics.TopicError as exc:
                 self._reject(message, str(exc))
                 return None
@@ -297,14 +303,14 @@ class RpcServer:
     def _decode_and_serve(self, message: Message, store: str, device: str, admitted_as: str | None = None
                           ) -> str | None:
         """Validate a request and serve it; returns the device's role, or None when it was not served."""
-        device_branch = topics.device_base(store, device) + "/reply/"
+        device_branch = self._route.reply_branch(store, device)
         try:
             request = decode(Request, message.payload)
         except PayloadError as exc:
             self._reject(message, str(exc))
             self._answer_unparsed(message, device_branch, str(exc))
             return None
-        if not _in_branch(request.reply_to, device_branch):
+        if not in_branch(request.reply_to, device_branch):
             # Replies go only to the requester's own branch, so no device can make us publish elsewhere.
             self._reject(message, f"reply_to {request.reply_to!r:.100} is outside {device_branch}")
             return None
@@ -320,7 +326,7 @@ class RpcServer:
         context = RequestContext(store, device, request.id, request.op, role)
         reply = self._run(context, request)
         data = reply if isinstance(reply, bytes) else encode(reply)
-        sent = self._client.publish(request.reply_to, data, qos=1, correlation_data=request.id.encode())
+        sent = self._send_reply(request.reply_to, data, request.id)  # in a batch: held until it commits
         if admitted_as is not None:
             self._unsent.setdefault((store, device), deque()).append((sent, len(data)))
         return role
@@ -340,22 +346,43 @@ class RpcServer:
     def _work(self) -> None:
         """The worker: run admitted requests, fairly across devices, until the queue closes."""
         assert self.admission is not None
-        while (item := self.admission.queue.get()) is not None:
-            store, device, op, message = item  # type: ignore[misc]  # only handle() queues, always this tuple
-            started, cpu = time.monotonic(), time.thread_time()
-            try:
-                role = self._decode_and_serve(message, store, device, admitted_as=op)
-            except Exception:  # _run answers every handler failure; this is a failure to publish: keep serving
-                log.exception("could not answer %s from %s/%s", op, store, device)
-                role = None
-            if role is not None:
-                self.admission.note_role(store, device, role)
-            self.admission.done(store, device, time.monotonic() - started, time.thread_time() - cpu)
+        queue = self.admission.queue
+        item = queue.get()
+        while item is not None:
+            after = None
+            if self.batcher is None:
+                self._serve_admitted(item)  # type: ignore[arg-type]  # only handle() queues, always an Item
+            else:  # requests already queued behind a batchable one share its commit (mqtt/batching.py)
+                after = self.batcher.serve(queue, item, self._serve_admitted, self._publish_reply)  # type: ignore
+            item = after if after is not None else queue.get()
+
+    def _serve_admitted(self, item: batching.Item) -> None:
+        """Serve one admitted request and charge its device for the time it took."""
+        assert self.admission is not None
+        store, device, op, message = item
+        started, cpu = time.monotonic(), time.thread_time()
+        try:
+            role = self._decode_and_serve(message, store, device, admitted_as=op)
+        except Exception:  # _run answers every handler failure; this is a failure to publish: keep serving
+            log.exception("could not answer %s from %s/%s", op, store, device)
+            role = None
+        if role is not None:
+            self.admission.note_role(store, device, role)
+        self.admission.done(store, device, time.monotonic() - started, time.thread_time() - cpu)
+
+    def _send_reply(self, topic: str, data: bytes, request_id: str) -> paho.MQTTMessageInfo | batching.HeldReply:
+        """Publish a reply, or hold it until the running batch commits (worker thread only)."""
+        if self.batcher is not None and self.batcher.held is not None:
+            return self.batcher.held.add(topic, data, request_id)
+        return self._publish_reply(topic, data, request_id)
+
+    def _publish_reply(self, topic: str, data: bytes, request_id: str) -> paho.MQTTMessageInfo:
+        return self._client.publish(topic, data, qos=1, correlation_data=request_id.encode())
 
     def _refuse_unparsed(self, message: Message, store: str, device: str, refusal: Refusal) -> None:
         """Refuse a request not yet decoded, answering under the id and reply topic it names (if it names them)."""
-        salvaged = _salvage(message) if refusal.answer else None
-        if salvaged is not None and _in_branch(salvaged[1], topics.device_base(store, device) + "/reply/"):
+        salvaged = salvage(message) if refusal.answer else None
+        if salvaged is not None and in_branch(salvaged[1], self._route.reply_branch(store, device)):
             self._refuse(store, device, *salvaged, refusal)
         else:
             self._log_refusal(store, device, refusal)
@@ -367,10 +394,10 @@ class RpcServer:
             return
         wait = round(refusal.retry_after, 2)
         if refusal.busy:
-            reply = _error(request_id, ErrorCode.UNAVAILABLE, f"the store is busy; try again in {wait:g} s",
+            reply = error_reply(request_id, ErrorCode.UNAVAILABLE, f"the store is busy; try again in {wait:g} s",
                            retry_after=wait)
         else:
-            reply = _error(request_id, ErrorCode.RATE_LIMITED, f"too many {refusal.kind} requests from this "
+            reply = error_reply(request_id, ErrorCode.RATE_LIMITED, f"too many {refusal.kind} requests from this "
                            f"device; try again in {wait:g} s", retry_after=wait)
         self._client.publish(reply_to, encode(reply), qos=1, correlation_data=request_id.encode())
 
@@ -388,27 +415,27 @@ class RpcServer:
     def _run(self, context: RequestContext, request: Request) -> Reply | bytes:
         operation = self._operations.get(request.op)
         if operation is None:
-            return _error(request.id, ErrorCode.UNKNOWN_OP, f"unknown operation {request.op!r}")
+            return error_reply(request.id, ErrorCode.UNKNOWN_OP, f"unknown operation {request.op!r}")
         if self._authorize is not None and not self._authorize(context):
             who = f"a {context.role} device" if context.role else "this device"
-            return _error(request.id, ErrorCode.FORBIDDEN, f"{who} may not request {request.op}")
+            return error_reply(request.id, ErrorCode.FORBIDDEN, f"{who} may not request {request.op}")
         try:
             result = operation(context, request.args)
         except OpError as exc:
-            return _error(request.id, exc.code, exc.message)
+            return error_reply(request.id, exc.code, exc.message)
         except PayloadError as exc:
-            return _error(request.id, ErrorCode.BAD_REQUEST, str(exc))
+            return error_reply(request.id, ErrorCode.BAD_REQUEST, str(exc))
         except ValidationError as exc:
-            return _error(request.id, ErrorCode.BAD_REQUEST, describe(exc))
+            return error_reply(request.id, ErrorCode.BAD_REQUEST, describe(exc))
         except Exception:
             log.exception("operation %s from %s/%s failed", request.op, context.store, context.device)
-            return _error(request.id, ErrorCode.INTERNAL, "internal error; the request was not applied")
+            return error_reply(request.id, ErrorCode.INTERNAL, "internal error; the request was not applied")
         if isinstance(result, RawResult):
             try:
                 return result.reply(request.id)
             except PayloadError:
                 log.exception("operation %s from %s/%s: reply too large", request.op, context.store, context.device)
-                return _error(request.id, ErrorCode.INTERNAL, "internal error: the reply was too large")
+                return error_reply(request.id, ErrorCode.INTERNAL, "internal error: the reply was too large")
         if isinstance(result, BaseModel):
             result = result.model_dump(mode="json")
         return Reply(id=request.id, ok=True, result=result)
@@ -431,13 +458,13 @@ class RpcServer:
 
     def _answer_unparsed(self, message: Message, device_branch: str, reason: str) -> None:
         """Answer bad_request to a request that did not parse, when it still names its id and reply topic."""
-        salvaged = _salvage(message)
+        salvaged = salvage(message)
         if salvaged is None:
             return
         request_id, reply_to = salvaged
-        if not _in_branch(reply_to, device_branch):
+        if not in_branch(reply_to, device_branch):
             return
-        reply = _error(request_id, ErrorCode.BAD_REQUEST, f"the request is not valid: {reason}")
+        reply = error_reply(request_id, ErrorCode.BAD_REQUEST, f"the request is not valid: {reason}")
         self._client.publish(reply_to, encode(reply), qos=1, correlation_data=request_id.encode())
 
     def _drop_retained(self, message: Message) -> None:
@@ -450,30 +477,3 @@ class RpcServer:
         self.rejected += 1
         if message.payload:
             self._client.publish(message.topic, b"", qos=1, retain=True)
-
-
-def _in_branch(reply_to: str, device_branch: str) -> bool:
-    return reply_to.startswith(device_branch) and "+" not in reply_to and "#" not in reply_to
-
-
-def _salvage(message: Message) -> tuple[str, str] | None:
-    """The id and reply topic of a request that failed to parse: MQTT 5 properties, else the raw JSON's fields."""
-    head = message.payload[:MAX_PAYLOAD_BYTES]
-    request_id = None
-    if message.correlation_data:
-        text = message.correlation_data.decode("ascii", "replace")
-        request_id = text if re.fullmatch(r"[A-Za-z0-9_-]{8,64}", text) else None
-    if request_id is None:
-        found = _ID_FIELD.search(head)
-        request_id = found.group(1).decode("ascii") if found else None
-    reply_to = message.response_topic
-    if not reply_to:
-        found = _REPLY_TO_FIELD.search(head)
-        reply_to = found.group(1).decode("ascii") if found else None
-    if request_id is None or not reply_to:
-        return None
-    return request_id, reply_to
-
-
-def _error(request_id: str, code: ErrorCode, message: str, *, retry_after: float | None = None) -> Reply:
-    return Reply(id=request_id, ok=False, error=ErrorInfo(code=code, message=message[:500], retry_after=retry_after))

@@ -14,6 +14,11 @@ Layout (``aisle/v1`` is the protocol version prefix)::
     aisle/v1/_backend/{backend}/status                  retained backend presence
     aisle/v1/_backend/{backend}/marker                  retained: what the broker holds of the backend's state
     aisle/v1/_backend/{backend}/probe                   the backend's message to itself after a reconnect
+    aisle/v1/_chain/{site}/live                         retained heartbeat of a chain site (a store, or hq)
+    aisle/v1/_chain/{store}/link                        local only: the store broker's bridge up ("1") or cut ("0")
+    aisle/v1/_chain/hq/head/{store}                     retained: HQ's newest catalogue version for a store
+    aisle/v1/_chain/{target}/{source}/req               a request from one site of a chain to another
+    aisle/v1/_chain/{target}/{source}/reply/{nonce}     its reply
 
 Everything a device may write lives under its own ``device/{device}/`` branch, so a broker
 ACL pattern such as ``aisle/v1/+/device/%u/#`` can pin a device's identity to its login.
@@ -87,9 +92,9 @@ def request(store: str, device: str) -> str:
     return f"{device_base(store, device)}/req"
 
 
-def request_filter() -> str:
-    """Subscription filter the backend uses for every device's requests."""
-    return f"{PREFIX}/+/device/+/req"
+def request_filter(store: str = "+") -> str:
+    """Subscription filter a backend uses for the requests of every device (of one store, or ``+`` of every store)."""
+    return f"{PREFIX}/{_store_or_wildcard(store)}/device/+/req"
 
 
 def reply(store: str, device: str, nonce: str) -> str:
@@ -132,6 +137,85 @@ def backend_marker(backend: str) -> str:
 def backend_probe(backend: str) -> str:
     """Where a backend sends itself a message to learn that the broker has delivered everything before it."""
     return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/probe"
+
+
+CHAIN_BRANCH = "_chain"
+
+
+def chain_live(site: str) -> str:
+    """Retained heartbeat of a chain site (store or HQ)."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.site_id(site)}/live"
+
+
+def chain_live_filter() -> str:
+    """Subscription filter for every site's heartbeat."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/+/live"
+
+
+def chain_link(store: str) -> str:
+    """Local only: the store broker's bridge notification, retained "1" while the link to the centre is up."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.store_id(store)}/link"
+
+
+def hq_head(store: str) -> str:
+    """Retained: HQ's newest catalogue and price version for one store."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.HQ_SITE}/head/{ids.chain_store_id(store)}"
+
+
+def chain_request(target: str, source: str) -> str:
+    """Where site ``source`` sends its requests to site ``target``."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.site_id(target)}/{ids.site_id(source)}/req"
+
+
+def chain_request_filter(target: str) -> str:
+    """Subscription filter for every request to site ``target``."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.site_id(target)}/+/req"
+
+
+def chain_reply(target: str, source: str, nonce: str) -> str:
+    """Where site ``target`` answers a request of site ``source``."""
+    if not nonce or not nonce.isalnum() or len(nonce) > 32:
+        raise TopicError(f"invalid reply nonce {nonce!r:.40}")
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.site_id(target)}/{ids.site_id(source)}/reply/{nonce}"
+
+
+def hq_head_filter() -> str:
+    """Subscription filter (and ACL pattern) for HQ's head of every store."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{ids.HQ_SITE}/head/+"
+
+
+def chain_request_pattern(target: str = "+", source: str = "+") -> str:
+    """Filter or ACL pattern of requests from ``source`` to ``target`` (either may be ``+``)."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{_site_or_wildcard(target)}/{_site_or_wildcard(source)}/req"
+
+
+def chain_reply_pattern(target: str = "+", source: str = "+") -> str:
+    """Filter or ACL pattern of ``target``'s replies to ``source`` (either may be ``+``), any nonce."""
+    return f"{PREFIX}/{CHAIN_BRANCH}/{_site_or_wildcard(target)}/{_site_or_wildcard(source)}/reply/+"
+
+
+def _site_or_wildcard(site: str) -> str:
+    return site if site == "+" else ids.site_id(site)
+
+
+def parse_chain(topic: str) -> ParsedTopic:
+    """Split a chain topic (``kind`` live, link, head, req or reply; ``store`` the target site, ``key`` the source)."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:3]) != f"{PREFIX}/{CHAIN_BRANCH}":
+        raise TopicError(f"not an Aisle chain topic: {topic!r:.120}")
+    try:
+        site = ids.site_id(parts[3])
+        if len(parts) == 5 and parts[4] in ("live", "link"):
+            return ParsedTopic(parts[4], site, site)
+        if len(parts) == 6 and site == ids.HQ_SITE and parts[4] == "head":
+            return ParsedTopic("head", site, ids.chain_store_id(parts[5]))
+        if len(parts) == 6 and parts[5] == "req":
+            return ParsedTopic("req", site, ids.site_id(parts[4]))
+        if len(parts) == 7 and parts[5] == "reply":
+            return ParsedTopic("reply", site, ids.site_id(parts[4]), parts[6])
+    except ids.InvalidIdentifier as exc:
+        raise TopicError(f"{exc} in topic {topic!r:.120}") from None
+    raise TopicError(f"unknown Aisle chain topic: {topic!r:.120}")
 
 
 def _store_or_wildcard(store: str) -> str:

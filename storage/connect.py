@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+
+_savepoints = itertools.count(1)  # unique savepoint names: nesting depth alone could repeat one in a sibling
 
 
 class Durability(StrEnum):
@@ -44,7 +47,15 @@ def connect(path: str | Path, *, durability: Durability, wal: bool = True, busy_
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One atomic write (BEGIN IMMEDIATE): everything inside commits together or not at all."""
+    """One atomic write (BEGIN IMMEDIATE): everything inside commits together or not at all.
+
+    Inside a transaction already open on ``conn`` it is a SAVEPOINT instead: a failure undoes only its own writes,
+    and what it wrote commits (or not) with the enclosing transaction.
+    """
+    if conn.in_transaction:
+        with _savepoint(conn):
+            yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -61,3 +72,18 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    name = f"aisle_{next(_savepoints)}"
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        # Gone when SQLite rolled the whole transaction back by itself (disk full): the enclosing one must see that.
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")

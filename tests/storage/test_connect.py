@@ -82,3 +82,37 @@ def test_a_failed_commit_leaves_the_connection_usable(tmp_path: Path) -> None:
         conn.execute("INSERT INTO child VALUES (7)")
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 1
     conn.close()
+
+
+def test_a_transaction_inside_one_is_a_savepoint_undone_alone(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "s.db", durability=Durability.CRASH)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    with transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ZeroDivisionError), transaction(conn):
+            conn.execute("INSERT INTO t VALUES (2)")
+            with transaction(conn):  # nested again: released into the one that then fails
+                conn.execute("INSERT INTO t VALUES (3)")
+            raise ZeroDivisionError
+        with transaction(conn):
+            conn.execute("INSERT INTO t VALUES (4)")
+        assert conn.in_transaction  # nothing committed yet: the outer transaction commits all
+        other = connect(tmp_path / "s.db", durability=Durability.CRASH)
+        assert other.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 4]
+    assert other.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    other.close()
+    conn.close()
+
+
+def test_a_savepoint_whose_whole_transaction_sqlite_rolled_back_passes_the_error_on(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "g.db", durability=Durability.CRASH)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON t WHEN NEW.x = 2 BEGIN SELECT RAISE(ROLLBACK, 'gone'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="gone"), transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+        with transaction(conn):  # a ROLLBACK TO here would fail with "no such savepoint" and hide the cause
+            conn.execute("INSERT INTO t VALUES (2)")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    conn.close()
