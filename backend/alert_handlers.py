@@ -34,8 +34,8 @@ class AlertHandlers:
     def after_stock_change(self, store_id: str, sku: str) -> None:
         """Apply the threshold rule after any stock change of one item."""
         alert_id = alerts.evaluate(self.db, store_id, sku, self.clock())
-        if alert_id:
-            self._publish_alert(alert_id)
+        if alert_id:  # inside a group commit (backend/group_commit.py): once the alert is committed
+            self.db.after_commit(lambda: self._publish_alert(alert_id))
 
     def report(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """A scan found the shelf empty, or staff saw it: open an alert (or join the live one)."""

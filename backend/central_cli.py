@@ -19,6 +19,8 @@ def add_parser(sub: Any) -> None:
     central.add_argument("--host", action="append", help="central host name or address for the certificate "
                          "(repeatable; default localhost and 127.0.0.1)")
     central.add_argument("--port", type=int, default=8883)
+    central.add_argument("--web", type=int, default=1, help="logins for the web shop's servers (web-1, ...), which "
+                         "keep online carts at HQ")
     central.add_argument("--force", action="store_true", help="overwrite an existing set-up in --out: every login "
                          "gets a new password and a new CA, so every store must run broker-config --bridge again")
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         logins = write_central_config(args.out, _split(args.stores), hosts=args.host or ["localhost", "127.0.0.1"],
-                                      port=args.port, force=args.force)
+                                      port=args.port, force=args.force, web=max(0, args.web))
     except (CentralConfigError, BrokerConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -38,10 +38,12 @@ def check_stores(stores: list[str]) -> list[str]:
     return stores
 
 
-def central_logins(stores: list[str]) -> list[ChainLogin]:
-    """Fresh identities: one bridge per store, HQ's service and a read-only observer for tools and benches."""
+def central_logins(stores: list[str], web: int = 1) -> list[ChainLogin]:
+    """Fresh identities: one bridge per store, HQ's service, the web shop's servers (``web``) and a read-only
+    observer for tools and benches."""
     logins = [ChainLogin(bridge_login(store), store, "bridge", secrets.token_urlsafe(24))
               for store in check_stores(stores)]
+    logins += [ChainLogin(f"web-{i}", ids.HQ_SITE, "web", secrets.token_urlsafe(24)) for i in range(1, web + 1)]
     return logins + [ChainLogin(HQ_LOGIN, ids.HQ_SITE, "hq", secrets.token_urlsafe(24)),
                      ChainLogin(OBSERVER_LOGIN, "", "observer", secrets.token_urlsafe(24))]
 
@@ -50,14 +52,21 @@ def hq_writes() -> list[str]:
     """Topic patterns HQ's service publishes: its heartbeat, every store's head, its requests and replies."""
     hq = ids.HQ_SITE
     return [topics.chain_live(hq), topics.hq_head_filter(), topics.chain_request_pattern("+", hq),
-            topics.chain_reply_pattern(hq, "+")]
+            topics.chain_reply_pattern(hq, "+"), f"{topics.PREFIX}/{hq}/device/+/reply/+",
+            f"{topics.PREFIX}/{hq}/device/+/event"]
 
 
 def hq_reads() -> list[str]:
     """Topic patterns HQ's service reads: requests to it, replies to it, and every site's state."""
     hq = ids.HQ_SITE
     return [topics.chain_request_pattern(hq, "+"), topics.chain_reply_pattern("+", hq), topics.chain_live_filter(),
-            topics.store_info_filter(), topics.stock_filter("+")]
+            topics.store_info_filter(), topics.stock_filter("+"), topics.request_filter(hq)]
+
+
+def web_grants(login: str) -> tuple[list[str], list[str]]:
+    """(writes, reads) of a web-shop server: a device of site hq, exactly as a kiosk is of its store."""
+    base = topics.device_base(ids.HQ_SITE, login)
+    return [f"{base}/req", f"{base}/status"], [f"{base}/reply/+", f"{base}/event", f"{base}/status"]
 
 
 def acl_text(logins: list[ChainLogin]) -> str:
@@ -69,6 +78,8 @@ def acl_text(logins: list[ChainLogin]) -> str:
             writes, reads = uplink(login.site), downlink(login.site, None)
         elif login.role == "hq":
             writes, reads = hq_writes(), hq_reads()
+        elif login.role == "web":
+            writes, reads = web_grants(login.login)
         else:  # the observer: tools and benches watch everything and change nothing
             writes, reads = [], [f"{topics.PREFIX}/#"]
         lines += [f"topic write {pattern}" for pattern in writes]
@@ -101,13 +112,16 @@ def conf_text(out: Path, port: int) -> str:
         # Per client: a store cut off for an hour has everything meant for it (requests, replies, nearby stock)
         # queued here; the default of 1000 would silently drop the rest.
         "max_queued_messages 1000000\n"
+        # Mosquitto 2.0.11's bridge sends nothing after a reconnect once 20 QoS 1 messages are due at once (the
+        # default in-flight window; mosquitto issues #2362, #2248); unlimited here, the queue above bounds it.
+        "max_inflight_messages 0\n"
     )
 
 
 def write_central_config(out: Path, stores: list[str], *, hosts: list[str], port: int = 8883,
-                         force: bool = False) -> list[ChainLogin]:
+                         force: bool = False, web: int = 1) -> list[ChainLogin]:
     """Write CA, server certificate, passwd, acl, mosquitto.conf and logins.csv into ``out``."""
-    logins = central_logins(stores)
+    logins = central_logins(stores, web)
     passwd_tool = shutil.which("mosquitto_passwd")
     if passwd_tool is None:
         raise CentralConfigError("mosquitto_passwd is needed to hash passwords (Debian: apt-get install mosquitto)")

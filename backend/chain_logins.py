@@ -11,7 +11,7 @@ from codes import ids
 
 LOGINS_FILE = "logins.csv"
 COLUMNS = ("login", "site", "role", "password")
-ROLES = ("bridge", "hq", "observer")
+ROLES = ("bridge", "hq", "observer", "web")
 HQ_LOGIN = "hq"
 OBSERVER_LOGIN = "observer"
 # The password ends up verbatim on a mosquitto.conf line (remote_password): nothing that could end or extend it.

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import phones_cli, provision_cli
+from backend import central_cli, phones_cli, provision_cli
+from backend.chain import cli as chain_cli
 from backend.db import Database
 from backend.logins import LoginsError, backend_urls, read_logins, tool_url
 from backend.policy import PolicyError, StorePolicy, load_policy, show
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(rows of role backend) are taken from it; the broker URL then carries no user")
     serve.add_argument("--policy", type=Path, help="store policy file (TOML): request limits, hold caps, payment "
                        "deadline, retention, shopper reports; see `policy show`")
+    serve.add_argument("--no-group-commit", action="store_true", help="commit every stock change and order on "
+                       "its own (one fsync each), as before group commit: for comparing, not for stores")
+    serve.add_argument("--store", help="serve as this store of a chain: publish only its state, mirror the nearby "
+                       "stores' stock and apply HQ's catalogue, all over the store broker's bridge")
 
     policy = sub.add_parser("policy", help="the store policy in force")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
@@ -61,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     show = stock_sub.add_parser("show", help="print the current stock of a product")
     _client_args(show)
     show.add_argument("--sku", required=True)
+    near = stock_sub.add_parser("nearby", help="print a product's stock in the chain's other stores, as the store's "
+                                "backend knows it (live, or last known at ...)")
+    _client_args(near)
+    near.add_argument("--sku", required=True)
+    product = stock_sub.add_parser("product", help="print a product's catalogue entry (price) as the store's devices "
+                                   "get it")
+    _client_args(product)
+    product.add_argument("--sku", required=True)
 
     broker = sub.add_parser("broker-config", help="write a production Mosquitto configuration for one store")
     broker.add_argument("--out", required=True, type=Path)
@@ -71,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable; default localhost and 127.0.0.1)")
     broker.add_argument("--port", type=int, default=8883)
     broker.add_argument("--db", type=Path, help="backend database to register the devices' roles in")
+    broker.add_argument("--bridge", metavar="mqtts://HOST:PORT", help="also bridge this store to the chain's "
+                        "central broker (written by central-config; needs --bridge-logins and --bridge-ca)")
+    broker.add_argument("--bridge-logins", type=Path, metavar="CENTRAL_DIR/logins.csv",
+                        help="central-config's logins.csv: the store's bridge login is taken from it")
+    broker.add_argument("--bridge-ca", type=Path, metavar="CENTRAL_DIR/ca.crt",
+                        help="the central broker's CA certificate (copied beside the store's files)")
+    broker.add_argument("--nearby", default="", metavar="B,C", help="stores whose stock and details the bridge "
+                        "brings into this store (comma-separated; none unless given)")
+    central_cli.add_parser(sub)
+    chain_cli.add_parsers(sub)
 
     devices = sub.add_parser("devices", help="device roles")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True)
@@ -120,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_command(args)
         if args.command == "broker-config":
             return broker_config_command(args)
+        if chain_cli.handles(args):
+            return chain_cli.run(args)
+        if args.command == "central-config":
+            return central_cli.run(args)
         if args.command == "devices":
             return devices_command(args)
         if args.command == "policy":
@@ -155,7 +182,8 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
         load_demo(db)
     service = BackendService(db, url, limits=policy.holds, retention=policy.retention,
-                             request_limits=policy.requests, reports=policy.reports, **connections)
+                             request_limits=policy.requests, reports=policy.reports, site=args.store,
+                             group_commit=not args.no_group_commit, **connections)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -187,7 +215,8 @@ def stock_command(args: argparse.Namespace) -> int:
             result = rpc.call("stock.adjust", {"sku": args.sku, "delta": args.delta, "reason": args.reason,
                                                "location": args.location}, timeout=args.timeout)
         else:
-            result = rpc.call("stock.get", {"sku": args.sku}, timeout=args.timeout)
+            op = {"show": "stock.get", "nearby": "stock.nearby", "product": "catalog.get"}[args.stock_command]
+            result = rpc.call(op, {"sku": args.sku}, timeout=args.timeout)
     except RemoteError as exc:
         print(f"error: {exc.message} ({exc.code.value})", file=sys.stderr)
         return 1
@@ -197,7 +226,8 @@ def stock_command(args: argparse.Namespace) -> int:
     finally:
         rpc.close()
         client.close()
-    print(json.dumps(result["stock"], ensure_ascii=False))
+    key = {"nearby": "stores", "product": "product"}.get(args.stock_command, "stock")
+    print(json.dumps(result[key], ensure_ascii=False, indent=2 if key == "stores" else None))
     return 0
 
 
@@ -210,8 +240,9 @@ def broker_config_command(args: argparse.Namespace) -> int:
         print("error: --devices and --staff must not be negative", file=sys.stderr)
         return 1
     try:
+        bridge = central_cli.bridge_from_args(args)  # read and checked before anything is written
         logins = write_config(args.out, args.store, args.devices, args.staff,
-                              hosts=args.host or ["localhost", "127.0.0.1"], port=args.port)
+                              hosts=args.host or ["localhost", "127.0.0.1"], port=args.port, bridge=bridge)
     except (BrokerConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -224,6 +255,9 @@ def broker_config_command(args: argparse.Namespace) -> int:
             db.close()
     print(f"wrote {args.out}/mosquitto.conf, acl, passwd, ca.crt, server.crt and devices.csv "
           f"({len(logins)} logins; devices.csv holds the passwords: hand them out, then delete it)")
+    if bridge is not None:
+        print(f"bridged to {bridge.host}:{bridge.port} as {bridge.login} (central CA copied; mosquitto.conf "
+              "holds the bridge password and is readable by its owner only)")
     print(f"run: mosquitto -c {args.out.resolve()}/mosquitto.conf")
     return 0
 

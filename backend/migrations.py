@@ -244,6 +244,56 @@ CREATE INDEX phones_store_created ON phones(store, created_at);
 CREATE INDEX phones_revocations_pending ON phones(device_id) WHERE revoked_at IS NOT NULL AND broker_revoked = 0;
 """
 
+M009_CHAIN = """
+-- A store of a chain: the price HQ last sent for each product, and whether the store overrides it locally.
+ALTER TABLE store_products ADD COLUMN hq_price TEXT;
+ALTER TABLE store_products ADD COLUMN price_override INTEGER NOT NULL DEFAULT 0 CHECK (price_override IN (0, 1));
+-- Counters of the chain link, e.g. the newest HQ version this store has applied (key 'hq_seq').
+CREATE TABLE chain_state (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+-- HQ: every product as listed for each store, one row per (store, sku), with the chain-wide version it got when it
+-- last changed. Stores pull the rows after the version they have applied, so a store cut off for a day catches up
+-- with the newest state of each product and never with a replay of every push in between.
+CREATE TABLE hq_entries (
+    store TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    seq INTEGER NOT NULL UNIQUE,
+    digest TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (store, sku)
+);
+CREATE INDEX hq_entries_store_seq ON hq_entries(store, seq);
+"""
+
+M010_CHAIN_ORDERS = """
+-- Another store of the chain, known here by its details only (its stock lives in its own backend): the source of an
+-- order placed here whose units it holds.
+ALTER TABLE stores ADD COLUMN remote INTEGER NOT NULL DEFAULT 0 CHECK (remote IN (0, 1));
+-- A store of a chain holding units for an order placed at another site (pickup there, delivery from here).
+CREATE TABLE remote_holds (
+    order_id TEXT PRIMARY KEY,
+    for_store TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    pay_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX remote_holds_due ON remote_holds(pay_by) WHERE status = 'awaiting_payment';
+-- What this store must still tell another site (an order's new status): written in the transaction of the change,
+-- sent until that site confirms, so a cut link delays it and never loses it.
+CREATE TABLE chain_outbox (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    op TEXT NOT NULL,
+    args TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
 # Append only, never edit a released migration.
 MIGRATIONS: list[Migration] = [
     Migration(1, "catalog and stock", M001_CATALOG_AND_STOCK),
@@ -254,4 +304,6 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "shopper reports and check-shelf alerts", M006_SHOPPER_REPORTS),
     Migration(7, "staff PINs and badges", M007_STAFF_CREDENTIALS),
     Migration(8, "shopper phones", M008_PHONES),
+    Migration(9, "chain: HQ prices, local overrides, HQ entries", M009_CHAIN),
+    Migration(10, "chain: holds for other sites' orders, chain outbox", M010_CHAIN_ORDERS),
 ]

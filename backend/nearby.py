@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from backend import catalog, stock
+from backend.chain.mirror import NearbyMirror
 from backend.db import Database
 
 EARTH_RADIUS_KM = 6371.0
@@ -20,14 +21,25 @@ def distance_km(a: tuple[float | None, float | None], b: tuple[float | None, flo
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
-def nearby_stock(db: Database, store_id: str, sku: str) -> list[dict[str, Any]]:
-    """Every other store and warehouse holding the product: availability, its own price and currency, distance."""
+def nearby_stock(db: Database, store_id: str, sku: str, mirror: NearbyMirror | None = None) -> list[dict[str, Any]]:
+    """Every other store and warehouse holding the product: availability, its own price and currency, distance.
+
+    With a chain ``mirror``, a store whose levels came over the bridge is answered from them (live, or last known at
+    its last heartbeat); stores in this database answer from it, live.
+    """
     stores = catalog.stores(db)
     here = next((s for s in stores if s.id == store_id), None)
     origin = (here.lat, here.lon) if here else (None, None)
     result = []
+    remote = mirror.entries(sku) if mirror is not None else []
+    for entry in remote:
+        lat, lon = entry.pop("lat"), entry.pop("lon")
+        entry["price"] = None  # catalogues stay in their stores: only levels travel between them
+        entry["distance_km"] = None if (d := distance_km(origin, (lat, lon))) is None else round(d, 1)
+        result.append(entry)
+    mirrored = {entry["store"] for entry in remote}
     for other in stores:
-        if other.id == store_id:
+        if other.id == store_id or other.id in mirrored:
             continue
         try:
             level = stock.level(db, other.id, sku)
@@ -40,6 +52,6 @@ def nearby_stock(db: Database, store_id: str, sku: str) -> list[dict[str, Any]]:
             "store": other.id, "name": other.name, "kind": other.kind, "available": level.available,
             "price": {"amount": price[0], "currency": other.currency} if price else None,
             "distance_km": None if (d := distance_km(origin, (other.lat, other.lon))) is None else round(d, 1),
-            "seq": level.seq,
+            "seq": level.seq, "live": True, "as_of": None,
         })
     return sorted(result, key=lambda r: (r["distance_km"] is None, r["distance_km"] or 0.0))

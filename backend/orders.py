@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -96,8 +97,17 @@ def _available(db: Database, store_id: str, sku: str) -> int:
     return int(row[0])
 
 
-def options(db: Database, store_id: str, lines: list[LineRequest]) -> list[DeliveryOption]:
-    """Every way to get these lines: pickup here, here after a transfer, in another store, or delivered home."""
+Source = tuple[str, str, str, float | None, float | None]  # (site, kind, currency, lat, lon)
+# Holds the units of an order at another site of the chain before the order is written here (backend/chain/).
+HoldRemote = Callable[[str, DeliveryOption, list[LineRequest], datetime], None]
+
+
+def options(db: Database, store_id: str, lines: list[LineRequest], remote: Sequence[Source] = ()
+            ) -> list[DeliveryOption]:
+    """Every way to get these lines: pickup here, here after a transfer, in another store, or delivered home.
+
+    ``remote``: other sites of a chain that can supply every line now (their stock is not in this database).
+    """
     with db.lock:
         currency, priced = _priced_lines(db, store_id, lines)
         goods = total((line.line_total for line in priced), currency)
@@ -112,15 +122,16 @@ def options(db: Database, store_id: str, lines: list[LineRequest]) -> list[Deliv
                                          total=total([goods, fee_money], currency)))
 
         sources = _sources(db, lines)
+        sources += [s for s in remote if s[0] not in {known[0] for known in sources}]
         here = any(s[0] == store_id for s in sources)
         if here:
             add(f"pickup:{store_id}", Fulfilment.PICKUP, store_id, store_id, "pickup-here", Decimal(0))
-        for sid, kind, _, _, _ in sources:
+        for sid, kind, source_currency, _, _ in sources:
             if sid == store_id:
                 continue
             if not here:
                 add(f"pickup:{store_id}:{sid}", Fulfilment.PICKUP, sid, store_id, "pickup-transfer", Decimal(0))
-            if kind == "store" and store_currency(db, sid) == currency:
+            if kind == "store" and source_currency == currency:
                 add(f"pickup:{sid}", Fulfilment.PICKUP, sid, sid, "pickup-other", Decimal(0))
             lead = "delivery-warehouse" if kind == "warehouse" else "delivery-store"
             add(f"delivery:{sid}", Fulfilment.DELIVERY, sid, None, lead,
@@ -132,11 +143,27 @@ def options(db: Database, store_id: str, lines: list[LineRequest]) -> list[Deliv
 
 def place(db: Database, store_id: str, device: str, order_id: str, option_id: str, lines: list[LineRequest],
           address: Address | None, cart_id: str | None, now: datetime, *, caps: holds.Caps | None = None,
-          payment_deadline: timedelta = holds.HoldLimits.payment_deadline) -> tuple[Order, bool, list[str]]:
+          payment_deadline: timedelta = holds.HoldLimits.payment_deadline, remote: Sequence[Source] = (),
+          hold_remote: HoldRemote | None = None) -> tuple[Order, bool, list[str]]:
     """Write the order and reserve its stock, within the device's caps; the same order id returns the first result.
 
-    Returns (order, duplicate, source store ids whose stock changed).
+    An option whose source is another site of the chain (in ``remote``) is held there first, by ``hold_remote``
+    (idempotent by order id, outside this database's transaction: a slow link must not hold the store's lock), then
+    written here without a local reservation. Returns (order, duplicate, source store ids whose stock changed here).
     """
+    with db.lock:
+        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    elsewhere = {s[0] for s in remote} - {store_id}
+    if existing is None and elsewhere:
+        option = next((o for o in options(db, store_id, lines, remote) if o.option_id == option_id), None)
+        if option is not None and option.source_store in elsewhere:
+            if hold_remote is None:
+                raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
+            if caps is not None:  # refused here before anything is held there
+                _check_caps(db, device, caps, lines, payment_deadline)
+            hold_remote(order_id, option, lines, pay_by(option, now, payment_deadline))
+            return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, caps,
+                          payment_deadline, reserve=False)
     with db.transaction():
         existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
         if existing is not None:
@@ -149,11 +176,32 @@ def place(db: Database, store_id: str, device: str, order_id: str, option_id: st
         if option.kind == Fulfilment.DELIVERY and address is None:
             raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
         if caps is not None:  # checked in the transaction that reserves, so no two requests slip past together
-            held_orders, held_units = holds.unpaid_holds(db, device)
-            refused = holds.order_cap_message(caps, held_orders, held_units, sum(line.quantity for line in lines),
-                                              payment_deadline)
-            if refused:
-                raise CartError(ErrorCode.LIMIT_REACHED, refused)
+            _check_caps(db, device, caps, lines, payment_deadline)
+        return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, caps, payment_deadline,
+                      reserve=True)
+
+
+def _check_caps(db: Database, device: str, caps: holds.Caps, lines: list[LineRequest], deadline: timedelta) -> None:
+    held_orders, held_units = holds.unpaid_holds(db, device)
+    refused = holds.order_cap_message(caps, held_orders, held_units, sum(line.quantity for line in lines), deadline)
+    if refused:
+        raise CartError(ErrorCode.LIMIT_REACHED, refused)
+
+
+def _write(db: Database, store_id: str, device: str, order_id: str, option: DeliveryOption, lines: list[LineRequest],
+           address: Address | None, cart_id: str | None, now: datetime, caps: holds.Caps | None,
+           payment_deadline: timedelta, *, reserve: bool) -> tuple[Order, bool, list[str]]:
+    """Insert the order (in the caller's transaction when ``reserve``; else in its own) and, if asked, reserve."""
+    with db.transaction():
+        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
+        if existing is not None:  # written meanwhile by a retry of the same request
+            if existing[0] != device:
+                raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
+            return get(db, order_id), True, []
+        if option.kind == Fulfilment.DELIVERY and address is None:
+            raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
+        if caps is not None and not reserve:
+            _check_caps(db, device, caps, lines, payment_deadline)
         _, priced = _priced_lines(db, store_id, lines)
         reference = _new_reference(db)
         db.conn.execute(
@@ -169,8 +217,9 @@ def place(db: Database, store_id: str, device: str, order_id: str, option_id: st
         for line in priced:
             db.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
                                [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
-            _reserve(db, option.source_store, line.sku, line.quantity, now)
-    return get(db, order_id), False, [option.source_store]
+            if reserve:
+                _reserve(db, option.source_store, line.sku, line.quantity, now)
+    return get(db, order_id), False, [option.source_store] if reserve else []
 
 
 def _reserve(db: Database, store_id: str, sku: str, quantity: int, now: datetime) -> None:
@@ -234,7 +283,14 @@ def set_status(db: Database, order_id: str, status: OrderStatus, now: datetime, 
             raise CartError(ErrorCode.CONFLICT, f"the order is {current.value} now")
         _check_transition(current, status, kind)
         lines = db.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?", [order_id]).fetchall()
-        if status == OrderStatus.CANCELLED or status in SALES:
+        held_here = not db.conn.execute("SELECT remote FROM stores WHERE id = ?", [source]).fetchone()[0]
+        if not held_here:
+            # Held at another site of the chain: it learns the new status from this store's chain outbox, sent
+            # until confirmed (backend/chain/remote_orders.py), and releases or sells the units itself.
+            db.conn.execute("INSERT INTO chain_outbox (target, op, args, created_at) VALUES (?, ?, ?, ?)",
+                            [source, "order.hold_status", json.dumps({"order_id": order_id, "status": status.value}),
+                             now.isoformat()])
+        elif status == OrderStatus.CANCELLED or status in SALES:
             for sku, quantity in lines:
                 _release(db, source, sku, quantity, now)
                 if status in SALES:
@@ -246,7 +302,7 @@ def set_status(db: Database, order_id: str, status: OrderStatus, now: datetime, 
              current.value])
         if cursor.rowcount != 1:
             raise CartError(ErrorCode.CONFLICT, "the order changed meanwhile; look it up again")
-        changed = [source] if status == OrderStatus.CANCELLED or status in SALES else []
+        changed = [source] if held_here and (status == OrderStatus.CANCELLED or status in SALES) else []
     return get(db, order_id), str(row[0]), changed, True
 
 

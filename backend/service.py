@@ -13,8 +13,10 @@ from typing import Any
 from backend import alerts, badges, catalog, roles, stock
 from backend.alert_handlers import AlertHandlers
 from backend.carts import DEFAULT_PUBLIC_URL
+from backend.chain.link import ChainLink
 from backend.cutoffs import Cutoffs
 from backend.db import Database
+from backend.group_commit import BATCHED_OPS, GroupCommit
 from backend.holds import HoldLimits
 from backend.limits import DEFAULT_LIMITS, RequestLimits
 from backend.payload_cache import PayloadCache
@@ -24,9 +26,11 @@ from backend.shop_handlers import ShopHandlers
 from backend.state_marker import StateMarker
 from mqtt import payloads, topics
 from mqtt.admission import Admission
+from mqtt.batching import Batcher
 from mqtt.client import MqttClient, Will
 from mqtt.commerce import Event
 from mqtt.payloads import DeviceRole, DeviceStatus, ErrorCode, encode
+from mqtt.routes import device_route
 from mqtt.rpc import OpError, OpHandler, RequestContext, RpcServer
 from mqtt.url import BrokerUrl
 
@@ -46,8 +50,12 @@ class BackendService:
                  limits: HoldLimits | None = None, retention: RetentionPolicy | None = None,
                  admin_url: BrokerUrl | None = None, state_url: BrokerUrl | None = None,
                  request_limits: RequestLimits | None = DEFAULT_LIMITS,
-                 reports: alerts.ReportPolicy | None = None) -> None:
+                 reports: alerts.ReportPolicy | None = None, site: str | None = None,
+                 group_commit: bool = True) -> None:
         self.db = db
+        # A store of a chain (backend/chain/): it publishes only its own store's state, mirrors its neighbours' stock
+        # from the bridge and applies HQ's catalogue. Without it, one backend serves every store in its database.
+        self.site = site
         self.backend_id = backend_id
         self._republish_all = threading.Event()  # set when the broker lost what was published
         offline = DeviceStatus(device=backend_id, role=DeviceRole.BACKEND, state="offline")
@@ -82,6 +90,11 @@ class BackendService:
 
         # With the plugin there, a device that floods after being refused is also disconnected for its penalty.
         self.cutoffs = Cutoffs(self.phones.admin, role_of, self.phones.enable_unless_revoked) if self.phones else None
+        # Queued stock changes and orders share one commit, each in its own savepoint (backend/group_commit.py).
+        # In a chain an order may be held at another store first, a network round trip that must not keep a batch's
+        # transaction (and the database) waiting: there only stock changes share a commit.
+        self.group_commit = GroupCommit(db, BATCHED_OPS if site is None else frozenset({"stock.adjust"}))
+        table = self.group_commit.wrap(table)
         admission = None
         if request_limits is not None:
             admission = Admission(request_limits, on_penalty=self.cutoffs.request if self.cutoffs else None)
@@ -89,7 +102,9 @@ class BackendService:
                              identify=role_of,
                              authorize=lambda ctx: roles.may(ctx.role, ctx.op),
                              # Per-device budgets and a bounded queue (backend/limits.py); None: the old unbounded path.
-                             admission=admission)
+                             admission=admission, route=device_route(site))
+        if group_commit:  # off only to measure what it buys (bench/stock_fanout.py --no-group-commit)
+            self.rpc.batcher = Batcher(self.group_commit)
         self._published_alerts: dict[tuple[str, str], tuple[int, int]] = {}
         self._alert_tick = alert_tick
         self._published_stores: dict[str, catalog.StoreInfo] = {}
@@ -102,6 +117,7 @@ class BackendService:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._data_version = 0
+        self.chain: ChainLink | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect, publish every retained message, then start answering requests."""
@@ -119,8 +135,15 @@ class BackendService:
         self.marker.flush()
         self.marker.start()
         self._cleanup.append(self.marker.stop)
+        if self.site is not None:
+            self.chain = ChainLink(self.db, self.client, self.site, on_applied=self.publish_changes,
+                                   on_stock_changed=self._site_stock_changed,
+                                   clock=lambda: self.clock())
+            self.shop_handlers.chain = self.chain
+            self.chain.start()
+            self._cleanup.append(self.chain.stop)
         self.rpc.start()
-        self.client.wait_subscribed(topics.request_filter(), timeout)
+        self.client.wait_subscribed(topics.request_filter(self.site or "+"), timeout)
         self._publish_online()
         # The Last Will marked us offline when the connection dropped: say online again after every reconnect.
         self._cleanup.append(self.client.add_connection_listener(lambda up: up and self._publish_online()))
@@ -161,16 +184,16 @@ class BackendService:
         with self._publish_lock:
             count = 0
             for info in catalog.stores(self.db):
-                if self._published_stores.get(info.id) != info:
+                if self._published_stores.get(info.id) != info and self._ours(info.id):
                     details = catalog.store_payload(info, payloads.utcnow())
                     self.publisher.publish(topics.store_info(info.id), encode(details), qos=1, retain=True)
                     self._published_stores[info.id] = info
                     count += 1
             for key, seq in catalog.catalog_versions(self.db).items():
-                if self._published_catalog.get(key, 0) < seq:
+                if self._published_catalog.get(key, 0) < seq and self._ours(key[0]):
                     count += self._publish_catalog(*key)
             for key, seq in stock.stock_versions(self.db).items():
-                if self._published_stock.get(key, 0) < seq:
+                if self._published_stock.get(key, 0) < seq and self._ours(key[0]):
                     self._publish_stock(stock.level(self.db, *key))
                     count += 1
             for (store_id, alert_id), seq in alerts.versions(self.db).items():
@@ -179,6 +202,16 @@ class BackendService:
                     count += 1
             count += badges.publish_revocations(self.db, self.publisher, self._published_revocations)
             return count
+
+    def _site_stock_changed(self, skus: list[str]) -> None:
+        # Units held, released or sold here for another store's order (backend/chain/remote_orders.py).
+        for sku in dict.fromkeys(skus):
+            self._publish_stock_locked(stock.level(self.db, str(self.site), sku))
+            self.alert_handlers.after_stock_change(str(self.site), sku)
+
+    def _ours(self, store_id: str) -> bool:
+        # In a chain the neighbours' retained state comes over the bridge: publishing a copy would contend with it.
+        return self.site is None or store_id == self.site
 
     def publish_alert(self, alert_id: str) -> None:
         """Publish the retained state of one alert."""

@@ -8,14 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from backend import carts, catalog, nearby, orders, snapshot, stock
+from backend.chain import remote_orders, web_carts
+from backend.chain.link import ChainLink
 from backend.db import Database
 from backend.holds import HoldLimits
 from backend.payload_cache import PayloadCache
+from codes import ids
 from mqtt.commerce import (
     CartCreateArgs,
     CartRef,
     CartSetLineArgs,
     Event,
+    LineRequest,
     OptionsArgs,
     Order,
     OrderStatusArgs,
@@ -51,10 +55,20 @@ class ShopHandlers:
         self.limits = limits if limits is not None else HoldLimits()
         self.clock = clock  # carts and orders are stamped with it, so the payment deadline runs on the same time
         self.payload_cache = payload_cache if payload_cache is not None else PayloadCache()
+        # The stock rule writes in the request's transaction (a group commit's savepoint) and defers its publishes.
         self._after_stock_change = after_stock_change or (lambda store_id, sku: None)
-        self._publish_stock = publish_stock
-        self._send_event = send_event
+        self._publish_stock_now = publish_stock
+        self._send_event_now = send_event
         self.public_url = public_url
+        self.chain: ChainLink | None = None  # this store's place in a chain (backend/chain/link.py), if any
+
+    # In a group commit (backend/group_commit.py) these wait for the COMMIT that makes them true; else run at once.
+
+    def _publish_stock(self, level: StockLevel) -> None:
+        self.db.after_commit(lambda: self._publish_stock_now(level))
+
+    def _send_event(self, store_id: str, device: str, event: Event) -> None:
+        self.db.after_commit(lambda: self._send_event_now(store_id, device, event))
 
     def table(self) -> dict[str, OpHandler]:
         """Operation name -> handler, for the RPC server."""
@@ -117,7 +131,8 @@ class ShopHandlers:
     def stock_nearby(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """Stock and price of a product in the chain's other stores, nearest first (for ACL-restricted devices)."""
         request = decode(StockGetArgs, args)
-        return {"stores": nearby.nearby_stock(self.db, ctx.store, request.sku)}
+        mirror = self.chain.mirror if self.chain is not None else None
+        return {"stores": nearby.nearby_stock(self.db, ctx.store, request.sku, mirror)}
 
     # -- carts ---------------------------------------------------------------
 
@@ -148,8 +163,17 @@ class ShopHandlers:
         return {"handoff": handoff.model_dump(mode="json")}
 
     def cart_redeem(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
-        """Open the cart behind a code; its owner is told which device opened it."""
+        """Open the cart behind a code; its owner is told which device opened it. A web-shop code goes to HQ."""
         request = decode(RedeemArgs, args)
+        if request.issuer is not None and request.issuer != ctx.store:
+            if request.issuer != ids.HQ_SITE:
+                raise OpError(ErrorCode.BAD_REQUEST, "this cart code belongs to another store")
+            chain = self.chain
+            cart, missing = web_carts.open_remote_cart(
+                chain.hq if chain else None, chain.mirror.link_up if chain else None, self.db, ctx.store,
+                ctx.device, request.token, self.clock(), caps=self.limits.caps_for(ctx.role),
+                open_window=self.limits.open_cart_window)
+            return {"cart": cart.model_dump(mode="json"), "not_sold_here": missing}
         cart, owner = carts.redeem(self.db, ctx.store, ctx.device, request.token, self.clock())
         if owner != ctx.device:
             event = Event(type="cart.opened", at=utcnow(),
@@ -162,7 +186,8 @@ class ShopHandlers:
     def order_options(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """Pickup and delivery options with source, lead time and price."""
         request = decode(OptionsArgs, args)
-        found = orders.options(self.db, ctx.store, request.lines)
+        remote = remote_orders.remote_sources(self.chain.mirror, request.lines) if self.chain else ()
+        found = orders.options(self.db, ctx.store, request.lines, remote)
         return {"options": [o.model_dump(mode="json") for o in found]}
 
     def order_place(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +197,8 @@ class ShopHandlers:
                                                  request.option_id, request.lines, request.address,
                                                  request.cart_id, self.clock(),
                                                  caps=self.limits.caps_for(ctx.role),
-                                                 payment_deadline=self.limits.payment_deadline)
+                                                 payment_deadline=self.limits.payment_deadline,
+                                                 **self._remote_orders(request.lines))
         for store_id in changed:
             for line in order.lines:
                 self._publish_stock(stock.level(self.db, store_id, line.sku))
@@ -180,6 +206,13 @@ class ShopHandlers:
             self._send_event(ctx.store, ctx.device, Event(type="order.status", at=self.clock(), data={
                 "order_id": order.order_id, "reference": order.reference, "status": order.status.value}))
         return {"order": order.model_dump(mode="json"), "duplicate": duplicate}
+
+    def _remote_orders(self, lines: list[LineRequest]) -> dict[str, Any]:
+        """In a chain: the other stores that could supply these lines, and how to hold units there."""
+        if self.chain is None:
+            return {}
+        return {"remote": remote_orders.remote_sources(self.chain.mirror, lines),
+                "hold_remote": remote_orders.hold_at_source(self.chain.call_site, self.db, self.chain.mirror)}
 
     def order_get(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """One order."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from backend.bridge_config import Bridge
 from backend.broker_config import DeviceLogin, write_config
 from mqtt.brokers import find_mosquitto, free_port, wait_for_port
 from mqtt.client import MqttClient
@@ -24,13 +25,14 @@ STORE = "test-a"
 class SecuredBroker:
     """The generated production set-up for one store (test-a unless told), run by a real Mosquitto process."""
 
-    def __init__(self, kiosks: int = 4, staff: int = 2, store: str = STORE) -> None:
+    def __init__(self, kiosks: int = 4, staff: int = 2, store: str = STORE, bridge: Bridge | None = None) -> None:
         # pytest's temporary folders are private to root; the broker drops to the mosquitto user and must reach in.
         self.out = Path(tempfile.mkdtemp(prefix="aisle-broker-config-"))
         self.out.chmod(0o755)
         self.port = free_port()
         self.logins: list[DeviceLogin] = write_config(self.out, store, kiosks, staff,
-                                                      hosts=["localhost", "127.0.0.1"], port=self.port)
+                                                      hosts=["localhost", "127.0.0.1"], port=self.port,
+                                                      bridge=bridge)
         self.passwords = {login.device: login.password for login in self.logins}
         self.base = BrokerUrl("127.0.0.1", self.port, tls=True, ca_file=str(self.out / "ca.crt"))
         self.proc: subprocess.Popen[bytes] | None = None
