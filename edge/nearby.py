@@ -16,7 +16,7 @@ from codes import ids
 from edge.cache import LocalCache, Outcome, Payload, RejectedMessage, parse_message
 from mqtt import topics
 from mqtt.client import Message, MqttClient
-from mqtt.payloads import Product, StockLevel, StoreDetails
+from mqtt.payloads import Money, Product, StockLevel, StoreDetails
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,31 @@ class NearbyStock:
         """JSON-ready form."""
         return {"sku": self.sku, "home": self.home, "stores": [s.to_json() for s in self.stores],
                 "warehouses": [w.to_json() for w in self.warehouses], "missing": list(self.missing)}
+
+
+def from_backend(home: str, sku: str, rows: list[dict[str, Any]]) -> NearbyStock:
+    """The backend's ``stock.nearby`` answer as a NearbyStock; raises ValueError for a malformed row."""
+    entries = []
+    for row in rows:
+        if not isinstance(row, dict):
+            raise TypeError(f"a nearby row must be an object, not {type(row).__name__}")
+        if not isinstance(row.get("live", True), bool):
+            raise TypeError("live must be true or false")
+        price = row.get("price") or None
+        as_of = row.get("as_of")
+        entries.append(StoreStock(
+            store=ids.store_id(row["store"]), name=str(row.get("name") or row["store"])[:200],
+            kind="warehouse" if row.get("kind") == "warehouse" else "store",
+            distance_km=None if row.get("distance_km") is None else float(row["distance_km"]),
+            available=None if row.get("available") is None else max(0, int(row["available"])), on_hand=None,
+            price=Money.model_validate(price).amount if price else None,
+            currency=Money.model_validate(price).currency if price else None,
+            seq=None if row.get("seq") is None else int(row["seq"]), updated_at=None,
+            received_at=datetime.fromisoformat(as_of) if as_of else None, live=row.get("live", True)))
+    entries.sort(key=lambda e: (e.distance_km is None, e.distance_km or 0.0, e.store))
+    return NearbyStock(sku, home, tuple(e for e in entries if not e.is_warehouse),
+                       tuple(e for e in entries if e.is_warehouse),
+                       tuple(sorted(e.store for e in entries if not e.live)))
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

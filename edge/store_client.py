@@ -19,7 +19,7 @@ from edge.cleanup import Cleanup
 from edge.client_types import CartOpened, ClientError, StoreNotReady
 from edge.device import Edge
 from edge.link_health import LinkHealth, LinkMonitor
-from edge.nearby import NearbyStock
+from edge.nearby import NearbyStock, from_backend
 from edge.outbox import LocalOrder, OrderOutbox, new_order_id
 from edge.session import Session, SessionManager
 from edge.settings import DeviceSettings
@@ -224,7 +224,13 @@ class StoreClient:
     # -- backend operations (blocking: worker threads only) ------------------------
 
     def nearby(self, sku: str) -> NearbyStock:
-        """Stock and price in the other stores, nearest first."""
+        """Stock and price in the other stores, nearest first: the backend's answer, else what the broker has."""
+        try:
+            # The backend sees every store of its region (over the chain's bridge), a device only its own store.
+            rows = self.edge.rpc.call("stock.nearby", {"sku": sku}, timeout=2.0)["stores"]
+            return from_backend(self.edge.store, sku, rows)
+        except (RpcError, KeyError, TypeError, ValueError) as exc:
+            log.info("nearby stock from the backend failed (%s); asking the broker", exc)
         return self.edge.nearby(sku, timeout=2.0)
 
     def export_cart(self) -> Handoff:
@@ -242,12 +248,15 @@ class StoreClient:
         except PayloadError:
             raise ClientError("other", "the backend's answer is not an enrolment code") from None
 
-    def redeem(self, token: str) -> CartSnapshot:
-        """Open the online cart behind a scanned handoff code in this device's cart."""
-        result = self._call("cart.redeem", {"token": token})
+    def redeem(self, token: str, issuer: str | None = None) -> tuple[CartSnapshot, tuple[str, ...]]:
+        """Open the online cart behind a scanned handoff code in this device's cart; returns it and the SKUs of
+        the code's cart that this store does not sell (``issuer``: the site whose code it is, "hq" for the web shop)."""
+        args = {"token": token} if issuer is None else {"token": token, "issuer": issuer}
+        result = self._call("cart.redeem", args)
         cart = Cart.model_validate(result["cart"])
+        left_out = tuple(str(sku) for sku in result.get("not_sold_here") or ())
         try:
-            return self.cart.load(cart)
+            return self.cart.load(cart), left_out
         except CartError as exc:
             raise ClientError("currency", str(exc)) from None
 

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from edge.device import StockView
 from edge.link_health import LinkHealth
@@ -53,25 +53,26 @@ def shelf_text(location: str, _: Gettext) -> str:
 
 @dataclass(frozen=True)
 class NearbyRow:
-    """One other store for the product screen."""
+    """One other store for the product screen; ``note`` ("last known at 18:32") when its level is not live."""
 
     name: str
     distance: str
     stock: str
     price: str
     state: str
+    note: str = ""
 
 
-def nearby_rows(nearby: NearbyStock, fmt: Formatter, _: Gettext, n_: Ngettext, limit: int = 4) -> list[NearbyRow]:
+def nearby_rows(nearby: NearbyStock, fmt: Formatter, _: Gettext, n_: Ngettext, limit: int = 4,
+                now: datetime | None = None) -> list[NearbyRow]:
     """Other shops nearest first, then warehouses (for delivery)."""
-    rows = [_nearby_row(entry, fmt, _, n_) for entry in nearby.stores[:limit]]
+    rows = [_nearby_row(entry, fmt, _, n_, now) for entry in nearby.stores[:limit]]
     for entry in nearby.warehouses[:1]:
-        row = _nearby_row(entry, fmt, _, n_)
-        rows.append(NearbyRow(row.name, _("for home delivery"), row.stock, "", row.state))
+        rows.append(replace(_nearby_row(entry, fmt, _, n_, now), distance=_("for home delivery"), price=""))
     return rows
 
 
-def _nearby_row(entry: StoreStock, fmt: Formatter, _: Gettext, n_: Ngettext) -> NearbyRow:
+def _nearby_row(entry: StoreStock, fmt: Formatter, _: Gettext, n_: Ngettext, now: datetime | None) -> NearbyRow:
     if entry.available is None:
         stock, state = _("not known"), "unknown"
     elif entry.available == 0:
@@ -79,7 +80,22 @@ def _nearby_row(entry: StoreStock, fmt: Formatter, _: Gettext, n_: Ngettext) -> 
     else:
         stock = n_("{n} in stock", "{n} in stock", entry.available).format(n=fmt.number(entry.available))
         state = "ok" if entry.live else "stale"
-    return NearbyRow(entry.name, fmt.distance(entry.distance_km), stock, fmt.money(entry.price, entry.currency), state)
+    note = ""
+    if not entry.live and entry.available is not None:
+        # In words, not by colour alone: the level may be minutes or hours old (store cut off, or not heard).
+        note = (_("last known at {time}").format(time=moment_text(entry.received_at, fmt, now))
+                if entry.received_at else _("last known"))
+    return NearbyRow(entry.name, fmt.distance(entry.distance_km), stock, fmt.money(entry.price, entry.currency),
+                     state, note)
+
+
+def moment_text(moment: datetime | None, fmt: Formatter, now: datetime | None = None) -> str:
+    """A past moment as its clock time when it was today (local time), else as date and time."""
+    local_now = (now or datetime.now().astimezone()).astimezone()
+    aware = None if moment is None else moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # as fmt reads it
+    if aware is not None and aware.astimezone().date() == local_now.date():
+        return fmt.time(moment)
+    return fmt.datetime(moment)
 
 
 def lead_time(hours: int, _: Gettext, n_: Ngettext, fmt: Formatter) -> str:
@@ -152,7 +168,21 @@ def error_text(code: str, _: Gettext) -> str:
         "not_ready": _("The store system has not answered yet. Please try again in a moment."),
         "currency": _("That cart belongs to a store with another currency."),
         "forbidden": _("This device may not do that. Please use a staff phone."),
+        "chain_unavailable": _("Online carts are unavailable right now. Everything else in this store works as "
+                               "usual."),
     }.get(code, _("Something went wrong. Please try again or ask the staff."))
+
+
+def cart_opened_text(count: int, left_out: int, fmt: Formatter, _: Gettext, n_: Ngettext) -> str:
+    """"Your online cart is open here: 3 items.", and how many of its products this store does not sell."""
+    opened = n_("Your online cart is open here: {n} item.", "Your online cart is open here: {n} items.",
+                count).format(n=fmt.number(count))
+    if not left_out:
+        return opened
+    missing = n_("{n} product of your online cart is not sold in this store, so it was left out.",
+                 "{n} products of your online cart are not sold in this store, so they were left out.",
+                 left_out).format(n=fmt.number(left_out))
+    return f"{opened} {missing}"
 
 
 @dataclass(frozen=True)
@@ -183,9 +213,6 @@ def link_text(health: LinkHealth, fmt: Formatter, _: Gettext, now: datetime | No
     if not health.ever_synced:
         return LinkText("not_ready", _("Not ready yet: prices and stock appear once this device reaches the store."),
                         reason, status)
-    moment = health.last_known
-    local_now = (now or datetime.now().astimezone()).astimezone()
-    same_day = moment is not None and moment.astimezone().date() == local_now.date()
-    when = fmt.time(moment) if same_day else fmt.datetime(moment)
+    when = moment_text(health.last_known, fmt, now)
     return LinkText("offline", _("Offline: prices and stock as last known at {time}.").format(time=when), reason,
                     status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from codes.ids import HQ_SITE
 from codes.scanned import (
     CartHandoff,
     Intent,
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
     from kiosk.navigation import Navigator
 
 log = logging.getLogger(__name__)
+
+
+def handoff_params(intent: CartHandoff, store: str) -> dict[str, str] | None:
+    """The hand-off screen's parameters for a scanned cart code, or None when this store cannot open it."""
+    if intent.store == store:
+        return {"token": intent.token}
+    if intent.store == HQ_SITE:
+        # A cart from the chain's web shop: this store's backend asks HQ, which alone decides single use.
+        return {"token": intent.token, "issuer": HQ_SITE}
+    return None  # another store's cart: only that store's backend knows its token
 
 
 class RouterHost(Protocol):
@@ -63,10 +74,11 @@ class ScanRouter:
         elif isinstance(intent, ProductCode):
             self.open_product(intent)
         elif isinstance(intent, CartHandoff):
-            if intent.store != ctl.config.store:
+            params = handoff_params(intent, ctl.config.store)
+            if params is None:
                 ctl.notify(tr._("This cart code belongs to another store."), "error")
             else:
-                ctl.nav.go("handoff", token=intent.token)
+                ctl.nav.go("handoff", **params)
         elif isinstance(intent, StaffBadge):
             ctl.staff_badge(intent)
         elif isinstance(intent, PhoneEnrolment):

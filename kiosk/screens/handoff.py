@@ -9,7 +9,7 @@ from kivy.properties import OptionProperty, StringProperty
 from edge.cart import CartSnapshot
 from edge.client_types import ClientError
 from kiosk.i18n.translator import tr
-from kiosk.presenters import error_text
+from kiosk.presenters import cart_opened_text, error_text
 from kiosk.screens.base import AisleScreen
 from kiosk.viewmodels.shopper import HandoffModel
 
@@ -22,21 +22,21 @@ class HandoffScreen(AisleScreen):
     message = StringProperty("")
     code = StringProperty("")
 
-    def prepare(self, token: str = "", **_params: Any) -> None:
+    def prepare(self, token: str = "", issuer: str | None = None, **_params: Any) -> None:
         self.phase, self.code = "opening", ""
         self.message = tr._("Opening your online cart…")
         if token:
-            self.vm.redeem(token, self._opened, self._failed)
+            self.vm.redeem(token, issuer, self._opened, self._failed)
 
     def relabel(self) -> None:
         if self.phase == "error":
             self.message = error_text(self.code, tr._)
 
-    def _opened(self, snapshot: CartSnapshot) -> None:
+    def _opened(self, snapshot: CartSnapshot, left_out: tuple[str, ...]) -> None:
         count = sum(line.quantity for line in snapshot.lines)
         self.vm.replace("cart")
-        self.vm.notify(tr.n_("Your online cart is open here: {n} item.", "Your online cart is open here: {n} items.",
-                            count).format(n=self.vm.fmt.number(count)), "ok")
+        self.vm.notify(cart_opened_text(count, len(left_out), self.vm.fmt, tr._, tr.n_),
+                       "info" if left_out else "ok")
 
     def _failed(self, exc: Exception) -> None:
         self.phase = "error"

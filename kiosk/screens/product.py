@@ -105,6 +105,8 @@ class ProductScreen(AisleScreen):
             box.add_widget(AText(raw=" · ".join(x for x in (row.name, row.distance) if x), bold=True))
             box.add_widget(AText(raw=" · ".join(x for x in (row.stock, row.price) if x),
                                  tone=tones.get(row.state, "muted")))
+            if row.note:  # its own line: read as a whole, never cut off after the price
+                box.add_widget(AText(raw=row.note, tone="muted"))
 
     def _nearby_failed(self, sku: str) -> None:
         if sku == self.sku:

@@ -122,6 +122,7 @@ class CartModel(ScreenModel):
 class HandoffModel(ScreenModel):
     """Opening an online cart from its hand-off code."""
 
-    def redeem(self, token: str, done: Callable[[CartSnapshot], None], failed: Failed) -> None:
-        """Open the cart a code stands for (worker thread)."""
-        self.run(lambda: self._client.redeem(token), done, failed)
+    def redeem(self, token: str, issuer: str | None, done: Callable[[CartSnapshot, tuple[str, ...]], None],
+               failed: Failed) -> None:
+        """Open the cart a code stands for (worker thread); ``done`` also gets the SKUs this store does not sell."""
+        self.run(lambda: self._client.redeem(token, issuer=issuer), lambda opened: done(*opened), failed)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from edge.nearby import NearbyQuery, haversine_km
+from edge.nearby import NearbyQuery, NearbyStock, from_backend, haversine_km
 from mqtt import topics
 from mqtt.payloads import Product, StockLevel, StoreDetails, encode, utcnow
 from tests.conftest import clear_retained, unique
@@ -94,3 +95,61 @@ def test_an_unknown_product_answers_quickly_with_nothing(service, make_edge) -> 
     result = edge.nearby_async("NO-SUCH-THING", timeout=3).result(5)
     assert result.stores == () and result.warehouses == ()
     assert time.monotonic() - started < 1.5
+
+
+def _row(store: str, **fields: object) -> dict[str, object]:
+    """One row of the backend's ``stock.nearby`` answer (backend/nearby.py), live unless told otherwise."""
+    return {"store": store, "name": store.title(), "kind": "store", "available": 5, "price": None,
+            "distance_km": 1.0, "seq": 1, "live": True, "as_of": None, **fields}
+
+
+def test_backend_rows_become_nearby_stock_nearest_first_warehouses_apart() -> None:
+    rows = [
+        _row("far-away", distance_km=40.5, live=False, as_of="2026-11-23T17:32:00+00:00"),
+        _row("big-wh", kind="warehouse", distance_km=2.0, available=120),
+        _row("no-place", distance_km=None, available=None),
+        _row("next-door", distance_km=0.8, available=-3, price={"amount": "11.50", "currency": "DKK"}),
+        _row("cut-off", distance_km=3.0, live=False, as_of=None),
+    ]
+    result = from_backend("home-store", "DAI-MILK-1L", rows)
+    assert (result.sku, result.home) == ("DAI-MILK-1L", "home-store")
+    assert [s.store for s in result.stores] == ["next-door", "cut-off", "far-away", "no-place"]  # unknown last
+    assert [w.store for w in result.warehouses] == ["big-wh"] and result.warehouses[0].is_warehouse
+    assert result.missing == ("cut-off", "far-away")  # sorted; the warehouse and the live ones are not missing
+    near, cut, far, unknown = result.stores
+    assert near.live and near.available == 0  # a negative level from a bad ledger is shown as none, not -3
+    assert near.price == Decimal("11.50") and near.currency == "DKK" and near.name == "Next-Door"
+    assert not cut.live and cut.received_at is None  # "last known", no time to show
+    assert not far.live and far.received_at == datetime(2026, 11, 23, 17, 32, tzinfo=UTC)
+    assert unknown.available is None and unknown.distance_km is None and unknown.price is None
+    assert far.to_json()["received_at"] == "2026-11-23T17:32:00+00:00" and far.to_json()["live"] is False
+    assert from_backend("home-store", "X", []) == NearbyStock("X", "home-store", (), (), ())
+
+
+@pytest.mark.parametrize("row", [
+    {"name": "no store id"},
+    _row("Not A Store!"),
+    _row("ok-store", distance_km="far"),
+    _row("ok-store", available="many"),
+    _row("ok-store", available=[3]),
+    _row("ok-store", seq={"n": 1}),
+    _row("ok-store", price={"amount": "lots", "currency": "SEK"}),
+    _row("ok-store", price="11.50"),
+    _row("ok-store", as_of="yesterday"),
+], ids=["no-store", "bad-store-id", "distance", "available", "available-list", "seq", "amount", "price-string",
+        "as-of"])
+def test_malformed_backend_rows_are_refused_not_shown(row: dict[str, object]) -> None:
+    # StoreClient.nearby catches exactly these and asks the broker instead.
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        from_backend("home-store", "X", [_row("fine-store"), row])
+
+
+@pytest.mark.parametrize("row", ["fine-store", None, 3])
+def test_a_row_that_is_not_an_object_is_refused(row: object) -> None:
+    with pytest.raises(TypeError):
+        from_backend("home-store", "X", [row])  # type: ignore[list-item]
+
+
+def test_live_must_be_a_boolean() -> None:
+    with pytest.raises(TypeError):
+        from_backend("home-store", "X", [{**_row("fine-store"), "live": "false"}])

@@ -12,6 +12,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from edge.device import StockView
+from edge.nearby import NearbyStock, StoreStock
 from kiosk import presenters
 from kiosk.formatting import Formatter
 from kiosk.i18n import catalogs
@@ -165,3 +166,32 @@ def test_tone_keys_put_vietnamese_tones_on_the_letter_before() -> None:
     assert with_tone("ê", tilde) == "ễ" and with_tone("ư", hook) == "ử" and with_tone("Ă", acute) == "Ắ"
     assert with_tone("o", dot) == "ọ" and with_tone("đ", hook) is None  # no such letter: the key does nothing
     assert len(TONES) == 5
+
+
+def _store(store: str, available: int | None, live: bool, received_at: datetime | None = None,
+           kind: str = "store") -> StoreStock:
+    return StoreStock(store, store.title(), kind, 2.4, available, None, Decimal("16.90"), "SEK", 3, None,
+                      received_at, live)
+
+
+def test_nearby_rows_say_last_known_in_words_not_by_colour_alone() -> None:
+    moment = datetime(2026, 11, 23, 17, 32, tzinfo=UTC)
+    nearby = NearbyStock("X", "home", (
+        _store("live-store", 12, True, moment), _store("cut-store", 12, False, moment),
+        _store("quiet-store", 0, False, None), _store("blank-store", None, False, moment),
+    ), (_store("the-wh", 40, False, moment, kind="warehouse"),), ("blank-store", "cut-store", "quiet-store"))
+    tr = catalogs.load("en")
+    fmt = Formatter("en", "sv_SE")
+    live, cut, quiet, blank, warehouse = presenters.nearby_rows(nearby, fmt, tr.gettext, tr.ngettext, now=moment)
+    assert (live.stock, live.state, live.note) == ("12 in stock", "ok", "")
+    assert (cut.stock, cut.state, cut.note) == ("12 in stock", "stale", f"last known at {fmt.time(moment)}")
+    assert (quiet.stock, quiet.note) == ("out of stock", "last known")  # no time known: still says so
+    assert (blank.stock, blank.note) == ("not known", "")  # nothing known, nothing to qualify
+    assert warehouse.distance == "for home delivery" and warehouse.price == ""
+    assert warehouse.note == f"last known at {fmt.time(moment)}"
+    later = presenters.nearby_rows(nearby, fmt, tr.gettext, tr.ngettext, now=datetime(2026, 11, 25, 9, tzinfo=UTC))
+    assert later[1].note == f"last known at {fmt.datetime(moment)}"  # another day: the date too
+    fa = catalogs.load("fa")
+    persian = presenters.nearby_rows(nearby, Formatter("fa", "sv_SE"), fa.gettext, fa.ngettext, now=moment)
+    assert persian[1].note == f"آخرین اطلاع ساعت {Formatter('fa', 'sv_SE').time(moment)}"
+    assert re.search("[۰-۹]", persian[1].note) and not re.search("[0-9]", persian[1].note)  # Persian digits
