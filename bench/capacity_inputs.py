@@ -14,7 +14,9 @@ broker, which is restarted: the bridge sends it all again. Light enough for a sh
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import socket
 import statistics
 import struct
@@ -297,6 +299,26 @@ def bridge_resend(messages: list[tuple[str, bytes]], workdir: Path, inflight: in
             f"{wire / n:.0f} B per message on the wire, MQTT without TLS), {again}")
 
 
+def mirror_cost(sample: bytes, levels: int = 200_000) -> str:
+    """RSS and CPU per level of a store backend's in-memory nearby mirror (backend/chain/mirror.py)."""
+    from backend.chain.mirror import NearbyMirror
+    from mqtt.client import Message
+
+    messages = [Message(topic, payload, 1, True) for topic, payload in synthetic("stock", sample, levels)
+                if "/store-0000/" not in topic]
+    gc.collect()
+    before = rss_kib(os.getpid())
+    mirror = NearbyMirror("store-0000")
+    started = time.process_time()
+    for message in messages:
+        mirror.on_stock(message)
+    cpu = time.process_time() - started
+    gc.collect()
+    grown = rss_kib(os.getpid()) - before
+    return (f"nearby mirror: {mirror.size()} levels held, {1024 * grown / max(1, mirror.size()):.0f} B RSS and "
+            f"{1e6 * cpu / max(1, len(messages)):.1f} us CPU per level")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="retained messages per kind (default 100,000)")
@@ -311,6 +333,7 @@ def main() -> int:
         db.close()
         for size in sizes:
             print(size.line())
+        print(mirror_cost(samples["stock"]), flush=True)
         if args.no_broker:
             return 0
         for kind, sample in (("stock", samples["stock"]), ("catalog", samples["product"])):

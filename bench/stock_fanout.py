@@ -192,7 +192,8 @@ class Bench:
             patch_paho()  # the load generator's client, like the backend's and the device's
         self.client = MqttClient(self.broker.url, f"bench-loadgen-{os.getpid()}")
         try:
-            self.backend = start_backend(group, url, workdir, nodelay=args.nodelay)
+            self.backend = start_backend(group, url, workdir, nodelay=args.nodelay,
+                                         extra=("--no-group-commit",) if args.no_group_commit else ())
             self.device_reader = TailReader(workdir / "device.txt")
             self.device = start_device(group, url, STORE, len(self.skus), self.device_reader.path,
                                        nodelay=args.nodelay)
@@ -344,6 +345,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pool-processes", type=int, default=1, help="processes the pool simulator uses")
     parser.add_argument("--sub-qos", type=int, choices=[0, 1], default=0,
                         help="QoS of the simulated devices' subscriptions (0, as edge.Edge and StoreMirror subscribe)")
+    parser.add_argument("--no-group-commit", action="store_true",
+                        help="the backend commits each adjustment on its own (to compare with group commit)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 10 devices, 10 and 100/s, 1.5 s")
     parser.add_argument("--json", type=Path, help="also write every cell's figures to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (subscriber outputs, logs)")

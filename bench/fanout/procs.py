@@ -22,13 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def start_backend(group: ProcessGroup, url: str, workdir: Path, *, nodelay: bool = False,
-                  timeout: float = 60.0) -> subprocess.Popen[Any]:
+                  timeout: float = 60.0, extra: tuple[str, ...] = ()) -> subprocess.Popen[Any]:
     """Run `python -m backend serve --demo` on a fresh database (demo data and demo device roles)."""
     db = workdir / "backend.db"
     log_path = workdir / "backend.log"
     with log_path.open("wb") as log_file:
         entry = ["-m", "bench.fanout.nodelay"] if nodelay else ["-m", "backend"]
-        proc = group.spawn([sys.executable, *entry, "serve", "--demo", "--broker", url, "--db", str(db)],
+        proc = group.spawn([sys.executable, *entry, "serve", "--demo", "--broker", url, "--db", str(db), *extra],
                            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while b"backend ready" not in log_path.read_bytes():
