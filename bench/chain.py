@@ -128,10 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         data = chain_data(workdir / "data", stores)
         central = Central(workdir, stores, group).configure().start()
         central.start_hq(data)
-        stacks = [StoreStack(workdir, s, central, [o for o in stores if o != s], group).configure(data)
-                  for s in stores]
-        for stack in stacks:
-            stack.start()
+        for store in stores:  # one after the other: a store's port is taken before the next one is picked
+            stacks.append(StoreStack(workdir, store, central, [o for o in stores if o != store], group)
+                          .configure(data).start())
         admins = {stack.store: stack.client("admin")[1] for stack in stacks}
         skus = sorted(catalog_skus(data["inventory"]))
         print(f"{n} store stacks, central broker and HQ up in {time.monotonic() - started:.1f} s "

@@ -58,6 +58,14 @@ log = logging.getLogger(__name__)
 STORE = "sthlm-city"
 # A device the demo data registers as staff: only staff devices may request stock.adjust.
 LOADGEN_DEVICE = f"{STORE}-staff-1"
+# The backend's policy in this benchmark: budgets that do not bind the one load-generating device.
+OPEN_BUDGETS = """[requests]
+queue_size = 20000
+per_device_queued = 20000
+
+[requests.role_factors]
+staff = 2000
+"""
 # Roughly the size of a StockLevel payload, so the floor moves the same bytes.
 FLOOR_PAD = "x" * 110
 
@@ -192,8 +200,14 @@ class Bench:
             patch_paho()  # the load generator's client, like the backend's and the device's
         self.client = MqttClient(self.broker.url, f"bench-loadgen-{os.getpid()}")
         try:
-            self.backend = start_backend(group, url, workdir, nodelay=args.nodelay,
-                                         extra=("--no-group-commit",) if args.no_group_commit else ())
+            extra = ("--no-group-commit",) if args.no_group_commit else ()
+            if not args.store_budgets:
+                # One load generator stands for a delivery booked in, a stock count, many tills: the store's
+                # per-device budgets (a staff device: 20 writes/s) would measure admission, not the commit path.
+                policy = workdir / "bench-policy.toml"
+                policy.write_text(OPEN_BUDGETS)
+                extra += ("--policy", str(policy))
+            self.backend = start_backend(group, url, workdir, nodelay=args.nodelay, extra=extra)
             self.device_reader = TailReader(workdir / "device.txt")
             self.device = start_device(group, url, STORE, len(self.skus), self.device_reader.path,
                                        nodelay=args.nodelay)
@@ -345,6 +359,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pool-processes", type=int, default=1, help="processes the pool simulator uses")
     parser.add_argument("--sub-qos", type=int, choices=[0, 1], default=0,
                         help="QoS of the simulated devices' subscriptions (0, as edge.Edge and StoreMirror subscribe)")
+    parser.add_argument("--store-budgets", action="store_true",
+                        help="keep the store's request budgets for the load generator (refuses most of a high rate)")
     parser.add_argument("--no-group-commit", action="store_true",
                         help="the backend commits each adjustment on its own (to compare with group commit)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 10 devices, 10 and 100/s, 1.5 s")

@@ -51,6 +51,8 @@ class CuttableProxy:
             except OSError:
                 client.close()
                 continue
+            for sock in (client, upstream):  # a relay, not a buffer: Nagle would add the peer's delayed ACK (40 ms)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets += [client, upstream]
             for a, b, watch in ((client, upstream, False), (upstream, client, True)):
