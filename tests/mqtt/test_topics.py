@@ -63,3 +63,32 @@ def test_client_filter_matching_agrees_with_paho(filter_levels: list[str], topic
         return  # not a valid filter
     topic_filter, topic = "/".join(filter_levels), "/".join(topic_levels)
     assert _matches(topic_filter, topic.split("/")) == paho.topic_matches_sub(topic_filter, topic)
+
+
+@pytest.mark.parametrize("topic,kind,store,key", [
+    (topics.chain_live("hq"), "live", "hq", "hq"),
+    (topics.chain_link("sthlm-city"), "link", "sthlm-city", "sthlm-city"),
+    (topics.hq_head("sthlm-city"), "head", "hq", "sthlm-city"),
+    (topics.chain_request("hq", "sthlm-city"), "req", "hq", "sthlm-city"),
+    (topics.chain_request("cph-1", "sthlm-city"), "req", "cph-1", "sthlm-city"),
+])
+def test_chain_topics_round_trip(topic: str, kind: str, store: str, key: str) -> None:
+    parsed = topics.parse_chain(topic)
+    assert (parsed.kind, parsed.store, parsed.key) == (kind, store, key)
+
+
+def test_no_store_may_be_called_hq() -> None:
+    with pytest.raises(ids.InvalidIdentifier):
+        topics.hq_head("hq")
+    with pytest.raises(ids.InvalidIdentifier):
+        ids.chain_store_id("hq")
+
+
+@given(st.one_of(st.text(max_size=200),
+                 st.lists(st.sampled_from(["aisle", "v1", "_chain", "hq", "s1", "live", "head", "req", "reply",
+                                           "x!", "", "+", "#", "link", "n0nce"]), max_size=8).map("/".join)))
+def test_parse_chain_never_raises_anything_but_topic_error(text: str) -> None:
+    try:
+        topics.parse_chain(text)
+    except topics.TopicError:
+        pass
