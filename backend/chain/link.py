@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend.chain import remote_orders
@@ -39,7 +39,7 @@ class ChainLink:
     def __init__(self, db: Database, client: MqttClient, store: str, *, on_applied: Callable[[], Any],
                  on_stock_changed: Callable[[list[str]], Any] = lambda skus: None,
                  clock: Callable[[], datetime] = utcnow, heartbeat: float = HEARTBEAT_SECONDS,
-                 retry: float = RETRY_SECONDS, stale_after=DEFAULT_STALE_AFTER) -> None:
+                 retry: float = RETRY_SECONDS, stale_after: timedelta = DEFAULT_STALE_AFTER) -> None:
         self.db = db
         self.client = client
         self.store = ids.chain_store_id(store)
