@@ -120,27 +120,79 @@ def _dynsec_file(out: Path) -> Path:
     return path
 
 
+def passwd_tool() -> str:
+    """Where mosquitto_passwd is; raises BrokerConfigError (before anything is written) if nowhere."""
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        raise BrokerConfigError("mosquitto_passwd is needed to hash passwords (Debian: apt-get install mosquitto)")
+    return tool
+
+
+def write_server_files(out: Path, ca_name: str, hosts: list[str]) -> None:
+    """The broker's folder, its data folder, a fresh CA and a server certificate for ``hosts``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "data").mkdir(exist_ok=True)
+    ca_pair, ca_key, ca_cert = make_ca(ca_name)
+    write_pair(out, "ca", ca_pair)
+    write_pair(out, "server", make_leaf(ca_key, ca_cert, hosts[0], hosts=hosts, server=True))
+
+
+def write_passwords(tool: str, passwd: Path, logins: list[tuple[str, str]]) -> None:
+    """A Mosquitto password file of (login, password), readable by its owner only, hashed in place."""
+    passwd.touch(mode=0o600)
+    passwd.chmod(0o600)  # before the passwords go in, also when the file was already there
+    passwd.write_text("".join(f"{login}:{password}\n" for login, password in logins))
+    result = subprocess.run([tool, "-U", str(passwd)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BrokerConfigError(f"mosquitto_passwd failed: {result.stderr.strip()}")
+
+
+def access_text(out: Path) -> str:
+    """mosquitto.conf: no anonymous access, the password file and the ACL file in ``out``."""
+    return ("per_listener_settings false\n"
+            "allow_anonymous false\n"
+            f"password_file {out / 'passwd'}\n"
+            f"acl_file {out / 'acl'}\n")
+
+
+def listener_text(out: Path, port: int) -> str:
+    """mosquitto.conf: the TLS listener with the certificates in ``out``, persistence and the limits."""
+    return (
+        f"listener {port}\n"
+        # A listener option: above the listener line Mosquitto ignores it. With it a login can only ever connect under
+        # its own client id, so nobody can take over another's session (the backend's, a device's, a store bridge's
+        # persistent session and the messages queued in it).
+        "use_username_as_clientid true\n"
+        f"cafile {out / 'ca.crt'}\n"
+        f"certfile {out / 'server.crt'}\n"
+        f"keyfile {out / 'server.key'}\n"
+        "tls_version tlsv1.2\n"
+        # Retained state and persistent sessions (their subscriptions and queues) survive a restart.
+        "persistence true\n"
+        f"persistence_location {out / 'data'}/\n"
+        f"max_packet_size {MAX_PACKET_SIZE}\n"
+        "set_tcp_nodelay true\n"
+        # Per client. A new device subscribes to every retained catalogue and stock message of the store at once, a
+        # bridge queues what a store publishes while its WAN link is cut, and the centre what is meant for a store
+        # that is cut off: the default queue of 1000 would silently drop most of it.
+        "max_queued_messages 1000000\n"
+        # Mosquitto 2.0.11's bridge sends nothing after a reconnect once 20 QoS 1 messages are due at once (the
+        # default in-flight window; mosquitto issues #2362, #2248); unlimited here, the queue above bounds it.
+        "max_inflight_messages 0\n"
+    )
+
+
 def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[str],
                  port: int = 8883, admins: int = 1, bridge: Bridge | None = None) -> list[DeviceLogin]:
     """Write CA, server certificate, passwd, ACL, mosquitto.conf (with any bridge) and the device list into ``out``."""
     if ids.store_id(store) == ids.HQ_SITE:
         raise BrokerConfigError(f"{store!r} is the chain's HQ site and cannot be a store id")
-    passwd_tool = shutil.which("mosquitto_passwd")
-    if passwd_tool is None:
-        raise BrokerConfigError("mosquitto_passwd is needed to hash passwords (Debian: apt-get install mosquitto)")
+    tool = passwd_tool()
     out = out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "data").mkdir(exist_ok=True)
-    ca_pair, ca_key, ca_cert = make_ca(f"Aisle {store} broker CA")
-    write_pair(out, "ca", ca_pair)
-    write_pair(out, "server", make_leaf(ca_key, ca_cert, hosts[0], hosts=hosts, server=True))
+    write_server_files(out, f"Aisle {store} broker CA", hosts)
     logins = device_logins(store, kiosks, staff, admins)
     passwd = out / "passwd"
-    passwd.write_text("".join(f"{login.device}:{login.password}\n" for login in logins))
-    passwd.chmod(0o600)
-    result = subprocess.run([passwd_tool, "-U", str(passwd)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BrokerConfigError(f"mosquitto_passwd failed: {result.stderr.strip()}")
+    write_passwords(tool, passwd, [(login.device, login.password) for login in logins])
     (out / "acl").write_text(acl_text(logins))
     plugin, dynsec_file = find_dynsec_plugin(), _dynsec_file(out)
     conf = out / "mosquitto.conf"
@@ -148,33 +200,12 @@ def write_config(out: Path, store: str, kiosks: int, staff: int, *, hosts: list[
     conf.chmod(0o600)  # a bridge section holds the bridge's central password
     conf.write_text(
         "# Generated by python -m backend broker-config\n"
-        "per_listener_settings false\n"
-        "allow_anonymous false\n"
-        f"password_file {passwd}\n"
-        f"acl_file {out / 'acl'}\n"
+        + access_text(out)
         # Shopper phones: logins issued and revoked at run time (backend/phones.py). The plugin is asked first; a
         # login it does not know, and anything its roles do not grant, falls through to the two files above.
-        f"plugin {plugin}\n"
+        + f"plugin {plugin}\n"
         f"plugin_opt_config_file {dynsec_file}\n"
-        f"listener {port}\n"
-        # A listener option: above the listener line Mosquitto ignores it. With it a login can only ever connect under
-        # its own client id, so no device can take over the backend's (or another device's) session.
-        "use_username_as_clientid true\n"
-        f"cafile {out / 'ca.crt'}\n"
-        f"certfile {out / 'server.crt'}\n"
-        f"keyfile {out / 'server.key'}\n"
-        "tls_version tlsv1.2\n"
-        "persistence true\n"
-        f"persistence_location {out / 'data'}/\n"
-        f"max_packet_size {MAX_PACKET_SIZE}\n"
-        "set_tcp_nodelay true\n"
-        # A new device subscribes to every retained catalogue and stock message of the store at once; the
-        # default queue of 1000 would silently drop most of them.
-        # The bridge's queue too: what the store publishes while its WAN link is cut waits there.
-        "max_queued_messages 1000000\n"
-        # Mosquitto 2.0.11's bridge sends nothing after a reconnect once 20 QoS 1 messages are due at once (the
-        # default in-flight window; mosquitto issues #2362, #2248); unlimited here, the queue above bounds it.
-        "max_inflight_messages 0\n"
+        + listener_text(out, port)
         + (bridge.write(out) if bridge is not None else "")
     )
     hand_to_broker_user([passwd, out / "acl", out / "server.key", out / "data", dynsec_file.parent,
