@@ -307,24 +307,10 @@ def report_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     """Import CSV files into the database; exit 1 when any row was rejected."""
-    from backend.importer import ImportFileError, import_file
+    from backend.import_cli import import_files
 
     db = Database(args.db)
-    status = 0
     try:
-        for path in args.files:
-            try:
-                report = import_file(db, path, target_store=args.store, locale=args.locale,
-                                     progress=sys.stderr.isatty())
-            except ImportFileError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                status = 1
-                continue
-            for line, reason in report.errors:
-                print(f"{path}:{line}: {reason}", file=sys.stderr)
-            print(report.summary())
-            if report.errors:
-                status = 1
+        return import_files(db, args.files, stores=[args.store], locale=args.locale)
     finally:
         db.close()
-    return status

@@ -105,24 +105,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from backend.importer import ImportFileError, import_file
+    from backend.import_cli import import_files
 
     db = Database(args.db)
-    status = 0
     try:
-        for path in args.files:
-            for store in args.store or [None]:
-                try:
-                    report = import_file(db, path, target_store=store, locale=args.locale,
-                                         progress=sys.stderr.isatty())
-                except ImportFileError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    status = 1
-                    break
-                for line, reason in report.errors:
-                    print(f"{path}:{line}: {reason}", file=sys.stderr)
-                print(report.summary() + (f" (for {store})" if store else ""))
-                status = 1 if report.errors else status
+        status = import_files(db, args.files, stores=args.store or [None], locale=args.locale, name_store=True)
         print(hq_entries.stage(db).summary())
     finally:
         db.close()
