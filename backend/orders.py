@@ -122,7 +122,8 @@ def options(db: Database, store_id: str, lines: list[LineRequest], remote: Seque
                                          total=total([goods, fee_money], currency)))
 
         sources = _sources(db, lines)
-        sources += [s for s in remote if s[0] not in {known[0] for known in sources}]
+        local = {known[0] for known in sources}
+        sources += [s for s in remote if s[0] not in local]
         here = any(s[0] == store_id for s in sources)
         if here:
             add(f"pickup:{store_id}", Fulfilment.PICKUP, store_id, store_id, "pickup-here", Decimal(0))
@@ -151,34 +152,39 @@ def place(db: Database, store_id: str, device: str, order_id: str, option_id: st
     (idempotent by order id, outside this database's transaction: a slow link must not hold the store's lock), then
     written here without a local reservation. Returns (order, duplicate, source store ids whose stock changed here).
     """
-    with db.lock:
-        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
     elsewhere = {s[0] for s in remote} - {store_id}
-    if existing is None and elsewhere:
-        option = next((o for o in options(db, store_id, lines, remote) if o.option_id == option_id), None)
-        if option is not None and option.source_store in elsewhere:
-            if hold_remote is None:
-                raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
-            if caps is not None:  # refused here before anything is held there
-                _check_caps(db, device, caps, lines, payment_deadline)
-            hold_remote(order_id, option, lines, pay_by(option, now, payment_deadline))
-            return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, caps,
-                          payment_deadline, reserve=False)
     with db.transaction():
-        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
-        if existing is not None:
-            if existing[0] != device:
-                raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
-            return get(db, order_id), True, []
-        option = next((o for o in options(db, store_id, lines) if o.option_id == option_id), None)
-        if option is None:
+        if (first := _placed(db, order_id, device)) is not None:
+            return first
+        option = next((o for o in options(db, store_id, lines, remote) if o.option_id == option_id), None)
+        if option is None or (option.source_store in elsewhere and hold_remote is None):
             raise CartError(ErrorCode.CONFLICT, "that option is no longer available for these items; ask again")
         if option.kind == Fulfilment.DELIVERY and address is None:
             raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
         if caps is not None:  # checked in the transaction that reserves, so no two requests slip past together
             _check_caps(db, device, caps, lines, payment_deadline)
-        return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, caps, payment_deadline,
-                      reserve=True)
+        if option.source_store not in elsewhere:
+            return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, payment_deadline,
+                          reserve=True)
+    assert hold_remote is not None
+    hold_remote(order_id, option, lines, pay_by(option, now, payment_deadline))
+    with db.transaction():
+        if (first := _placed(db, order_id, device)) is not None:  # written meanwhile by a retry of this request
+            return first
+        if caps is not None:
+            _check_caps(db, device, caps, lines, payment_deadline)
+        return _write(db, store_id, device, order_id, option, lines, address, cart_id, now, payment_deadline,
+                      reserve=False)
+
+
+def _placed(db: Database, order_id: str, device: str) -> tuple[Order, bool, list[str]] | None:
+    """The first result of an order id already placed by this device (inside the caller's transaction)."""
+    existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    if existing is None:
+        return None
+    if existing[0] != device:
+        raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
+    return get(db, order_id), True, []
 
 
 def _check_caps(db: Database, device: str, caps: holds.Caps, lines: list[LineRequest], deadline: timedelta) -> None:
@@ -189,36 +195,26 @@ def _check_caps(db: Database, device: str, caps: holds.Caps, lines: list[LineReq
 
 
 def _write(db: Database, store_id: str, device: str, order_id: str, option: DeliveryOption, lines: list[LineRequest],
-           address: Address | None, cart_id: str | None, now: datetime, caps: holds.Caps | None,
-           payment_deadline: timedelta, *, reserve: bool) -> tuple[Order, bool, list[str]]:
-    """Insert the order (in the caller's transaction when ``reserve``; else in its own) and, if asked, reserve."""
-    with db.transaction():
-        existing = db.conn.execute("SELECT device FROM orders WHERE order_id = ?", [order_id]).fetchone()
-        if existing is not None:  # written meanwhile by a retry of the same request
-            if existing[0] != device:
-                raise CartError(ErrorCode.CONFLICT, "order id already used by another device")
-            return get(db, order_id), True, []
-        if option.kind == Fulfilment.DELIVERY and address is None:
-            raise CartError(ErrorCode.BAD_REQUEST, "a delivery needs an address")
-        if caps is not None and not reserve:
-            _check_caps(db, device, caps, lines, payment_deadline)
-        _, priced = _priced_lines(db, store_id, lines)
-        reference = _new_reference(db)
-        db.conn.execute(
-            "INSERT INTO orders (order_id, reference, store, device, kind, source_store, pickup_store, fee, total,"
-            " currency, status, lead_time_hours, address, cart_id, created_at, updated_at, pay_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [order_id, reference, store_id, device, option.kind.value, option.source_store, option.pickup_store,
-             format(option.fee.amount, "f"), format(option.total.amount, "f"), option.total.currency,
-             OrderStatus.AWAITING_PAYMENT.value, option.lead_time_hours,
-             address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat(),
-             pay_by(option, now, payment_deadline).isoformat()],
-        )
-        for line in priced:
-            db.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
-                               [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
-            if reserve:
-                _reserve(db, option.source_store, line.sku, line.quantity, now)
+           address: Address | None, cart_id: str | None, now: datetime, payment_deadline: timedelta, *,
+           reserve: bool) -> tuple[Order, bool, list[str]]:
+    """Insert the order (inside the caller's transaction) and, if asked, reserve its units here."""
+    _, priced = _priced_lines(db, store_id, lines)
+    reference = _new_reference(db)
+    db.conn.execute(
+        "INSERT INTO orders (order_id, reference, store, device, kind, source_store, pickup_store, fee, total,"
+        " currency, status, lead_time_hours, address, cart_id, created_at, updated_at, pay_by)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [order_id, reference, store_id, device, option.kind.value, option.source_store, option.pickup_store,
+         format(option.fee.amount, "f"), format(option.total.amount, "f"), option.total.currency,
+         OrderStatus.AWAITING_PAYMENT.value, option.lead_time_hours,
+         address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat(),
+         pay_by(option, now, payment_deadline).isoformat()],
+    )
+    for line in priced:
+        db.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
+                        [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
+        if reserve:
+            _reserve(db, option.source_store, line.sku, line.quantity, now)
     return get(db, order_id), False, [option.source_store] if reserve else []
 
 

@@ -168,11 +168,9 @@ class ShopHandlers:
         if request.issuer is not None and request.issuer != ctx.store:
             if request.issuer != ids.HQ_SITE:
                 raise OpError(ErrorCode.BAD_REQUEST, "this cart code belongs to another store")
-            chain = self.chain
             cart, missing = web_carts.open_remote_cart(
-                chain.hq if chain else None, chain.mirror.link_up if chain else None, self.db, ctx.store,
-                ctx.device, request.token, self.clock(), caps=self.limits.caps_for(ctx.role),
-                open_window=self.limits.open_cart_window)
+                self.chain.call_site if self.chain else None, self.db, ctx.store, ctx.device, request.token,
+                self.clock(), caps=self.limits.caps_for(ctx.role), open_window=self.limits.open_cart_window)
             return {"cart": cart.model_dump(mode="json"), "not_sold_here": missing}
         cart, owner = carts.redeem(self.db, ctx.store, ctx.device, request.token, self.clock())
         if owner != ctx.device:

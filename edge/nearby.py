@@ -82,15 +82,14 @@ def from_backend(home: str, sku: str, rows: list[dict[str, Any]]) -> NearbyStock
             raise TypeError(f"a nearby row must be an object, not {type(row).__name__}")
         if not isinstance(row.get("live", True), bool):
             raise TypeError("live must be true or false")
-        price = row.get("price") or None
+        price = Money.model_validate(row["price"]) if row.get("price") else None
         as_of = row.get("as_of")
         entries.append(StoreStock(
             store=ids.store_id(row["store"]), name=str(row.get("name") or row["store"])[:200],
             kind="warehouse" if row.get("kind") == "warehouse" else "store",
             distance_km=None if row.get("distance_km") is None else float(row["distance_km"]),
             available=None if row.get("available") is None else max(0, int(row["available"])), on_hand=None,
-            price=Money.model_validate(price).amount if price else None,
-            currency=Money.model_validate(price).currency if price else None,
+            price=price.amount if price else None, currency=price.currency if price else None,
             seq=None if row.get("seq") is None else int(row["seq"]), updated_at=None,
             received_at=datetime.fromisoformat(as_of) if as_of else None, live=row.get("live", True)))
     entries.sort(key=lambda e: (e.distance_km is None, e.distance_km or 0.0, e.store))

@@ -46,8 +46,6 @@ class ChainLink:
         self.clock = clock
         self.mirror = NearbyMirror(self.store, stale_after=stale_after, clock=clock)
         self.hq_head = 0
-        self.pulled = 0  # entries applied since start
-        self.last_error = ""
         self._on_applied = on_applied
         self._heartbeat = heartbeat
         self._retry = retry
@@ -98,11 +96,12 @@ class ChainLink:
         self._undo.clear()
 
     def call_site(self, site: str, op: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """A request to another store of the chain; raises RpcError when it does not answer (the link is cut)."""
+        """A request to another site of the chain (HQ or a store); raises RpcError when it does not answer, at once
+        while the link is known to be cut."""
         if self.mirror.link_up is False:
             raise RpcError(f"the link to the chain is down; {site} cannot be reached")
         with self._sites_lock:
-            rpc = self._sites.get(site)
+            rpc = self._hq if site == ids.HQ_SITE else self._sites.get(site)
             if rpc is None:
                 rpc = self._sites[site] = RpcClient(self.client, ids.site_id(site), self.store,
                                                     route=chain_route(self.store))
@@ -119,25 +118,14 @@ class ChainLink:
         while not self._stop.wait(self._retry / 2):
             try:
                 self._on_stock_changed(remote_orders.expire_holds(self.db, self.store, self.clock()))
-                if self.mirror.link_up is not False:
-                    remote_orders.drain_outbox(self.db, self.call_site)
+                remote_orders.drain_outbox(self.db, self.call_site)  # stops at once while the link is cut
             except Exception:
                 log.exception("chain outbox failed; retrying")
-
-    @property
-    def hq(self) -> RpcClient | None:
-        """Requests to HQ over the chain (None before ``start``)."""
-        return self._hq
 
     @property
     def applied(self) -> int:
         """The newest HQ version this store has applied."""
         return applied_seq(self.db)
-
-    def status(self) -> dict[str, Any]:
-        """For `backend chain status` and the benches."""
-        return {"store": self.store, "link_up": self.mirror.link_up, "hq_head": self.hq_head,
-                "hq_applied": self.applied, "remote_levels": self.mirror.size(), "last_error": self.last_error}
 
     # -- heartbeat ----------------------------------------------------------
 
@@ -186,24 +174,20 @@ class ChainLink:
         while not self._stop.is_set():
             after = self.applied
             try:
-                result = self._hq.call("hq.changes", {"after": after}, timeout=PULL_TIMEOUT)
+                result = self.call_site(ids.HQ_SITE, "hq.changes", {"after": after}, PULL_TIMEOUT)
                 page = decode(HqPage, result)
                 total += apply_page(self.db, self.store, page, self.clock())
             except (RemoteError, PayloadError, ChainApplyError) as exc:
-                self.last_error = f"HQ's catalogue page was refused: {exc}"
                 log.error("HQ's catalogue page after %d refused: %s", after, exc)
                 break
             except RpcError as exc:  # no answer in time (the link is cut, HQ is down) or the client is closing
-                self.last_error = f"HQ did not answer: {exc}"
                 log.info("cannot pull HQ's catalogue now (%s); will retry", exc)
                 break
-            self.last_error = ""
             self.hq_head = max(self.hq_head, page.head)
             if page.entries:
                 self._on_applied()
             if not page.more:
                 break
         if total:
-            self.pulled += total
             log.info("applied %d catalogue entries from HQ (now at version %d)", total, self.applied)
         return total

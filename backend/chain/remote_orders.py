@@ -124,16 +124,12 @@ def handlers(db: Database, store: str, clock: Callable[[], datetime], stock_chan
 
 def remote_sources(mirror: NearbyMirror, lines: list[LineRequest]) -> list[orders.Source]:
     """Other stores whose live stock covers every line now (a store only last known is never promised)."""
-    found = []
-    for site, details in sorted(mirror.stores().items()):
-        if details.kind == "store" and mirror.is_live(site) and all(
-                _available(mirror, site, line.sku) >= line.quantity for line in lines):
-            found.append((site, details.kind, details.currency, details.lat, details.lon))
-    return found
-
-
-def _available(mirror: NearbyMirror, site: str, sku: str) -> int:
-    return next((entry["available"] for entry in mirror.entries(sku) if entry["store"] == site), 0)
+    available = [{entry["store"]: entry["available"] for entry in mirror.entries(line.sku) if entry["live"]}
+                 for line in lines]  # one look per line, not one per line and store
+    return [(site, details.kind, details.currency, details.lat, details.lon)
+            for site, details in sorted(mirror.stores().items())
+            if details.kind == "store" and all(levels.get(site, 0) >= line.quantity
+                                                for levels, line in zip(available, lines, strict=True))]
 
 
 def hold_at_source(call: CallSite, db: Database, mirror: NearbyMirror) -> orders.HoldRemote:

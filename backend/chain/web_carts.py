@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend import carts, holds
+from backend.chain.remote_orders import CallSite
 from backend.db import Database
 from codes import ids
 from mqtt.commerce import Cart, Event, LineRequest, RedeemArgs
 from mqtt.payloads import DeviceId, ErrorCode, decode
-from mqtt.rpc import OpError, RemoteError, RequestContext, RpcClient, RpcError
+from mqtt.rpc import OpError, RemoteError, RequestContext, RpcError
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,15 @@ def serve_remote_redeem(db: Database, send_event: SendEvent, clock: Callable[[],
     return redeem
 
 
-def open_remote_cart(hq: RpcClient | None, link_up: bool | None, db: Database, store_id: str, device: str,
+def open_remote_cart(call: CallSite | None, db: Database, store_id: str, device: str,
                      token: str, now: datetime, *, caps: holds.Caps | None, open_window: timedelta
                      ) -> tuple[Cart, list[str]]:
     """Redeem a web-shop code at HQ and open its lines here, at this store's prices; returns the cart and the skus
     left out because this store does not sell them."""
-    if hq is None or link_up is False:
+    if call is None:  # not a store of a chain
         raise OpError(ErrorCode.CHAIN_UNAVAILABLE, UNREACHABLE)
     try:
-        result = hq.call("cart.redeem", {"token": token, "device": device}, timeout=HQ_TIMEOUT)
+        result = call(ids.HQ_SITE, "cart.redeem", {"token": token, "device": device}, HQ_TIMEOUT)
     except RemoteError as exc:
         raise OpError(exc.code, exc.message) from None  # used, expired, unknown: HQ's word, passed on as it is
     except RpcError:
