@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from codes.gs1 import Gs1Data, Gs1Error, looks_like_element_string, parse_digital_link, parse_element_string
 from codes.gtin import GTIN_LENGTHS, expand_upce, normalize_gtin
 from codes.ids import SKU_RE, STAFF_ID_RE, STORE_ID_RE
 from codes.qr import (
@@ -30,6 +31,8 @@ MAX_TEXT_LENGTH = 2048
 _DL_VALUE_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2}){1,80}")
 _DL_QUALIFIERS = ("22", "10", "21")
 _GS1_RESOLVER = "id.gs1.org"
+# (01) or (02) and a GTIN, then more AIs, sent by a reader that drops the FNC1 in first position.
+_BARE_GS1_RE = re.compile(r"0[12][0-9]{14}(?:[0-9]{2}[!-~]*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +45,15 @@ class ProductLink:
 
 @dataclass(frozen=True, slots=True)
 class ProductCode:
-    """A product number as GTIN-14; ``alternatives`` are other readings of an ambiguous typed 8-digit code (UPC-E)."""
+    """A product number as GTIN-14; ``alternatives`` are other readings of an ambiguous typed 8-digit code (UPC-E).
+
+    ``gs1`` holds the rest of a GS1 element string or Digital Link (batch, dates, weight, price) when there is more
+    than the GTIN.
+    """
 
     gtin: str
     alternatives: tuple[str, ...] = ()
+    gs1: Gs1Data | None = None
 
     @property
     def candidates(self) -> tuple[str, ...]:
@@ -165,6 +173,12 @@ def _parse(raw: str | bytes, config: IntentConfig, typed: bool) -> Intent:
     text = raw.strip(" \t\r\n")
     if not text:
         return Unknown("empty")
+    if looks_like_element_string(text):
+        return element_string_intent(text)
+    if _BARE_GS1_RE.fullmatch(text):
+        intent = element_string_intent(text)
+        if isinstance(intent, ProductCode) or not text.isdigit():
+            return intent  # all digits and no valid GS1 string: maybe a numeric SKU, read on
     if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
         return Unknown("control characters")
     if not text.isascii():
@@ -182,6 +196,22 @@ def _parse(raw: str | bytes, config: IntentConfig, typed: bool) -> Intent:
     if isinstance(parsed, str):
         return Unknown(parsed)
     return _route(parsed, config)
+
+
+def element_string_intent(text: str) -> ProductCode | Unknown:
+    """A GS1 element string (raw with GS separators, symbology-prefixed, or ``(01)...`` HRI) as a product code."""
+    try:
+        data = parse_element_string(text)
+    except Gs1Error as exc:
+        return Unknown(str(exc))
+    return _gs1_product(data)
+
+
+def _gs1_product(data: Gs1Data) -> ProductCode | Unknown:
+    if data.gtin is None:
+        return Unknown("GS1 data without a GTIN")
+    # A bare (01) is just a product number: keep its intent equal to the GTIN's, as scans always were.
+    return ProductCode(data.gtin, gs1=data if len(data.fields) > 1 else None)
 
 
 def _digits(text: str, typed: bool) -> Intent:
@@ -314,7 +344,13 @@ def _parse_digital_link(url: HttpsUrl, segments: list[str]) -> Intent | None:
         if ai not in order or not _DL_VALUE_RE.fullmatch(value):
             return Unknown("bad GS1 Digital Link qualifier")
         order = order[order.index(ai) + 1 :]
-    return ProductCode(gtin)
+    if len(tail) == 2 and url.query is None:
+        return ProductCode(gtin)
+    try:
+        data = parse_digital_link(f"https://{url.host}{url.path}" + (f"?{url.query}" if url.query else ""))
+    except Gs1Error as exc:
+        return Unknown(str(exc))
+    return _gs1_product(data) if data.gtin == gtin else Unknown("bad GS1 Digital Link")
 
 
 def intent_to_dict(intent: Intent, reveal_secrets: bool = False) -> dict[str, Any]:
@@ -322,8 +358,10 @@ def intent_to_dict(intent: Intent, reveal_secrets: bool = False) -> dict[str, An
     out: dict[str, Any] = {"type": type(intent).__name__}
     for name in intent.__dataclass_fields__:
         value = getattr(intent, name)
-        if name == "alternatives" and not value:
-            continue  # only an ambiguous typed code has them; a scan's JSON stays as it always was
+        if name in ("alternatives", "gs1") and not value:
+            continue  # only an ambiguous typed code or a GS1 string has them; a plain scan's JSON stays as it was
+        if name == "gs1":
+            value = value.as_dict()
         if name in ("key", "token", "secret") and not reveal_secrets:
             value = f"<redacted {len(value)} chars>"
         out[name] = value

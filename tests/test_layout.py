@@ -21,7 +21,7 @@ ALLOWED = {
     "driver": {"kiosk", "edge", "vision", "mqtt", "codes", "assets"},
 }
 # Third-party modules that only some packages may use.
-RESTRICTED = {"kivy": {"kiosk", "driver"}, "paho": {"mqtt"}, "amqtt": {"mqtt"}}
+RESTRICTED = {"kivy": {"kiosk", "driver"}, "paho": {"mqtt"}, "amqtt": {"mqtt"}, "biip": {"codes"}}
 
 
 def imported_roots(path: Path) -> set[str]:

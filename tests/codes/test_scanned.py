@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
+from codes.gs1 import Gs1Data
 from codes.gtin import expand_upce
 from codes.qr import cart_handoff_url, product_link_url, staff_badge_text
 from codes.scanned import (
@@ -44,7 +46,10 @@ SCANNED = [
     ("10614141000415", ProductCode("10614141000415")),
     ("https://id.gs1.org/01/09506000134352", ProductCode("09506000134352")),
     ("https://id.gs1.org/01/9506000134352", ProductCode("09506000134352")),
-    ("https://brand.example/01/09506000134352/10/ABC123/21/XYZ?17=251231", ProductCode("09506000134352")),
+    ("https://brand.example/01/09506000134352/10/ABC123/21/XYZ?17=251231",
+     ProductCode("09506000134352", gs1=Gs1Data(
+         (("01", "09506000134352"), ("10", "ABC123"), ("21", "XYZ"), ("17", "251231")),
+         gtin="09506000134352", batch="ABC123", serial="XYZ", expiry=date(2025, 12, 31)))),
     ("https://brand.example/products/01/09506000134352", ProductCode("09506000134352")),
 ]
 TYPED = [
@@ -57,7 +62,8 @@ TYPED = [
     ("96385074", ProductCode("00000096385074")),  # EAN-8
     ("04252614", ProductCode("00042100005264")),  # UPC-E (Coca-Cola 12 oz) expands to its UPC-A
     ("https://id.gs1.org/01/09506000134352", ProductCode("09506000134352")),
-    ("https://brand.example/products/01/9506000134352/10/ABC/21/1", ProductCode("09506000134352")),
+    ("https://brand.example/products/01/9506000134352/10/ABC/21/1", ProductCode("09506000134352", gs1=Gs1Data(
+        (("01", "09506000134352"), ("10", "ABC"), ("21", "1")), gtin="09506000134352", batch="ABC", serial="1"))),
     ("https://aisle.example/s/sthlm-city/p/fru-apl-golden", ProductLink("sthlm-city", "FRU-APL-GOLDEN")),
     ("HTTPS://Aisle.Example:443/s/sthlm-city/p/X\n", ProductLink("sthlm-city", "X")),
 ]
