@@ -1,6 +1,8 @@
 """Scanning benchmark: Aisle's combined decoder vs raw zxing-cpp vs raw pyzbar on labelled photos.
 
 Run: .venv/bin/python -m bench.scan_bench --data DIR [--sets a,b] [--markdown]
+     [--no-code-cost --grocery DIR]  (adds the no-code gate off, and the no-code cost section)
+     [--gs1-data DIR] [--generated]  (adds the GS1 sets, and generated GS1 symbols with photo distortions)
 Prints, per photo set and decoder: correct reads, misreads (a returned code that is not the
 label), false positives (anything returned for a photo without a code), median and p95 ms/image.
 Image loading is not timed; every decoder sees the same decoded pixels.
@@ -20,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import add_data_argument, cpu_model
-from vision.datasets import BARCODES_ENV
-from vision.decode import Decoder, DecodeTrace
+from bench.no_code_cost import measure, no_code_groups, report
+from vision.datasets import BARCODES_ENV, BARCODES_GS1_ENV, GROCERY_ENV, from_env
+from vision.decode import DecodeOptions, Decoder, DecodeTrace
 from vision.evaluation import (
     LABEL_ERRATA,
     Read,
@@ -32,6 +35,7 @@ from vision.evaluation import (
     score_set,
 )
 from vision.scanner import live_decoder
+from vision.synthetic import generated_set
 
 
 def versions() -> str:
@@ -57,11 +61,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="add the live-video decoder (first pass + fallbacks within a 60 ms budget)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time each image N times and keep the fastest (steadier on a busy machine)")
+    parser.add_argument("--no-code-cost", action="store_true",
+                        help="add the decoder with its no-code gate off, and time photos without a code: "
+                             "gate on vs off vs raw zxing-cpp, interleaved")
+    parser.add_argument("--grocery", type=Path, default=from_env(GROCERY_ENV),
+                        help=f"Grocery Store Dataset folder for --no-code-cost (default: ${GROCERY_ENV})")
+    parser.add_argument("--grocery-sample", type=int, default=100, help="grocery photos to time (default 100)")
+    parser.add_argument("--gs1-data", type=Path, default=from_env(BARCODES_GS1_ENV),
+                        help=f"also the GS1 set folders (DataMatrix, DataBar, ITF...) (default: ${BARCODES_GS1_ENV})")
+    parser.add_argument("--generated", action="store_true",
+                        help="also GS1 symbols made by zxing-cpp's writer, blurred, tilted, noisy and JPEG-compressed")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
         return 2
-    samples = load_samples(args.data, args.sets.split(",") if args.sets else None)
+    wanted = args.sets.split(",") if args.sets else None
+    samples = load_samples(args.data, wanted)
+    if args.gs1_data is not None:
+        if not args.gs1_data.is_dir():
+            print(f"no GS1 data at {args.gs1_data}", file=sys.stderr)
+            return 2
+        samples.update(load_samples(args.gs1_data, wanted))
+    generated_pixels: dict[Path, np.ndarray] = {}
+    if args.generated:
+        generated, generated_pixels = generated_set()
+        samples[generated[0].set_name] = generated
     decoder = Decoder()
     traces: list[DecodeTrace] = []
 
@@ -75,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         "zxing-cpp": raw_zxing_reads,
         "pyzbar": raw_pyzbar_reads,
     }
+    if args.no_code_cost:
+        no_gate = Decoder(options=DecodeOptions(gate=False))
+        readers["aisle-nogate"] = lambda pixels: [(s.text, s.gtin) for s in no_gate.decode(pixels)]
     if args.live:
         live = live_decoder()
         readers["aisle-live"] = lambda pixels: [(s.text, s.gtin) for s in live.decode(pixels)]
-    cache: dict[Path, np.ndarray] = {}
+    cache: dict[Path, np.ndarray] = dict(generated_pixels)
     # Warm up imports and library initialisation outside the timed loop.
     warm = np.full((64, 64), 255, np.uint8)
     for read in readers.values():
@@ -128,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "aisle" and set_name != "all":
             for failure in s.failures:
                 print(f"#   {set_name}/{failure}")
+    if args.no_code_cost:
+        print(f"# no-code cost: gate on vs off vs raw zxing-cpp, taking turns per image, fastest of {args.repeat}")
+        groups = no_code_groups(args.data, args.grocery, args.grocery_sample)
+        print("\n".join(report(measure(groups, args.repeat), args.markdown)))
     return 0
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from codes.catalog_csv import CatalogCsvError
+from codes.gs1 import Gs1Error, parse_element_string
+from codes.measure import MeasureConfig, MeasureError, variable_measure
 from codes.qr import DEFAULT_BASE_URL
 from codes.scanned import Intent, IntentConfig, intent_to_dict
 from codes.urls import IntentValueError
@@ -20,7 +22,7 @@ from vision.images import ImageLoadError, is_image_path, load_image
 from vision.intents import intent_for_symbol
 from vision.labels import LabelError, SheetLayout, make_labels
 from vision.recognition.cli import add_subcommands as add_recognition_subcommands
-from vision.symbols import Format
+from vision.symbols import Format, Symbol
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,13 @@ def _formats(value: str) -> frozenset[Format]:
     except ValueError as exc:
         choices = ", ".join(f.value for f in Format)
         raise argparse.ArgumentTypeError(f"unknown format in {value!r} (choose from {choices})") from exc
+
+
+def _measure(value: str) -> MeasureConfig:
+    try:
+        return MeasureConfig.from_text(value)
+    except MeasureError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fast", action="store_true", help="only the cheap passes used for live video")
     scan.add_argument("--details", action="store_true", help="add polygon, backend and timing")
     scan.add_argument("--reveal-secrets", action="store_true", help="print badge keys and cart tokens")
+    scan.add_argument("--measure", type=_measure, default=MeasureConfig(),
+                      help="variable-measure (weighed item) rules, e.g. se or 23:PPPPPPPPVVVV:weight:3 (default: none)")
 
     labels = sub.add_parser("labels", help="print shelf labels with QR product links (A4 PDF or PNG)")
     labels.add_argument("--catalog", required=True, type=Path, help="products CSV")
@@ -86,6 +97,7 @@ def scan_entry(path: Path, decoder: Decoder, config: IntentConfig, args: argpars
         intent = intent_for_symbol(s, config)
         item: dict[str, Any] = {"format": s.format.value, "text": _redact(s.text, intent, args.reveal_secrets)}
         item["gtin"] = s.gtin
+        item.update(_gs1_fields(s, args.measure))
         if args.details:
             item.update(polygon=[list(p) for p in s.polygon], backend=s.backend, variant=s.variant)
         out_symbols.append(item)
@@ -95,6 +107,25 @@ def scan_entry(path: Path, decoder: Decoder, config: IntentConfig, args: argpars
         entry["ms"] = round(trace.elapsed_ms, 2)
         entry["stages"] = trace.stages_run
     return entry
+
+
+def _gs1_fields(symbol: Symbol, measure: MeasureConfig) -> dict[str, Any]:
+    """``gs1`` (AI -> value) for a GS1 symbol, ``measure`` for a variable-measure EAN-13; nothing for other codes."""
+    out: dict[str, Any] = {}
+    if symbol.gs1:
+        try:
+            out["gs1"] = parse_element_string(symbol.text).as_dict()
+        except Gs1Error as exc:
+            out["gs1_error"] = str(exc)
+    if symbol.gtin is not None and symbol.format in (Format.EAN_13, Format.UPC_A):
+        try:
+            found = variable_measure(symbol.gtin, measure)
+        except MeasureError as exc:
+            out["measure_error"] = str(exc)
+        else:
+            if found is not None:
+                out["measure"] = found.to_json()
+    return out
 
 
 def _redact(text: str, intent: Intent, reveal: bool) -> str:

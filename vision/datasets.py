@@ -7,6 +7,7 @@ from pathlib import Path
 
 GROCERY_ENV = "AISLE_GROCERY"  # the Grocery Store Dataset (train.txt, val.txt, classes.csv, iconic photos)
 BARCODES_ENV = "AISLE_BARCODES"  # folders of labelled barcode photos (NAME.png + NAME.txt)
+BARCODES_GS1_ENV = "AISLE_BARCODES_GS1"  # the same for DataMatrix, GS1 DataBar, Code 128, ITF, UPC-E
 
 
 def from_env(name: str) -> Path | None:

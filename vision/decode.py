@@ -11,15 +11,19 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from codes.gtin import compress_upca, expand_upce, gtin_from_element_string, normalize_gtin, retail_text
+from codes.gs1 import GS1_SYMBOLOGY_IDS, Gs1Error, parse_element_string
+from codes.gtin import check_digit, compress_upca, expand_upce, gtin_from_element_string, normalize_gtin, retail_text
 from vision.decoders import Backend, RawRead, usable_backends
+from vision.gate import may_hold_code
 from vision.images import to_gray
 from vision.symbols import ALL_FORMATS, Format, Point, Symbol
 from vision.variants import TRANSFORMS, Variant, VariantCache
 
 log = logging.getLogger(__name__)
 
-_GS1_IDS = frozenset({"]C1", "]Q3", "]Q4", "]Q5", "]Q6"})
+# DataBar Omnidirectional/Stacked/Limited carry nothing but (01) and a GTIN.
+_GTIN_ONLY = frozenset({Format.DATABAR, Format.DATABAR_LIMITED})
+ITF_MIN_DIGITS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +70,20 @@ class DecodeOptions:
     Retail codes (EAN/UPC) carry a single check digit, so one read is not trusted: a value is
     accepted when both decoder families read it, or when one family reads it in
     `confirmations` different variants and no other retail value was read at the same place
-    (UPC-E, the weakest symbology, always needs both families).
+    (UPC-E, the weakest symbology, always needs both families). ITF (no check digit of its own,
+    prone to short reads) follows the same rule, and so does a GS1 symbol whose element string
+    does not parse (a checksummed symbol, but its data breaks GS1's rules: it needs a second look).
+    DataMatrix, QR, Code 128 and DataBar (error correction or a checksum over every character)
+    are accepted from one read once validated; DataBar Omnidirectional/Limited must hold a GTIN
+    with a valid check digit, and any GS1 symbol starting with (01) a valid GTIN.
     """
 
     formats: frozenset[Format] = ALL_FORMATS
     chain: tuple[Stage, ...] = DEFAULT_CHAIN
     confirmations: int = 3
     deadline_ms: float | None = None
+    # After a first pass that read nothing, skip the fallbacks unless vision.gate sees something code-like.
+    gate: bool = True
 
 
 @dataclass(slots=True)
@@ -83,6 +94,7 @@ class DecodeTrace:
     reads: int = 0
     elapsed_ms: float = 0.0
     dropped: list[str] = field(default_factory=list)
+    gated: bool = False  # the no-code gate stopped the chain after the first pass
 
 
 @dataclass(slots=True, eq=False)
@@ -93,12 +105,15 @@ class _Candidate:
     gtin: str | None
     polygon: tuple[Point, ...]
     variant: str
+    gs1: bool = False
+    doubt: str | None = None  # why a checksummed symbol still needs confirming (a malformed GS1 string)
     families: list[str] = field(default_factory=list)
     variants: set[str] = field(default_factory=set)
 
     @property
-    def retail(self) -> bool:
-        return self.format.is_retail
+    def weak(self) -> bool:
+        """True when one read is not trusted (see DecodeOptions)."""
+        return self.format.is_weak or self.doubt is not None
 
 
 class Decoder:
@@ -135,6 +150,9 @@ class Decoder:
         for i, stage in enumerate(stages):
             if i >= FIRST_PASS and deadline is not None and (time.perf_counter() - start) * 1000 > deadline:
                 break
+            if i == FIRST_PASS and self.options.gate and trace.reads == 0 and not may_hold_code(cache):
+                trace.gated = True
+                break
             variant = cache.get(stage.variant)
             if variant is None:
                 continue
@@ -162,16 +180,20 @@ class Decoder:
         fmts: frozenset[Format],
         trace: DecodeTrace,
     ) -> None:
-        parsed = _validate(read, fmts)
+        why: list[str] = []
+        parsed = _validate(read, fmts, why)
         if parsed is None:
-            trace.dropped.append(f"{backend.name}/{variant.name}: {read.format.value} {read.text[:40]!r}")
-            log.debug("dropped invalid read %s %r from %s/%s", read.format, read.text[:40], backend.name, variant.name)
+            reason = f" ({why[0]})" if why else ""
+            trace.dropped.append(f"{backend.name}/{variant.name}: {read.format.value} {read.text[:40]!r}{reason}")
+            log.debug("dropped invalid read %s %r from %s/%s%s", read.format, read.text[:40], backend.name,
+                      variant.name, reason)
             return
         fmt, text, gtin = parsed
         key = f"gtin:{gtin}" if fmt.is_retail else f"{fmt.value}:{text}"
         cand = candidates.get(key)
         if cand is None:
-            cand = _Candidate(key, fmt, text, gtin, variant.map_points(read.polygon), variant.name)
+            polygon = variant.map_points(read.polygon)
+            cand = _Candidate(key, fmt, text, gtin, polygon, variant.name, _is_gs1(read), why[0] if why else None)
             candidates[key] = cand
         elif len(cand.polygon) != 4 and len(read.polygon) == 4:
             # ZBar locates linear codes by scan-line points; a corner quadrilateral is more useful.
@@ -187,42 +209,50 @@ class Decoder:
         if not first_pass or not candidates:
             return [variant]
         cands = list(candidates.values())
-        if not all(c.retail and c.polygon and backend.family not in c.families for c in cands):
+        if not all(c.weak and c.polygon and backend.family not in c.families for c in cands):
             return [variant]
         # Confirming a read costs a fraction of a full-frame scan when only its surroundings are read.
         return [_crop(variant, c.polygon) for c in cands]
 
     def _unresolved(self, candidates: dict[str, _Candidate], accepted: list[_Candidate]) -> list[_Candidate]:
-        """Pending retail reads that are not just a competing reading of an accepted symbol."""
+        """Pending weak reads (retail, ITF) that are not just a competing reading of an accepted symbol."""
         return [
             c
             for c in candidates.values()
-            if c.retail and c not in accepted and not any(a.retail and _near(a.polygon, c.polygon) for a in accepted)
+            if c.weak and c not in accepted and not any(a.weak and _near(a.polygon, c.polygon) for a in accepted)
         ]
 
     def _accepted(self, candidates: dict[str, _Candidate]) -> list[_Candidate]:
-        retail = [c for c in candidates.values() if c.retail]
+        weak = [c for c in candidates.values() if c.weak]
         out = []
         for c in candidates.values():
-            if not c.retail or len(c.families) >= 2:
+            if not c.weak or len(c.families) >= 2:
                 out.append(c)
             elif c.format is Format.UPC_E:
                 # Six digits and no centre guard: one library can find a UPC-E inside other bars
                 # consistently across variants, so only the other library's agreement counts.
                 continue
             elif len(c.variants) >= self.options.confirmations and not any(
-                o is not c and _near(o.polygon, c.polygon) for o in retail
+                o is not c and _near(o.polygon, c.polygon) for o in weak
             ):
                 out.append(c)
         return out
 
     @staticmethod
     def _symbol(c: _Candidate) -> Symbol:
-        return Symbol(c.format, c.text, c.gtin, c.polygon, "+".join(c.families), c.variant)
+        return Symbol(c.format, c.text, c.gtin, c.polygon, "+".join(c.families), c.variant, c.gs1)
 
 
-def _validate(read: RawRead, fmts: frozenset[Format]) -> tuple[Format, str, str | None] | None:
-    """(format, canonical text, GTIN-14) for a structurally valid read, None for a misread."""
+def _validate(
+    read: RawRead, fmts: frozenset[Format], why: list[str] | None = None
+) -> tuple[Format, str, str | None] | None:
+    """(format, canonical text, GTIN-14) for a structurally valid read, None for a misread.
+
+    ``why`` receives the reason a read is dropped, or why a kept one needs confirming (a malformed GS1 string).
+    """
+    why = why if why is not None else []
+    if read.format is Format.ITF:
+        return _validate_itf(read.text, why)
     if read.format.is_retail:
         digits = read.text.strip()
         if not (digits.isascii() and digits.isdigit()):
@@ -241,12 +271,37 @@ def _validate(read: RawRead, fmts: frozenset[Format]) -> tuple[Format, str, str 
         return fmt, retail_text(gtin, fmt.value), gtin
     if not read.text or "\x00" in read.text:
         return None
-    gtin = None
-    if read.symbology_id in _GS1_IDS and read.text.lstrip("\x1d").startswith("01"):
-        gtin = gtin_from_element_string(read.text)
-        if gtin is None:
-            return None
-    return read.format, read.text, gtin
+    if not _is_gs1(read):
+        return read.format, read.text, None
+    try:
+        data = parse_element_string(read.text)
+    except Gs1Error as exc:
+        why.append(str(exc))
+        if read.format in _GTIN_ONLY or (
+            read.text.lstrip("\x1d").startswith("01") and gtin_from_element_string(read.text) is None
+        ):
+            return None  # a GTIN failing its check digit is a misread, as in EAN/UPC
+        # Checksummed symbol, malformed data: kept for a second look, but never as a product number.
+        return read.format, read.text, None
+    if read.format in _GTIN_ONLY and (data.gtin is None or len(data.fields) != 1):
+        why.append("DataBar Omnidirectional/Limited must hold just (01) and a GTIN")
+        return None
+    return read.format, read.text, data.gtin
+
+
+def _is_gs1(read: RawRead) -> bool:
+    """True when the symbol carries a GS1 element string: DataBar always, others by symbology identifier."""
+    return read.format.value.startswith("DATABAR") or read.symbology_id in GS1_SYMBOLOGY_IDS
+
+
+def _validate_itf(text: str, why: list[str]) -> tuple[Format, str, str | None] | None:
+    """ITF: an even number of digits; an ITF-14 with a valid check digit also gives its GTIN (still weak)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) % 2 == 0 and len(digits) >= ITF_MIN_DIGITS):
+        why.append("ITF needs an even number of digits")
+        return None
+    gtin = digits if len(digits) == 14 and check_digit(digits[:-1]) == digits[-1] else None
+    return Format.ITF, digits, gtin
 
 
 def _retail_format(fmt: Format, gtin: str, fmts: frozenset[Format]) -> Format:
@@ -308,5 +363,5 @@ def default_decoder() -> Decoder:
 
 
 def decode(image: np.ndarray | object, formats: frozenset[Format] | None = None) -> list[Symbol]:
-    """Decode QR, EAN/UPC and Code 128 symbols from a numpy (gray/BGR) or PIL image."""
+    """Decode QR, DataMatrix, EAN/UPC, GS1 DataBar, Code 128 and ITF symbols from a numpy (gray/BGR) or PIL image."""
     return default_decoder().decode(image, formats)

@@ -125,7 +125,7 @@ class ZxingBackend(_LazyLibrary):
     def read(self, gray: np.ndarray, formats: frozenset[Format]) -> list[RawRead]:
         """Run zxingcpp.read_barcodes in plain text mode (GS1 separators kept as GS)."""
         zx = self._library()
-        zx_formats = tuple(_ZX_FORMATS[f](zx) for f in formats)
+        zx_formats = tuple(getattr(zx.BarcodeFormat, name) for f in formats for name in _ZX_FORMATS[f])
         binarizer = zx.Binarizer.LocalAverage if self.binarizer == "local" else zx.Binarizer.GlobalHistogram
         found = zx.read_barcodes(
             gray,
@@ -148,22 +148,22 @@ class ZxingBackend(_LazyLibrary):
         return reads
 
 
-_ZX_FORMATS = {
-    Format.QR_CODE: lambda zx: zx.BarcodeFormat.QRCode,
-    Format.EAN_13: lambda zx: zx.BarcodeFormat.EAN13,
-    Format.EAN_8: lambda zx: zx.BarcodeFormat.EAN8,
-    Format.UPC_A: lambda zx: zx.BarcodeFormat.UPCA,
-    Format.UPC_E: lambda zx: zx.BarcodeFormat.UPCE,
-    Format.CODE_128: lambda zx: zx.BarcodeFormat.Code128,
+# Our formats as zxing-cpp's BarcodeFormat names (3.x splits DataBar and ITF into variants).
+_ZX_FORMATS: dict[Format, tuple[str, ...]] = {
+    Format.QR_CODE: ("QRCode",),
+    Format.EAN_13: ("EAN13",),
+    Format.EAN_8: ("EAN8",),
+    Format.UPC_A: ("UPCA",),
+    Format.UPC_E: ("UPCE",),
+    Format.CODE_128: ("Code128",),
+    Format.DATA_MATRIX: ("DataMatrix",),
+    Format.DATABAR: ("DataBarOmni", "DataBarStk", "DataBarStkOmni"),
+    Format.DATABAR_EXPANDED: ("DataBarExp", "DataBarExpStk"),
+    Format.DATABAR_LIMITED: ("DataBarLtd",),
+    Format.ITF: ("ITF", "ITF14"),
 }
-_FROM_ZX = {
-    "QRCode": Format.QR_CODE,
-    "EAN13": Format.EAN_13,
-    "EAN8": Format.EAN_8,
-    "UPCA": Format.UPC_A,
-    "UPCE": Format.UPC_E,
-    "Code128": Format.CODE_128,
-}
+# What `Barcode.format.name` says for each; "DataBar" is the family name a generic read may report.
+_FROM_ZX = {name: fmt for fmt, names in _ZX_FORMATS.items() for name in names} | {"DataBar": Format.DATABAR}
 
 # zbar.h enum values; pyzbar's ZBarConfig predates BINARY.
 _ZBAR_CFG_ENABLE = 0
@@ -171,6 +171,8 @@ _ZBAR_CFG_BINARY = 4
 _ZBAR_CFG_X_DENSITY = 0x100
 _ZBAR_CFG_Y_DENSITY = 0x101
 _ZBAR_Y800 = int.from_bytes(b"Y800", "little")
+_ZBAR_MOD_GS1 = 1  # bit 0 of zbar_symbol_get_modifiers: FNC1 in first position
+# libzbar 0.23 reads DataBar (omnidirectional and stacked), DataBar Expanded and I2/5; no DataMatrix or Limited.
 _ZBAR_SYMBOLS = {
     Format.QR_CODE: 64,
     Format.EAN_13: 13,
@@ -178,8 +180,13 @@ _ZBAR_SYMBOLS = {
     Format.UPC_A: 12,
     Format.UPC_E: 9,
     Format.CODE_128: 128,
+    Format.DATABAR: 34,
+    Format.DATABAR_EXPANDED: 35,
+    Format.ITF: 25,
 }
 _FROM_ZBAR = {v: k for k, v in _ZBAR_SYMBOLS.items()}
+# ZBar reports no AIM symbology identifier; these are the ones zxing-cpp gives the same GS1 symbols.
+_ZBAR_GS1_IDS = {Format.CODE_128: "]C1", Format.QR_CODE: "]Q3", Format.DATABAR: "]e0", Format.DATABAR_EXPANDED: "]e0"}
 
 
 class ZbarBackend(_LazyLibrary):
@@ -216,7 +223,9 @@ class ZbarBackend(_LazyLibrary):
         scanner = w.zbar_image_scanner_create()
         try:
             w.zbar_image_scanner_set_config(scanner, 0, _ZBAR_CFG_ENABLE, 0)
-            enabled = set(formats)
+            enabled = {f for f in formats if f in _ZBAR_SYMBOLS}
+            if not enabled:
+                return []
             if enabled & {Format.UPC_A, Format.UPC_E}:
                 # ZBar decodes UPC through its EAN-13 reader; the combiner drops unrequested formats.
                 enabled.add(Format.EAN_13)
@@ -236,13 +245,13 @@ class ZbarBackend(_LazyLibrary):
                 w.zbar_image_set_data(image, ctypes.cast(buf, ctypes.c_void_p), len(buf), None)
                 if w.zbar_scan_image(scanner, image) < 0:
                     return []
-                return list(self._symbols(w, image, binary))
+                return list(self._symbols(w, image, binary, _modifiers(w)))
             finally:
                 w.zbar_image_destroy(image)
         finally:
             w.zbar_image_scanner_destroy(scanner)
 
-    def _symbols(self, w: Any, image: Any, binary: bool) -> Iterable[RawRead]:
+    def _symbols(self, w: Any, image: Any, binary: bool, modifiers: Any) -> Iterable[RawRead]:
         sym = w.zbar_image_first_symbol(image)
         while sym:
             fmt = _FROM_ZBAR.get(sym.contents.type)
@@ -252,12 +261,31 @@ class ZbarBackend(_LazyLibrary):
                 for i in range(w.zbar_symbol_get_loc_size(sym))
             )
             quality = int(w.zbar_symbol_get_quality(sym))
+            gs1 = modifiers is not None and bool(modifiers(sym) & _ZBAR_MOD_GS1)
             sym = w.zbar_symbol_next(sym)
             if fmt is None:
                 continue
             text = _zbar_text(fmt, data, binary)
             if text is not None:
-                yield RawRead(fmt, text, points, "", quality)
+                # DataBar always carries GS1 data; ZBar flags FNC1-first Code 128 and QR with a modifier.
+                gs1 = gs1 or fmt in (Format.DATABAR, Format.DATABAR_EXPANDED)
+                yield RawRead(fmt, text, points, _ZBAR_GS1_IDS.get(fmt, "") if gs1 else "", quality)
+
+
+_modifiers_fn: Any = None
+
+
+def _modifiers(w: Any) -> Any:
+    """libzbar's zbar_symbol_get_modifiers (pyzbar does not wrap it), or None when the library lacks it."""
+    global _modifiers_fn
+    if _modifiers_fn is None:
+        try:
+            _modifiers_fn = w.zbar_function(
+                "zbar_symbol_get_modifiers", ctypes.c_uint, ctypes.POINTER(w.zbar_symbol)
+            )
+        except AttributeError:  # a libzbar older than 0.10
+            _modifiers_fn = False
+    return _modifiers_fn or None
 
 
 def _zbar_text(fmt: Format, data: bytes, binary: bool) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codes.gtin import expand_upce, normalize_gtin
+from codes.gtin import expand_upce, gtin_from_element_string, normalize_gtin
 from vision.images import ImageLoadError, is_image_path, load_image
 
 NO_CODE_SETS = frozenset({"falsepositives-1"})
@@ -28,6 +29,9 @@ EXTRA_SYMBOLS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 Read = tuple[str, "str | None"]  # (text, GTIN-14 or None)
+# GS1 DataBar sets labelled with the bare GTIN-14; a read is their element string "(01)" + GTIN.
+GTIN_LABEL_SETS = ("rss14",)
+_HRI_AI_RE = re.compile(r"\((\d{2,4})\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +99,13 @@ def load_samples(root: Path, sets: Iterable[str] | None = None) -> dict[str, lis
     return out
 
 
-def gtin_of_text(text: str) -> str | None:
-    """GTIN-14 of a raw retail read (EAN-13/8, UPC-A, or 8-digit UPC-E), else None."""
+def gtin_of_text(text: str, upce_first: bool = False) -> str | None:
+    """GTIN-14 of a raw retail read (EAN-13/8, UPC-A, or 8-digit UPC-E), else None.
+
+    Eight digits are read as EAN-8 first unless ``upce_first`` (a UPC-E set's label), since many are valid as both.
+    """
     digits = text.strip()
-    gtin = normalize_gtin(digits)
+    gtin = None if upce_first and len(digits) == 8 else normalize_gtin(digits)
     if gtin is None and len(digits) == 8:
         upca = expand_upce(digits)
         gtin = normalize_gtin(upca) if upca is not None else None
@@ -111,9 +118,22 @@ def matches(sample: Sample, read: Read) -> bool:
         return False
     text, gtin = read
     if sample.retail:
-        want = gtin_of_text(sample.expected)
+        want = gtin_of_text(sample.expected, upce_first=sample.set_name.startswith("upce"))
         return want is not None and (gtin or gtin_of_text(text)) == want
+    if sample.set_name.startswith(GTIN_LABEL_SETS):
+        return (gtin or gtin_from_element_string(text)) == sample.expected.strip()
+    if sample.expected.startswith("(") and _HRI_AI_RE.match(sample.expected):
+        return flat_element_string(text) == _HRI_AI_RE.sub(r"\1", sample.expected.strip())
     return text == sample.expected
+
+
+def flat_element_string(text: str) -> str:
+    """A GS1 element string without its GS separators, to compare with a bracketed ``(AI)value`` label.
+
+    Comparing without the separators keeps the label check independent of any GS1 parser (the parser is
+    under test, and some labels break GS1's rules on purpose); only where a variable-length field ends is lost.
+    """
+    return text.replace("\x1d", "")
 
 
 def score_set(

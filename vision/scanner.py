@@ -169,7 +169,9 @@ class Scanner:
     def submit_text(self, text: str, source: str = "wedge") -> Detection | None:
         """Handle a code typed by a keyboard-wedge scanner (or pasted); returns its detection."""
         intent = parse_intent(text, self._intent_config)
-        key = f"gtin:{intent.gtin}" if isinstance(intent, ProductCode) else f"text:{text.strip()}"
+        # A GS1 string with a batch or weight is one pack: two packs of a product are two scans, as for symbols.
+        plain = isinstance(intent, ProductCode) and intent.gs1 is None
+        key = f"gtin:{intent.gtin}" if plain else f"text:{text.strip()}"
         now = self._clock()
         if self._dedup_wedge and not self._fresh(key, now):
             return None

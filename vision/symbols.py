@@ -18,14 +18,25 @@ class Format(StrEnum):
     UPC_A = "UPC_A"
     UPC_E = "UPC_E"
     CODE_128 = "CODE_128"
+    DATA_MATRIX = "DATA_MATRIX"
+    DATABAR = "DATABAR"  # omnidirectional, stacked and stacked omnidirectional
+    DATABAR_EXPANDED = "DATABAR_EXPANDED"  # and expanded stacked
+    DATABAR_LIMITED = "DATABAR_LIMITED"
+    ITF = "ITF"  # Interleaved 2 of 5, ITF-14 included
 
     @property
     def is_retail(self) -> bool:
         """True for the EAN/UPC family, whose only protection is one check digit."""
         return self in RETAIL_FORMATS
 
+    @property
+    def is_weak(self) -> bool:
+        """True when one read is not trusted: EAN/UPC, and ITF (no check digit, prone to short reads)."""
+        return self in WEAK_FORMATS
+
 
 RETAIL_FORMATS = frozenset({Format.EAN_13, Format.EAN_8, Format.UPC_A, Format.UPC_E})
+WEAK_FORMATS = RETAIL_FORMATS | {Format.ITF}
 ALL_FORMATS = frozenset(Format)
 
 
@@ -39,6 +50,7 @@ class Symbol:
     polygon: tuple[Point, ...]
     backend: str
     variant: str = "original"
+    gs1: bool = False  # the text is a GS1 element string (GS-separated), see codes.gs1.parse_element_string
 
     @property
     def rect(self) -> tuple[int, int, int, int]:
@@ -51,8 +63,14 @@ class Symbol:
 
     @property
     def key(self) -> str:
-        """Identity for de-duplication: the GTIN-14 for products, else format and text."""
-        return f"gtin:{self.gtin}" if self.gtin else f"{self.format.value}:{self.text}"
+        """Identity for de-duplication: the GTIN-14 for products, else format and text.
+
+        A GS1 string with more than its (01) keys by text: two packs of one product weighing differently,
+        or from two batches, are two scans.
+        """
+        if self.gtin and not (self.gs1 and len(self.text.lstrip("\x1d")) > 16):
+            return f"gtin:{self.gtin}"
+        return f"{self.format.value}:{self.text}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -63,4 +81,5 @@ class Symbol:
             "polygon": [list(p) for p in self.polygon],
             "backend": self.backend,
             "variant": self.variant,
+            "gs1": self.gs1,
         }
