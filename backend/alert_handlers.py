@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from backend import alerts, roles, stock
@@ -40,6 +40,8 @@ class AlertHandlers:
     def report(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:
         """A scan found the shelf empty, or staff saw it: open an alert (or join the live one)."""
         request = decode(AlertReportArgs, args)
+        if request.reason == AlertReason.SCAN_EXPIRED_BATCH:
+            return self._batch_report(ctx, request)
         if not roles.may(ctx.role, "alert.claim"):
             return self._shopper_report(ctx, request)
         alert_id, created = alerts.open_alert(self.db, ctx.store, request.sku, request.reason, ctx.device,
@@ -56,6 +58,20 @@ class AlertHandlers:
         alert_id, created, changed = alerts.shopper_report(self.db, ctx.store, request.sku, ctx.device, now,
                                                            policy)
         if created or changed:
+            self._publish_alert(alert_id)
+        return {"alert_id": alert_id, "created": created}
+
+    def _batch_report(self, ctx: RequestContext, request: AlertReportArgs) -> dict[str, Any]:
+        # Anyone's scan may report it: counted like a shelf report, and one alert per batch however many scan it.
+        now = self.clock()
+        assert request.batch is not None and request.expiry is not None  # AlertReportArgs requires them
+        if request.expiry >= now.date() + timedelta(days=1):  # a day's grace: the store's date may be ahead of UTC
+            raise OpError(ErrorCode.BAD_REQUEST, f"batch {request.batch} expires {request.expiry}: not expired")
+        if not roles.may(ctx.role, "alert.claim"):
+            alerts.count_report(self.db, ctx.store, request.sku, ctx.device, now, self.policy)
+        alert_id, created = alerts.batch_report(self.db, ctx.store, request.sku, request.batch, request.expiry,
+                                                ctx.device, now)
+        if created:
             self._publish_alert(alert_id)
         return {"alert_id": alert_id, "created": created}
 

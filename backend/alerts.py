@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from backend import stock
 from backend.db import Database
@@ -14,7 +14,8 @@ from mqtt.rpc import OpError
 
 DEFAULT_ESCALATE_AFTER = timedelta(minutes=10)
 VELOCITY_DAYS = 7
-BASE_PRIORITY = {AlertReason.THRESHOLD: 30, AlertReason.STAFF_REPORT: 40, AlertReason.SCAN_OUT_OF_STOCK: 50}
+BASE_PRIORITY = {AlertReason.THRESHOLD: 30, AlertReason.STAFF_REPORT: 40, AlertReason.SCAN_OUT_OF_STOCK: 50,
+                 AlertReason.SCAN_EXPIRED_BATCH: 60}
 LIVE = (AlertState.OPEN.value, AlertState.CLAIMED.value)
 # A "check shelf" alert stays below every restock alert (the least urgent of which starts at 30).
 CHECK_SHELF_BASE = 10
@@ -60,6 +61,9 @@ def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: time
         score = CHECK_SHELF_BASE + min(10, int(waited.total_seconds() // 360)) + (5 if escalated else 0)
         return max(0, min(CHECK_SHELF_MAX, score))
     score = BASE_PRIORITY[reason]
+    if kind == AlertKind.REMOVE_BATCH:
+        # Expired goods must leave the shelf whatever its stock or sales: only waiting makes it more urgent.
+        return max(0, min(100, score + min(20, int(waited.total_seconds() // 180)) + (10 if escalated else 0)))
     score += 20 if shelf == 0 else 0
     score += min(30, int(units_per_day * 5))
     score += min(20, int(waited.total_seconds() // 180))
@@ -68,8 +72,9 @@ def priority(reason: AlertReason, shelf: int, units_per_day: float, waited: time
 
 
 def _live_alert(db: Database, store_id: str, sku: str, location: str) -> tuple[str, AlertReason, AlertKind] | None:
+    # A batch to remove is a task of its own beside the shelf's restock alert.
     row = db.conn.execute("SELECT alert_id, reason, kind FROM alerts WHERE store = ? AND sku = ? AND location = ?"
-                             " AND state IN (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
+                             " AND batch IS NULL AND state IN (?, ?)", [store_id, sku, location, *LIVE]).fetchone()
     return (row[0], AlertReason(row[1]), AlertKind(row[2])) if row else None
 
 
@@ -80,13 +85,27 @@ def _require_sold(db: Database, store_id: str, sku: str) -> None:
 
 
 def _insert(db: Database, store_id: str, sku: str, location: str, reason: AlertReason, kind: AlertKind,
-            device: str, now: datetime) -> str:
+            device: str, now: datetime, batch: str | None = None, expiry: date | None = None) -> str:
     alert_id = "a_" + secrets.token_urlsafe(12)
     db.conn.execute(
-        "INSERT INTO alerts (alert_id, store, sku, location, state, reason, kind, opened_by, opened_at, updated_at)"
-        " VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
-        [alert_id, store_id, sku, location, reason.value, kind.value, device, now.isoformat(), now.isoformat()])
+        "INSERT INTO alerts (alert_id, store, sku, location, state, reason, kind, opened_by, opened_at, updated_at,"
+        " batch, expiry) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
+        [alert_id, store_id, sku, location, reason.value, kind.value, device, now.isoformat(), now.isoformat(), batch,
+         expiry.isoformat() if expiry else None])
     return alert_id
+
+
+def batch_report(db: Database, store_id: str, sku: str, batch: str, expiry: date, device: str,
+                 now: datetime) -> tuple[str, bool]:
+    """A scan found an expired batch: open a "remove batch" alert unless one is live for it; (alert id, opened)."""
+    with db.transaction():
+        _require_sold(db, store_id, sku)
+        row = db.conn.execute("SELECT alert_id FROM alerts WHERE store = ? AND sku = ? AND location = 'shelf'"
+                                 " AND batch = ? AND state IN (?, ?)", [store_id, sku, batch, *LIVE]).fetchone()
+        if row is not None:
+            return row[0], False
+        return _insert(db, store_id, sku, "shelf", AlertReason.SCAN_EXPIRED_BATCH, AlertKind.REMOVE_BATCH, device,
+                       now, batch, expiry), True
 
 
 def _open_in_transaction(db: Database, store_id: str, sku: str, reason: AlertReason, device: str, now: datetime,
@@ -246,6 +265,10 @@ def resolve(db: Database, store_id: str, alert_id: str, device: str, quantity: i
             raise AlertError(ErrorCode.CONFLICT, f"this alert is already {state}")
         if state == AlertState.CLAIMED and claimed_by != device:
             raise AlertError(ErrorCode.CONFLICT, f"this alert is claimed by {claimed_by}")
+        if quantity and db.conn.execute("SELECT batch FROM alerts WHERE alert_id = ?",
+                                        [alert_id]).fetchone()[0] is not None:
+            # Taking an expired batch away refills nothing: units moved here would be fresh stock, not this task.
+            raise AlertError(ErrorCode.BAD_REQUEST, "a batch removal is resolved with quantity 0")
         if quantity:
             _, backroom, _ = _shelf_backroom_threshold(db, store_id, sku)
             if quantity > backroom:
@@ -291,7 +314,8 @@ def payload(db: Database, alert_id: str, now: datetime) -> Alert:
     with db.lock:
         row = db.conn.execute(
             "SELECT alert_id, store, sku, location, state, reason, opened_at, claimed_by, claimed_at, closed_at,"
-            " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind FROM alerts WHERE alert_id = ?",
+            " resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind, batch, expiry FROM alerts"
+            " WHERE alert_id = ?",
             [alert_id]).fetchone()
         if row is None:
             raise AlertError(ErrorCode.NOT_FOUND, "no such alert")
@@ -308,7 +332,8 @@ def payload(db: Database, alert_id: str, now: datetime) -> Alert:
         claimed_by=row[7], claimed_at=datetime.fromisoformat(row[8]) if row[8] else None, closed_at=closed,
         resolved_quantity=row[10], dismiss_reason=row[11], escalated=row[12] is not None, shelf=shelf,
         backroom=backroom, threshold=threshold, restock_now=backroom > 0 and shelf + backroom > threshold,
-        seq=row[13], updated_at=datetime.fromisoformat(row[14]))
+        seq=row[13], updated_at=datetime.fromisoformat(row[14]), batch=row[16],
+        expiry=date.fromisoformat(row[17]) if row[17] else None)
 
 
 def bump(db: Database, alert_id: str, now: datetime) -> None:

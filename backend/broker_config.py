@@ -80,7 +80,7 @@ def acl_text(logins: list[DeviceLogin]) -> str:
             continue
         s, base = login.store, topics.device_base(login.store, login.device)
         lines += [f"topic read {p}/{s}/info", f"topic read {p}/{s}/catalog/+", f"topic read {p}/{s}/stock/+",
-                  f"topic read {p}/{s}/alerts/+", f"topic read {p}/{s}/staff/revoked",
+                  f"topic read {p}/{s}/alerts/+", f"topic read {p}/{s}/staff/revoked", f"topic read {p}/{s}/recalls",
                   f"topic read {p}/_backend/+/status",
                   f"topic write {base}/req", f"topic readwrite {base}/status", f"topic read {base}/reply/+",
                   f"topic read {base}/event", ""]

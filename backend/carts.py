@@ -8,7 +8,18 @@ from decimal import Decimal
 
 from backend import holds, tokens
 from backend.db import Database
-from mqtt.commerce import MAX_LINES, Cart, CartLine, Handoff, LineRequest, line_total, total
+from mqtt.commerce import (
+    MAX_LINES,
+    Cart,
+    CartLine,
+    Handoff,
+    LineRequest,
+    PricingError,
+    make_line,
+    price_line,
+    refuse_plain_change,
+    total,
+)
 from mqtt.payloads import ErrorCode, Money
 from mqtt.rpc import OpError
 
@@ -39,18 +50,36 @@ def current_price(db: Database, store_id: str, sku: str) -> Decimal | None:
     return Decimal(row[0]) if row else None
 
 
+def product_unit(db: Database, sku: str) -> str:
+    """The catalogue unit of a product ("kg": priced per kg), or "each" when unknown."""
+    row = db.conn.execute("SELECT unit FROM products WHERE sku = ?", [sku]).fetchone()
+    return str(row[0]) if row else "each"
+
+
+def priced_request(db: Database, store_id: str, currency: str, line: LineRequest) -> CartLine:
+    """A requested line at today's price by the one pricing rule; NOT_FOUND or BAD_REQUEST says why not."""
+    price = current_price(db, store_id, line.sku)
+    if price is None:
+        raise CartError(ErrorCode.NOT_FOUND, f"{line.sku} is not sold in this store")
+    try:
+        return price_line(line.sku, Money(amount=price, currency=currency), product_unit(db, line.sku),
+                          line.quantity, line.measure, line.label_price)
+    except PricingError as exc:
+        raise CartError(ErrorCode.BAD_REQUEST, str(exc)) from None
+
+
 def create(db: Database, store_id: str, owner: str, lines: list[LineRequest], now: datetime, *,
            caps: holds.Caps | None = None, open_window: timedelta = holds.HoldLimits.open_cart_window) -> Cart:
     """A new cart owned by ``owner``, optionally pre-filled, unless the owner has its cap of open carts."""
     with db.transaction():
-        store_currency(db, store_id)
+        currency = store_currency(db, store_id)
         if caps is not None and holds.open_carts(db, owner, now - open_window) >= caps.open_carts:
             raise CartError(ErrorCode.LIMIT_REACHED, holds.cart_cap_message(caps, open_window))
         cart_id = new_cart_id()
         db.conn.execute("INSERT INTO carts VALUES (?, ?, ?, 1, ?, ?)",
                            [cart_id, store_id, owner, now.isoformat(), now.isoformat()])
         for position, line in enumerate(lines):
-            _put_line(db, store_id, cart_id, line.sku, line.quantity, position)
+            _put_line(db, store_id, currency, cart_id, line, position)
     return get(db, store_id, cart_id)
 
 
@@ -63,26 +92,29 @@ def get(db: Database, store_id: str, cart_id: str) -> Cart:
             raise CartError(ErrorCode.NOT_FOUND, "no such cart in this store")
         currency = store_currency(db, store_id)
         stored = db.conn.execute(
-            "SELECT sku, quantity, unit_price FROM cart_lines WHERE cart_id = ? ORDER BY position", [cart_id]
-        ).fetchall()
+            "SELECT sku, quantity, unit_price, measure, label_price FROM cart_lines WHERE cart_id = ?"
+            " ORDER BY position", [cart_id]).fetchall()
         lines, unavailable = [], []
-        for sku, quantity, unit_text in stored:
+        for sku, quantity, unit_text, measure, label in stored:
             now_price = current_price(db, store_id, sku)
             if now_price is None:
                 unavailable.append(sku)
                 continue
             unit = Money(amount=now_price, currency=currency)
             was = Money(amount=Decimal(unit_text), currency=currency)
-            lines.append(CartLine(sku=sku, quantity=quantity, unit_price=unit, line_total=line_total(unit, quantity),
-                                  price_changed_from=None if was.amount == unit.amount else was))
+            lines.append(make_line(sku, unit, quantity, None if measure is None else Decimal(measure),
+                                   None if label is None else Money(amount=Decimal(label), currency=currency),
+                                   price_changed_from=None if was.amount == unit.amount else was))
     return Cart(cart_id=cart_id, store=store_id, owner=row[0], currency=currency, lines=lines, unavailable=unavailable,
                 total=total((line.line_total for line in lines), currency), version=row[1],
                 updated_at=datetime.fromisoformat(row[2]))
 
 
 def set_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int, expected_version: int | None,
-             now: datetime) -> Cart:
-    """Set one line's quantity (0 removes it), optionally only if nobody changed the cart meanwhile."""
+             now: datetime, *, measure: Decimal | None = None, label_price: Money | None = None) -> Cart:
+    """Set one line's quantity (0 removes it), and for a weighed item its weight (kg of the whole line) or label
+    price, optionally only if nobody changed the cart meanwhile. A line added from a label changes only with a new
+    weight or label price."""
     with db.transaction():
         row = db.conn.execute("SELECT version FROM carts WHERE cart_id = ? AND store = ?",
                                  [cart_id, store_id]).fetchone()
@@ -90,6 +122,12 @@ def set_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int,
             raise CartError(ErrorCode.NOT_FOUND, "no such cart in this store")
         if expected_version is not None and row[0] != expected_version:
             raise CartError(ErrorCode.CONFLICT, f"the cart changed meanwhile (now version {row[0]})")
+        held = db.conn.execute("SELECT measure IS NOT NULL OR label_price IS NOT NULL FROM cart_lines"
+                               " WHERE cart_id = ? AND sku = ?", [cart_id, sku]).fetchone()
+        try:
+            refuse_plain_change(sku, bool(held and held[0]), quantity, measure, label_price)
+        except PricingError as exc:
+            raise CartError(ErrorCode.BAD_REQUEST, str(exc)) from None
         if quantity == 0:
             db.conn.execute("DELETE FROM cart_lines WHERE cart_id = ? AND sku = ?", [cart_id, sku])
         else:
@@ -99,21 +137,26 @@ def set_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int,
                 raise CartError(ErrorCode.CONFLICT, f"a cart holds at most {MAX_LINES} different products")
             position = db.conn.execute("SELECT coalesce(max(position), -1) + 1 FROM cart_lines WHERE cart_id = ?",
                                           [cart_id]).fetchone()[0]
-            _put_line(db, store_id, cart_id, sku, quantity, position)
+            _put_line(db, store_id, store_currency(db, store_id), cart_id,
+                      LineRequest(sku=sku, quantity=quantity, measure=measure, label_price=label_price), position)
         db.conn.execute("UPDATE carts SET version = version + 1, updated_at = ? WHERE cart_id = ?",
                            [now.isoformat(), cart_id])
     return get(db, store_id, cart_id)
 
 
-def _put_line(db: Database, store_id: str, cart_id: str, sku: str, quantity: int, position: int) -> None:
-    price = current_price(db, store_id, sku)
-    if price is None:
-        raise CartError(ErrorCode.NOT_FOUND, f"{sku} is not sold in this store")
+def _put_line(db: Database, store_id: str, currency: str, cart_id: str, line: LineRequest, position: int) -> None:
+    priced = priced_request(db, store_id, currency, line)
     db.conn.execute(
-        "INSERT INTO cart_lines (cart_id, sku, quantity, unit_price, position) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity, unit_price = excluded.unit_price",
-        [cart_id, sku, quantity, format(price, "f"), position],
+        "INSERT INTO cart_lines (cart_id, sku, quantity, unit_price, position, measure, label_price)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity,"
+        " unit_price = excluded.unit_price, measure = excluded.measure, label_price = excluded.label_price",
+        [cart_id, line.sku, line.quantity, format(priced.unit_price.amount, "f"), position,
+         _text(priced.measure), _text(priced.label_price.amount if priced.label_price else None)],
     )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def issue_handoff(db: Database, store_id: str, cart_id: str, device: str, now: datetime,

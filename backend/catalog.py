@@ -55,26 +55,27 @@ def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 def _store_info(row: dict) -> StoreInfo:
     return StoreInfo(row["id"], row["name"], row["kind"], row["currency"], row["locale"],
-                     tuple(row["locales"].split()), row["lat"], row["lon"], row["address"])
+                     tuple(row["locales"].split()), row["lat"], row["lon"], row["address"], row["variable_measure"])
 
 
 def store_payload(info: StoreInfo, now: datetime) -> StoreDetails:
     """The retained details message of a store."""
     return StoreDetails(store=info.id, name=info.name, kind=info.kind, currency=info.currency, locale=info.locale,
                         locales=list(info.locales) or ["en"], lat=info.lat, lon=info.lon, address=info.address,
-                        updated_at=now)
+                        variable_measure=info.variable_measure, updated_at=now)
 
 
 def upsert_store(db: Database, info: StoreInfo) -> None:
     """Create or update a store (inside the caller's transaction)."""
     old = db.conn.execute("SELECT currency FROM stores WHERE id = ?", [info.id]).fetchone()
     db.conn.execute(
-        "INSERT INTO stores (id, name, kind, currency, locale, locales, lat, lon, address)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+        "INSERT INTO stores (id, name, kind, currency, locale, locales, lat, lon, address, variable_measure)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
         " kind = excluded.kind, currency = excluded.currency, locale = excluded.locale, locales = excluded.locales,"
-        " lat = excluded.lat, lon = excluded.lon, address = excluded.address",
+        " lat = excluded.lat, lon = excluded.lon, address = excluded.address,"
+        " variable_measure = excluded.variable_measure",
         [info.id, info.name, info.kind, info.currency, info.locale, " ".join(info.locales), info.lat, info.lon,
-         info.address],
+         info.address, info.variable_measure],
     )
     if old is not None and old[0] != info.currency:
         # Every catalogue entry of the store prices in its currency: each one changed, and gets a new seq.

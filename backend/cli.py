@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import central_cli, phones_cli, provision_cli
+from backend import central_cli, phones_cli, provision_cli, recalls_cli
 from backend.chain import cli as chain_cli
 from backend.db import Database
 from backend.logins import LoginsError, backend_urls, read_logins, tool_url
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "brings into this store (comma-separated; none unless given)")
     central_cli.add_parser(sub)
     chain_cli.add_parsers(sub)
+    recalls_cli.add_parsers(sub)
 
     devices = sub.add_parser("devices", help="device roles")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True)
@@ -143,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_command(args)
         if args.command == "broker-config":
             return broker_config_command(args)
+        if recalls_cli.handles(args):
+            return recalls_cli.run(args)
         if chain_cli.handles(args):
             return chain_cli.run(args)
         if args.command == "central-config":

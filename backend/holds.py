@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from backend.db import Database
+from mqtt.commerce import stock_units
 
 UNPAID = "awaiting_payment"
 
@@ -61,11 +63,12 @@ class HoldLimits:
 
 def unpaid_holds(db: Database, device: str) -> tuple[int, int]:
     """(orders, units) this device holds unpaid, over every site the stock is held at."""
-    row = db.conn.execute(
-        "SELECT count(DISTINCT o.order_id), coalesce(sum(l.quantity), 0) FROM orders o"
+    rows = db.conn.execute(
+        "SELECT o.order_id, l.quantity, l.measure FROM orders o"
         " JOIN order_lines l ON l.order_id = o.order_id WHERE o.device = ? AND o.status = ?", [device, UNPAID]
-    ).fetchone()
-    return int(row[0]), int(row[1])
+    ).fetchall()  # a few rows: the caps bound them; the weighed lines' units are counted by the one rule
+    units = sum(stock_units(quantity, None if measure is None else Decimal(measure)) for _, quantity, measure in rows)
+    return len({row[0] for row in rows}), units
 
 
 def open_carts(db: Database, owner: str, since: datetime) -> int:

@@ -294,6 +294,76 @@ CREATE TABLE chain_outbox (
 );
 """
 
+M011_BATCHES = """
+-- A store's variable-measure (weighed item) rules, codes.measure.MeasureConfig text such as 'se'; '' for none.
+ALTER TABLE stores ADD COLUMN variable_measure TEXT NOT NULL DEFAULT '';
+-- Recalled products (by GTIN or SKU), all of one or one batch: published per store on aisle/v1/{store}/recalls.
+CREATE TABLE recalls (
+    id INTEGER PRIMARY KEY,
+    store TEXT NOT NULL REFERENCES stores(id),
+    gtin TEXT CHECK (gtin IS NULL OR length(gtin) = 14),
+    sku TEXT,
+    batch TEXT,
+    reason TEXT NOT NULL,
+    since TEXT NOT NULL,
+    CHECK (gtin IS NOT NULL OR sku IS NOT NULL)
+);
+CREATE UNIQUE INDEX recalls_one ON recalls(store, ifnull(sku, ''), ifnull(gtin, ''), ifnull(batch, ''));
+-- The seq of each store's list: it keeps increasing across removals and restarts, so devices take every change.
+CREATE TABLE recall_lists (
+    store TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- Alerts gain an expired batch to take off the shelf (kind remove_batch, reason scan_expired_batch, with its batch and
+-- expiry). SQLite cannot change a CHECK constraint in place: the table is built again with the same rows.
+CREATE TABLE alerts_new (
+    alert_id TEXT PRIMARY KEY,
+    store TEXT NOT NULL REFERENCES stores(id),
+    sku TEXT NOT NULL REFERENCES products(sku),
+    location TEXT NOT NULL DEFAULT 'shelf',
+    state TEXT NOT NULL CHECK (state IN ('open', 'claimed', 'resolved', 'dismissed')),
+    reason TEXT NOT NULL CHECK (reason IN ('threshold', 'scan_out_of_stock', 'staff_report', 'scan_expired_batch')),
+    opened_by TEXT NOT NULL DEFAULT '',
+    opened_at TEXT NOT NULL,
+    claimed_by TEXT,
+    claimed_at TEXT,
+    closed_by TEXT,
+    closed_at TEXT,
+    resolved_quantity INTEGER,
+    dismiss_reason TEXT,
+    escalated_at TEXT,
+    seq INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'restock' CHECK (kind IN ('restock', 'check_shelf', 'remove_batch')),
+    batch TEXT,
+    expiry TEXT,
+    CHECK ((kind = 'remove_batch') = (batch IS NOT NULL))
+);
+INSERT INTO alerts_new (alert_id, store, sku, location, state, reason, opened_by, opened_at, claimed_by, claimed_at,
+    closed_by, closed_at, resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind)
+    SELECT alert_id, store, sku, location, state, reason, opened_by, opened_at, claimed_by, claimed_at, closed_by,
+    closed_at, resolved_quantity, dismiss_reason, escalated_at, seq, updated_at, kind FROM alerts;
+DROP TABLE alerts;
+ALTER TABLE alerts_new RENAME TO alerts;
+-- One live alert per product and location, and besides it one per batch of the product to remove.
+CREATE UNIQUE INDEX alerts_one_live ON alerts(store, sku, location, ifnull(batch, ''))
+    WHERE state IN ('open', 'claimed');
+CREATE INDEX alerts_state ON alerts(store, state);
+CREATE INDEX alerts_closed ON alerts(closed_at) WHERE state IN ('resolved', 'dismissed');
+CREATE INDEX alerts_kind_opened ON alerts(store, sku, kind, opened_at);
+"""
+
+M012_MEASURED_LINES = """
+-- Weighed items: a cart or order line may carry its weight in kg (decimal text; the unit price is then per kg) and
+-- the price printed on its label (decimal text in the store's currency), kept to flag a label the catalogue disagrees
+-- with. NULL: a line priced by quantity, as every line before this.
+ALTER TABLE cart_lines ADD COLUMN measure TEXT;
+ALTER TABLE cart_lines ADD COLUMN label_price TEXT;
+ALTER TABLE order_lines ADD COLUMN measure TEXT;
+ALTER TABLE order_lines ADD COLUMN label_price TEXT;
+"""
+
 # Append only, never edit a released migration.
 MIGRATIONS: list[Migration] = [
     Migration(1, "catalog and stock", M001_CATALOG_AND_STOCK),
@@ -306,4 +376,6 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "shopper phones", M008_PHONES),
     Migration(9, "chain: HQ prices, local overrides, HQ entries", M009_CHAIN),
     Migration(10, "chain: holds for other sites' orders, chain outbox", M010_CHAIN_ORDERS),
+    Migration(11, "batches: stores' variable-measure rules, recalls, expired-batch alerts", M011_BATCHES),
+    Migration(12, "weighed cart and order lines: measure and label price", M012_MEASURED_LINES),
 ]

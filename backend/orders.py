@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from backend import holds, stock
-from backend.carts import CartError, current_price, store_currency
+from backend.carts import CartError, priced_request, store_currency
 from backend.db import Database
 from mqtt.commerce import (
     Address,
@@ -21,7 +21,8 @@ from mqtt.commerce import (
     LineRequest,
     Order,
     OrderStatus,
-    line_total,
+    make_line,
+    stock_units,
     total,
 )
 from mqtt.payloads import ErrorCode, Money
@@ -69,22 +70,14 @@ LEAD_HOURS = {"pickup-here": 1, "pickup-transfer": 24, "pickup-other": 1, "deliv
 
 def _priced_lines(db: Database, store_id: str, lines: list[LineRequest]) -> tuple[str, list[CartLine]]:
     currency = store_currency(db, store_id)
-    priced = []
-    for line in lines:
-        price = current_price(db, store_id, line.sku)
-        if price is None:
-            raise CartError(ErrorCode.NOT_FOUND, f"{line.sku} is not sold in this store")
-        unit = Money(amount=price, currency=currency)
-        priced.append(CartLine(sku=line.sku, quantity=line.quantity, unit_price=unit,
-                               line_total=line_total(unit, line.quantity)))
-    return currency, priced
+    return currency, [priced_request(db, store_id, currency, line) for line in lines]
 
 
 def _sources(db: Database, lines: list[LineRequest]) -> list[tuple[str, str, str, float | None, float | None]]:
     """Stores and warehouses that can supply every line now: (id, kind, currency, lat, lon)."""
     found = []
     for sid, kind, currency, lat, lon in db.conn.execute("SELECT id, kind, currency, lat, lon FROM stores"):
-        if all(_available(db, sid, line.sku) >= line.quantity for line in lines):
+        if all(_available(db, sid, line.sku) >= stock_units(line.quantity, line.measure) for line in lines):
             found.append((sid, kind, currency, lat, lon))
     return found
 
@@ -189,7 +182,8 @@ def _placed(db: Database, order_id: str, device: str) -> tuple[Order, bool, list
 
 def _check_caps(db: Database, device: str, caps: holds.Caps, lines: list[LineRequest], deadline: timedelta) -> None:
     held_orders, held_units = holds.unpaid_holds(db, device)
-    refused = holds.order_cap_message(caps, held_orders, held_units, sum(line.quantity for line in lines), deadline)
+    asked = sum(stock_units(line.quantity, line.measure) for line in lines)
+    refused = holds.order_cap_message(caps, held_orders, held_units, asked, deadline)
     if refused:
         raise CartError(ErrorCode.LIMIT_REACHED, refused)
 
@@ -210,11 +204,15 @@ def _write(db: Database, store_id: str, device: str, order_id: str, option: Deli
          address.model_dump_json() if address else None, cart_id, now.isoformat(), now.isoformat(),
          pay_by(option, now, payment_deadline).isoformat()],
     )
-    for line in priced:
-        db.conn.execute("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
-                        [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f")])
+    for line in priced:  # a weighed line keeps its weight, so the order costs what the cart did to the cent
+        db.conn.execute(
+            "INSERT INTO order_lines (order_id, sku, quantity, unit_price, measure, label_price)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [order_id, line.sku, line.quantity, format(line.unit_price.amount, "f"),
+             None if line.measure is None else format(line.measure, "f"),
+             None if line.label_price is None else format(line.label_price.amount, "f")])
         if reserve:
-            _reserve(db, option.source_store, line.sku, line.quantity, now)
+            _reserve(db, option.source_store, line.sku, stock_units(line.quantity, line.measure), now)
     return get(db, order_id), False, [option.source_store] if reserve else []
 
 
@@ -247,10 +245,12 @@ def get(db: Database, order_id: str) -> Order:
             raise CartError(ErrorCode.NOT_FOUND, "no such order")
         currency = row[8]
         lines = []
-        for sku, quantity, unit in db.conn.execute(
-                "SELECT sku, quantity, unit_price FROM order_lines WHERE order_id = ? ORDER BY rowid", [order_id]):
-            price = Money(amount=Decimal(unit), currency=currency)
-            lines.append(CartLine(sku=sku, quantity=quantity, unit_price=price, line_total=line_total(price, quantity)))
+        for sku, quantity, unit, measure, label in db.conn.execute(
+                "SELECT sku, quantity, unit_price, measure, label_price FROM order_lines WHERE order_id = ?"
+                " ORDER BY rowid", [order_id]):
+            lines.append(make_line(sku, Money(amount=Decimal(unit), currency=currency), quantity,
+                                   None if measure is None else Decimal(measure),
+                                   None if label is None else Money(amount=Decimal(label), currency=currency)))
     return Order(order_id=row[0], reference=row[1], store=row[2], kind=Fulfilment(row[3]), source_store=row[4],
                  pickup_store=row[5], lines=lines, fee=Money(amount=Decimal(row[6]), currency=currency),
                  total=Money(amount=Decimal(row[7]), currency=currency), status=OrderStatus(row[9]),
@@ -278,7 +278,9 @@ def set_status(db: Database, order_id: str, status: OrderStatus, now: datetime, 
         if only_from is not None and current != only_from:
             raise CartError(ErrorCode.CONFLICT, f"the order is {current.value} now")
         _check_transition(current, status, kind)
-        lines = db.conn.execute("SELECT sku, quantity FROM order_lines WHERE order_id = ?", [order_id]).fetchall()
+        lines = [(sku, stock_units(quantity, None if measure is None else Decimal(measure)))
+                 for sku, quantity, measure in db.conn.execute(
+                     "SELECT sku, quantity, measure FROM order_lines WHERE order_id = ?", [order_id])]
         held_here = not db.conn.execute("SELECT remote FROM stores WHERE id = ?", [source]).fetchone()[0]
         if not held_here:
             # Held at another site of the chain: it learns the new status from this store's chain outbox, sent

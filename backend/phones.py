@@ -41,6 +41,7 @@ CODES_PER_KIOSK = 2  # the code on screen and the one before it, for a phone tha
 CODES_PER_STORE = 50
 REGISTRATIONS_PER_MINUTE = 10  # per store: a code lets one phone in, this caps a kiosk screen filmed and relayed
 USED_CODE_GRACE = 3.0  # seconds a used code's login lives on, so the phone's reply is not cut off by its deletion
+ROLES_PER_PAGE = 20  # phone roles read per listRoles answer: about 2 kB each, well below a packet's limit
 
 
 class PhoneRegistryError(RuntimeError):
@@ -70,7 +71,8 @@ def phone_acls(store: str, device: str) -> list[dict[str, Any]]:
     """A shopper phone's grants, as literal topics: the plugin does not substitute %u or %c."""
     p, base = topics.PREFIX, topics.device_base(store, device)
     acls: list[dict[str, Any]] = []
-    for topic in (f"{p}/{store}/info", f"{p}/{store}/catalog/+", f"{p}/{store}/stock/+", f"{p}/_backend/+/status",
+    for topic in (f"{p}/{store}/info", f"{p}/{store}/catalog/+", f"{p}/{store}/stock/+", f"{p}/{store}/recalls",
+                  f"{p}/_backend/+/status",
                   f"{base}/reply/+", f"{base}/event", f"{base}/status"):
         acls += _read_write(topic)
     acls += [{"acltype": "publishClientSend", "topic": f"{base}/req", "allow": True},
@@ -92,6 +94,19 @@ def _client_commands(login: str, password: str, acls: list[dict[str, Any]]) -> l
 
 def _delete_commands(login: str) -> list[dict[str, Any]]:
     return [{"command": "deleteClient", "username": login}, {"command": "deleteRole", "rolename": login}]
+
+
+def _grant_commands(role: str, held: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The plugin commands that turn a role's grants ``held`` into exactly ``wanted`` (none when they match)."""
+    def key(acl: dict[str, Any]) -> tuple[str, str, bool]:
+        return str(acl.get("acltype")), str(acl.get("topic")), acl.get("allow") is True
+
+    have, want = {key(a) for a in held}, {key(a) for a in wanted}
+    # Removals first: a grant dropped from phone_acls since the phone enrolled must not outlive the change.
+    commands = [{"command": "removeRoleACL", "rolename": role, "acltype": t, "topic": topic}
+                for t, topic, _ in sorted(have - want)]
+    return commands + [{"command": "addRoleACL", "rolename": role, "acltype": t, "topic": topic, "allow": allow}
+                       for t, topic, allow in sorted(want - have)]
 
 
 class PhoneRegistry:
@@ -134,11 +149,14 @@ class PhoneRegistry:
             stale = [name for name in self.admin.list_clients() if name.startswith(ENROL_PREFIX)]
             for login in stale:
                 self.admin.run(*_delete_commands(login), tolerate=("not found",))
+            updated = self.update_grants()
         except DynsecError as exc:
             self.client.close()
             raise PhoneRegistryError(f"shopper phones cannot be enrolled safely: {exc}") from None
         if stale:
             log.info("deleted %d enrolment logins left from before the restart", len(stale))
+        if updated:
+            log.info("brought the broker grants of %d phones up to date", updated)
         self.apply_revocations()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="phone-registry-sweep", daemon=True)
         self._sweeper.start()
@@ -265,6 +283,33 @@ class PhoneRegistry:
                 self._broker(lambda c=code: self.admin.run(*_delete_commands(c.login), tolerate=("not found",)))
                 del self._codes[code.login]
         self.apply_revocations()
+
+    def update_grants(self) -> int:
+        """Give every enrolled phone's role exactly today's ``phone_acls`` (e.g. a topic added since it enrolled).
+
+        Each phone has a role of its own, created with the grants of its day: this is the one way they change.
+        Runs at start, before requests are served, so no role is added or deleted while the pages are read.
+        """
+        with self.db.lock:
+            phones = dict(self.db.conn.execute("SELECT device_id, store FROM phones WHERE revoked_at IS NULL"))
+        updated = offset = 0
+        while phones:
+            data = self.admin.run({"command": "listRoles", "verbose": True, "count": ROLES_PER_PAGE,
+                                   "offset": offset})[0].get("data", {})
+            page = data.get("roles", [])
+            for role in page:
+                name = role.get("rolename") if isinstance(role, dict) else None
+                if name not in phones:  # kiosks' enrolment logins, revoked phones, phones never recorded
+                    continue
+                commands = _grant_commands(name, role.get("acls", []), phone_acls(phones[name], name))
+                if commands:
+                    with self._lock:
+                        self.admin.run(*commands)
+                    updated += 1
+            offset += len(page)
+            if not page or offset >= int(data.get("totalCount", 0)):
+                break
+        return updated
 
     def live_codes(self, store: str) -> int:
         """How many codes of a store can still be used."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend import alerts, badges, catalog, roles, stock
+from backend import alerts, badges, catalog, recalls, roles, stock
 from backend.alert_handlers import AlertHandlers
 from backend.carts import DEFAULT_PUBLIC_URL
 from backend.chain.link import ChainLink
@@ -111,6 +111,7 @@ class BackendService:
         self._published_stock: dict[tuple[str, str], int] = {}
         self._published_catalog: dict[tuple[str, str], int] = {}
         self._published_revocations: dict[str, int] = {}  # store -> seq of its staff badge revocation list
+        self._published_recalls: dict[str, int] = {}  # store -> seq of its recall list
         self._publish_lock = threading.Lock()
         self._cleanup: list[Callable[[], None]] = []
         self._watch_interval = watch_interval
@@ -201,6 +202,7 @@ class BackendService:
                     self._publish_alert_unlocked(alert_id)
                     count += 1
             count += badges.publish_revocations(self.db, self.publisher, self._published_revocations)
+            count += recalls.publish(self.db, self.publisher, self._published_recalls, payloads.utcnow(), self._ours)
             return count
 
     def _site_stock_changed(self, skus: list[str]) -> None:
@@ -288,7 +290,7 @@ class BackendService:
         """Publish every retained message again, as on a first start (the broker lost them)."""
         with self._publish_lock:
             for published in (self._published_stores, self._published_stock, self._published_catalog,
-                              self._published_alerts, self._published_revocations):
+                              self._published_alerts, self._published_revocations, self._published_recalls):
                 published.clear()
         return self.publish_changes()
 

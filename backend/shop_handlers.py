@@ -152,7 +152,8 @@ class ShopHandlers:
         """Set or remove one line."""
         request = decode(CartSetLineArgs, args)
         cart = carts.set_line(self.db, ctx.store, request.cart_id, request.sku, request.quantity,
-                              request.expected_version, self.clock())
+                              request.expected_version, self.clock(), measure=request.measure,
+                              label_price=request.label_price)
         return {"cart": cart.model_dump(mode="json")}
 
     def cart_handoff(self, ctx: RequestContext, args: dict[str, Any]) -> dict[str, Any]:

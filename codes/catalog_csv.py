@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from codes.ids import CURRENCY_RE, LOCALE_RE, store_id
+from codes.measure import MeasureConfig, MeasureError
 
 STORE_COLUMNS = ("id", "name", "currency", "locale")
 PRODUCT_COLUMNS = ("sku", "gtins")
@@ -45,6 +46,7 @@ class StoreInfo:
     lat: float | None = None
     lon: float | None = None
     address: str = ""
+    variable_measure: str = ""  # codes.measure.MeasureConfig text, e.g. "se"; empty: no weighed-item codes
 
     @property
     def language(self) -> str:
@@ -105,7 +107,15 @@ def store_info(row: dict[str, str]) -> StoreInfo:
         raise RowError("name is empty")
     return StoreInfo(checked_id, row["name"], kind, currency, row["locale"],
                      tuple((row.get("locales") or "en").split()), _float(row, "lat"), _float(row, "lon"),
-                     row.get("address", ""))
+                     row.get("address", ""), _measure(row.get("variable_measure", "")))
+
+
+def _measure(text: str) -> str:
+    """The optional ``variable_measure`` column in its one spelling; raises RowError with the reason."""
+    try:
+        return MeasureConfig.from_text(text).to_text()
+    except MeasureError as exc:
+        raise RowError(f"variable_measure: {exc}") from None
 
 
 def _float(row: dict[str, str], column: str) -> float | None:

@@ -12,6 +12,9 @@ STAFF_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+# A batch or lot number, GS1 AI (10): 1 to 20 characters of GS1's "character set 82" (printable ASCII without space,
+# '#', '$', '@', '[', '\\', ']', '^', '`', '{', '|', '}', '~').
+BATCH_RE = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 
 
 class InvalidIdentifier(ValueError):
@@ -47,6 +50,14 @@ def chain_store_id(value: object) -> str:
 def sku(value: object) -> str:
     """Return a valid SKU or raise InvalidIdentifier."""
     return _check("sku", SKU_RE, value)
+
+
+def batch(value: object) -> str:
+    """Return a valid batch/lot number (GS1 AI 10) or raise InvalidIdentifier."""
+    if not isinstance(value, str) or not BATCH_RE.fullmatch(value):
+        raise InvalidIdentifier(f"invalid batch: {value!r:.40} (1 to 20 letters, digits or !\"%&'()*+,-./:;<=>?_ "
+                                "as GS1 AI (10) allows; no spaces)")
+    return value
 
 
 def device_id(value: object) -> str:

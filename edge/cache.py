@@ -24,6 +24,7 @@ from edge.folding import fold, index_names, query_words
 from edge.search_index import MIN_BATCH, BulkIndexer
 from mqtt import topics
 from mqtt.payloads import MAX_PAYLOAD_BYTES, Product, StockLevel, StoreDetails, describe, utcnow
+from mqtt.recalls import RecallList
 from storage import Durability, SchemaTooNew, connect, migrate, transaction
 
 log = logging.getLogger(__name__)
@@ -371,6 +372,20 @@ class LocalCache:
     def stores(self) -> list[CachedStore]:
         """Cached details of every store, by id."""
         return [_store(r) for r in self._rows("SELECT payload, received_at FROM stores ORDER BY store")]
+
+    def apply_recalls(self, recalls: RecallList, received_at: datetime | None = None) -> bool:
+        """Keep a store's recall list unless the cached one has the same or a newer seq; True when applied."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO recall_lists VALUES (?, ?, ?, ?) ON CONFLICT (store) DO UPDATE SET seq = excluded.seq,"
+                " received_at = excluded.received_at, payload = excluded.payload WHERE excluded.seq > seq",
+                [recalls.store, recalls.seq, (received_at or utcnow()).isoformat(), recalls.model_dump_json()])
+            return cursor.rowcount > 0
+
+    def recalls(self, store: str) -> RecallList | None:
+        """The newest recall list received for a store, or None before the first one."""
+        rows = self._rows("SELECT payload FROM recall_lists WHERE store = ?", [store])
+        return RecallList.model_validate_json(rows[0][0]) if rows else None
 
     def count(self, kind: str, store: str | None = None) -> int:
         """Number of cached ``products``, ``stock`` levels or ``stores`` (of one store, if given)."""

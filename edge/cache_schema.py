@@ -109,9 +109,17 @@ INSERT INTO product_grams (product_grams) VALUES ('rebuild');
                  "old.id <= (SELECT value FROM cache_state WHERE key = 'indexed_upto')")}
 """
 
+# The store's retained recall list (mqtt.recalls.RecallList) as received: a device offline still warns of a recall.
+M004_RECALLS = """
+CREATE TABLE recall_lists (
+    store TEXT PRIMARY KEY, seq INTEGER NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
 # Append only, never edit a released migration (a refactoring must leave its statements as they were).
 MIGRATIONS: list[Migration] = [
     Migration(1, "catalogue, stock and stores", M001_CACHE),
     Migration(2, "search index over products, bulk loading, snapshot state", M002_EXTERNAL_INDEX),
     Migration(3, "search index kept up to a row id, so a bulk load indexes as it goes", M003_INDEXED_UPTO),
+    Migration(4, "the store's recall list", M004_RECALLS),
 ]

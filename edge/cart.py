@@ -1,16 +1,36 @@
-"""The shopper's cart on a device, priced with the same rule as the backend and every other channel."""
+"""The shopper's cart on a device, priced with the same rule as the backend and every other channel.
+
+Weighed items (for the kiosk): ``add_measured(sku, measure=Decimal("0.734"), label_price=Money | None)`` adds one
+scanned pack with its weight in kg and/or the price printed in its code; a second pack of the product adds its weight
+to the line and counts one more pack. Such a line is not changed with +/- (``CartError``), only removed with 0.
+``CartSnapshot.mismatched`` lists lines whose label price disagrees with what the catalogue charges.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
-from mqtt.commerce import MAX_LINES, Cart, CartLine, LineRequest, line_total, total
+from mqtt.commerce import (
+    MAX_LINES,
+    Cart,
+    CartLine,
+    LineRequest,
+    PricingError,
+    add_pack,
+    as_request,
+    make_line,
+    price_line,
+    refuse_plain_change,
+    total,
+)
 from mqtt.payloads import Money
 
 PriceOf = Callable[[str], Money | None]
 AvailableOf = Callable[[str], int | None]
+UnitOf = Callable[[str], str | None]  # the catalogue unit ("kg": priced per kg); None when unknown
 
 
 class CartError(Exception):
@@ -44,14 +64,21 @@ class CartSnapshot:
         """Lines whose price changed since they were added."""
         return tuple(line for line in self.lines if line.price_changed_from is not None)
 
+    @property
+    def mismatched(self) -> tuple[CartLine, ...]:
+        """Lines whose label price disagrees with the catalogue's total (the total is what is charged)."""
+        return tuple(line for line in self.lines if line.label_mismatch)
+
 
 class DeviceCart:
     """Lines, quantities and prices; thread-safe, and notifies listeners with snapshots."""
 
-    def __init__(self, currency: str, price_of: PriceOf, available_of: AvailableOf) -> None:
+    def __init__(self, currency: str, price_of: PriceOf, available_of: AvailableOf,
+                 unit_of: UnitOf | None = None) -> None:
         self.currency = currency
         self._price_of = price_of
         self._available_of = available_of
+        self._unit_of = unit_of or (lambda sku: None)
         self._lock = threading.Lock()
         self._lines: dict[str, CartLine] = {}
         self.online_cart_id: str | None = None
@@ -70,11 +97,14 @@ class DeviceCart:
             raise CartError("quantity must be between 0 and 99")
         if quantity == 0:
             return self.remove(sku)
-        price = self._price_of(sku)
-        if price is None:
-            raise UnknownProduct(f"{sku} is not sold in this store")
-        if price.currency != self.currency:
-            raise CartError(f"{sku} is priced in {price.currency}, this cart in {self.currency}")
+        with self._lock:
+            held = self._lines.get(sku)
+        try:
+            refuse_plain_change(sku, held is not None and held.labelled,
+                                quantity, None, None)
+        except PricingError as exc:
+            raise CartError(str(exc)) from None
+        price = self._price(sku)
         if check_stock:
             available = self._available_of(sku) or 0
             if quantity > available:
@@ -83,10 +113,47 @@ class DeviceCart:
             if sku not in self._lines and len(self._lines) >= MAX_LINES:
                 raise CartError(f"a cart holds at most {MAX_LINES} different products")
             previous = self._lines.get(sku)
-            self._lines[sku] = CartLine(sku=sku, quantity=quantity, unit_price=price,
-                                        line_total=line_total(price, quantity),
-                                        price_changed_from=previous.price_changed_from if previous else None)
+            self._lines[sku] = make_line(sku, price, quantity,
+                                         price_changed_from=previous.price_changed_from if previous else None)
         return self._changed()
+
+    def add_measured(self, sku: str, measure: Decimal | None = None, label_price: Money | None = None, *,
+                     check_stock: bool = True) -> CartSnapshot:
+        """Add one scanned pack of a weighed or price-labelled item: its weight in kg and/or its label price.
+
+        Priced from the catalogue by ``mqtt.commerce.price_line`` (a price-only label of a per-kg product gives the
+        weight); a label price that disagrees is kept and flagged. A weighed line takes ceil(kg) stock units.
+        Raises CartError (UnknownProduct, OutOfStock) with a reason to show.
+        """
+        if measure is None and label_price is None:
+            raise CartError(f"a pack of {sku} needs its weight or its label price")
+        price = self._price(sku)
+        try:
+            pack = price_line(sku, price, self._unit_of(sku) or "each", 1, measure, label_price)
+        except PricingError as exc:
+            raise CartError(str(exc)) from None
+        available = (self._available_of(sku) or 0) if check_stock else None
+        with self._lock:
+            previous = self._lines.get(sku)
+            if previous is None and len(self._lines) >= MAX_LINES:
+                raise CartError(f"a cart holds at most {MAX_LINES} different products")
+            try:
+                line = add_pack(previous, pack) if previous is not None else pack
+            except PricingError as exc:
+                raise CartError(str(exc)) from None
+            units = as_request(line).units
+            if available is not None and units > available:
+                raise OutOfStock(sku, available)
+            self._lines[sku] = line
+        return self._changed()
+
+    def _price(self, sku: str) -> Money:
+        price = self._price_of(sku)
+        if price is None:
+            raise UnknownProduct(f"{sku} is not sold in this store")
+        if price.currency != self.currency:
+            raise CartError(f"{sku} is priced in {price.currency}, this cart in {self.currency}")
+        return price
 
     def remove(self, sku: str) -> CartSnapshot:
         """Remove a line."""
@@ -102,9 +169,8 @@ class DeviceCart:
             if line is None or price is None or price == line.unit_price:
                 return False
             original = line.price_changed_from or line.unit_price
-            self._lines[sku] = CartLine(sku=sku, quantity=line.quantity, unit_price=price,
-                                        line_total=line_total(price, line.quantity),
-                                        price_changed_from=None if original == price else original)
+            self._lines[sku] = make_line(sku, price, line.quantity, line.measure, line.label_price,
+                                         price_changed_from=None if original == price else original)
         self._changed()
         return True
 
@@ -134,7 +200,7 @@ class DeviceCart:
     def requests(self) -> list[LineRequest]:
         """The lines as order or export requests."""
         with self._lock:
-            return [LineRequest(sku=line.sku, quantity=line.quantity) for line in self._lines.values()]
+            return [as_request(line) for line in self._lines.values()]
 
     def _changed(self) -> CartSnapshot:
         snap = self.snapshot()

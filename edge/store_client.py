@@ -11,9 +11,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from codes.scanned import Intent
+from edge.batches import RecallBook, ScannedProduct, resolve_scan
 from edge.cart import CartError, CartSnapshot, DeviceCart
 from edge.cleanup import Cleanup
 from edge.client_types import CartOpened, ClientError, StoreNotReady
@@ -32,6 +34,7 @@ from mqtt.commerce import Address, Cart, DeliveryOption, Event, Handoff, LineReq
 from mqtt.dispatch import Dispatch, Listeners
 from mqtt.enrolment import EnrolmentCode
 from mqtt.payloads import Money, PayloadError, StockLevel, StoreDetails, decode, decode_or_none
+from mqtt.recalls import Recall, RecallList
 from mqtt.rpc import RemoteError, RpcError
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,9 @@ class StoreClient:
         self._alerts: dict[str, Alert] = {}
         self._alert_listeners: Listeners[tuple[Alert, ...]] = Listeners(dispatch)
         self._reported: set[str] = set()
+        self.recalls = RecallBook(settings.store, lambda: self.edge.cache)
+        self._recall_listeners: Listeners[RecallList] = Listeners(dispatch)
+        self.recalls.listeners.append(self._recall_listeners.emit)
         self._cleanup = Cleanup(f"store client {settings.device_id}")
         self._started = False
 
@@ -88,6 +94,7 @@ class StoreClient:
             self.staff_actions.listeners.append(self._action_listeners.emit)
             self._cleanup.add(client.subscribe(topics.event(settings.store, self.device_id), self._on_event))
             self._cleanup.add(client.subscribe(topics.alerts_filter(settings.store), self._on_alert, qos=0))
+            self._cleanup.add(client.subscribe(self.recalls.topic, self.recalls.on_message, qos=1))
             self._monitor.load()
             self.outbox.start()
             self.staff_actions.start()
@@ -197,7 +204,7 @@ class StoreClient:
                 details = self.store_details()
                 if details is None:
                     raise StoreNotReady()
-                self._cart = DeviceCart(details.currency, self._price_of, self._available_of)
+                self._cart = DeviceCart(details.currency, self._price_of, self._available_of, self._unit_of)
                 self._cart.listeners.append(self._cart_listeners.emit)
             return self._cart
 
@@ -211,6 +218,10 @@ class StoreClient:
     def _price_of(self, sku: str) -> Money | None:
         view = self.edge.product(sku)
         return Money(amount=view.price, currency=view.currency) if view else None
+
+    def _unit_of(self, sku: str) -> str | None:
+        view = self.edge.product(sku)
+        return view.unit if view else None
 
     def _available_of(self, sku: str) -> int | None:
         return self.edge.stock(sku).available
@@ -236,7 +247,7 @@ class StoreClient:
     def export_cart(self) -> Handoff:
         """Copy the cart to the backend and get a single-use code that opens it on a phone."""
         lines = self.cart.requests()
-        created = self._call("cart.create", {"lines": [x.model_dump() for x in lines]})
+        created = self._call("cart.create", {"lines": [x.model_dump(mode="json") for x in lines]})
         result = self._call("cart.handoff", {"cart_id": created["cart"]["cart_id"]})
         return Handoff.model_validate(result["handoff"])
 
@@ -262,7 +273,7 @@ class StoreClient:
 
     def options(self, lines: list[LineRequest]) -> list[DeliveryOption]:
         """Pickup and delivery options for lines, fastest and cheapest first."""
-        result = self._call("order.options", {"lines": [x.model_dump() for x in lines]})
+        result = self._call("order.options", {"lines": [x.model_dump(mode="json") for x in lines]})
         return [DeliveryOption.model_validate(o) for o in result["options"]]
 
     def place_order(self, option: DeliveryOption, lines: list[LineRequest], address: Address | None,
@@ -342,6 +353,31 @@ class StoreClient:
                 return False
             self._reported.add(sku)
         self._call("alert.report", {"sku": sku, "reason": AlertReason.SCAN_OUT_OF_STOCK.value})
+        return True
+
+    # -- batches: variable-measure codes, recalls, expired batches ----------------------
+
+    def resolve_scan(self, intent: Intent) -> ScannedProduct | None:
+        """A scan's product here with its measure, GS1 data, recall and expiry (see edge.batches.resolve_scan)."""
+        return resolve_scan(self.edge, intent, self.recalls.current())
+
+    def on_recalls(self, listener: Callable[[RecallList], None]) -> Callable[[], None]:
+        """A newer recall list of this store arrived (a shown product may have become recalled)."""
+        return self._recall_listeners.add(listener)
+
+    def recall_for(self, sku: str | None, gtin: str | None = None, batch: str | None = None) -> Recall | None:
+        """The recall in force here for a product (and batch), from the last list received; None if none."""
+        return self.recalls.recall_for(sku, gtin, batch)
+
+    def report_expired(self, sku: str, batch: str, expiry: date) -> bool:
+        """A scan found an expired batch: ask staff to remove it (once per batch and session); True when sent."""
+        key = f"{sku}/{batch}"  # no SKU holds a '/': never mistaken for an empty-shelf report
+        with self._lock:
+            if key in self._reported:
+                return False
+            self._reported.add(key)
+        self._call("alert.report", {"sku": sku, "reason": AlertReason.SCAN_EXPIRED_BATCH.value, "batch": batch,
+                                    "expiry": expiry.isoformat()})
         return True
 
     # -- health ------------------------------------------------------------------------

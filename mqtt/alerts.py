@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mqtt.payloads import DeviceId, Payload, Quantity, Sku, StoreId, Text, Timestamp
+from mqtt.recalls import Batch
 
 AlertId = Annotated[str, Field(pattern=r"^a_[A-Za-z0-9_-]{8,40}$")]
 
@@ -27,6 +29,7 @@ class AlertReason(StrEnum):
     THRESHOLD = "threshold"
     SCAN_OUT_OF_STOCK = "scan_out_of_stock"
     STAFF_REPORT = "staff_report"
+    SCAN_EXPIRED_BATCH = "scan_expired_batch"  # a scanned code's expiry date (GS1 AI 17) has passed
 
 
 class AlertKind(StrEnum):
@@ -35,6 +38,8 @@ class AlertKind(StrEnum):
     RESTOCK = "restock"
     # A shopper's scan says empty but the stock count says full: look, low priority, once per product per period.
     CHECK_SHELF = "check_shelf"
+    # Take every unit of one expired batch off the shelf (``Alert.batch``); once per product and batch while live.
+    REMOVE_BATCH = "remove_batch"
 
 
 class Alert(Payload):
@@ -46,7 +51,13 @@ class Alert(Payload):
     location: str = "shelf"
     state: AlertState
     reason: AlertReason
-    kind: AlertKind = Field(default=AlertKind.RESTOCK, description="restock, or only check a shelf counted full")
+    kind: AlertKind = Field(default=AlertKind.RESTOCK, description="restock, only check a shelf counted full, or "
+                            "remove an expired batch")
+    # Written only for a batch alert, so clients built before these fields parse every other alert unchanged.
+    batch: Batch | None = Field(default=None, exclude_if=lambda value: value is None,
+                                description="the batch to remove (kind remove_batch)")
+    expiry: date | None = Field(default=None, exclude_if=lambda value: value is None,
+                                description="the batch's expiry date (GS1 AI 17)")
     priority: int = Field(ge=0, le=100, description="higher is more urgent")
     opened_at: Timestamp
     claimed_by: DeviceId | None = None
@@ -64,10 +75,18 @@ class Alert(Payload):
 
 
 class AlertReportArgs(Payload):
-    """``alert.report``: a shopper's scan found the shelf empty, or staff saw it empty."""
+    """``alert.report``: a shopper's scan found the shelf empty or an expired batch, or staff saw the shelf empty."""
 
     sku: Sku
     reason: AlertReason = AlertReason.STAFF_REPORT
+    batch: Batch | None = Field(default=None, description="the expired batch (reason scan_expired_batch)")
+    expiry: date | None = Field(default=None, description="its expiry date (reason scan_expired_batch)")
+
+    @model_validator(mode="after")
+    def _batch_when_expired(self) -> AlertReportArgs:
+        if self.reason == AlertReason.SCAN_EXPIRED_BATCH and (self.batch is None or self.expiry is None):
+            raise ValueError("an expired-batch report names the batch and its expiry date")
+        return self
 
 
 class AlertRef(Payload):

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from codes import ids
+from codes.measure import MeasureConfig, MeasureError
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 _CURRENCIES = frozenset(list_currencies())
@@ -66,6 +67,13 @@ def _decimal_bounds(value: Decimal) -> Decimal:
     if abs(value) >= 10**8:
         raise ValueError("amount has more than 8 digits before the decimal point")
     return value
+
+
+def _measure_config(value: str) -> str:
+    try:
+        return MeasureConfig.from_text(value).to_text()  # one spelling of each configuration
+    except MeasureError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _gtin(value: str) -> str:
@@ -125,6 +133,9 @@ class StoreDetails(Payload):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     address: str = Field(default="", max_length=300)
+    variable_measure: Annotated[str, Field(max_length=400), AfterValidator(_measure_config)] = Field(
+        default="", description="the store's variable-measure (weighed item) rules, e.g. \"se\" "
+        "(codes.measure.MeasureConfig); empty: none")
     updated_at: Timestamp
 
 

@@ -7,6 +7,7 @@ Layout (``aisle/v1`` is the protocol version prefix)::
     aisle/v1/{store}/stock/{sku}                        retained stock level
     aisle/v1/{store}/alerts/{alert}                     retained restock alert
     aisle/v1/{store}/staff/revoked                      retained list of revoked staff badge ids
+    aisle/v1/{store}/recalls                            retained list of recalled products and batches
     aisle/v1/{store}/device/{device}/req                device -> backend requests
     aisle/v1/{store}/device/{device}/reply/{nonce}      backend -> device replies
     aisle/v1/{store}/device/{device}/event              backend -> device pushes
@@ -124,6 +125,11 @@ def staff_revoked(store: str) -> str:
     return f"{PREFIX}/{ids.store_id(store)}/staff/revoked"
 
 
+def recalls(store: str) -> str:
+    """Retained list of the store's recalled products and batches (mqtt.recalls.RecallList); the backend's alone."""
+    return f"{PREFIX}/{ids.store_id(store)}/recalls"
+
+
 def backend_status(backend: str) -> str:
     """Retained presence of a backend instance."""
     return f"{PREFIX}/{BACKEND_BRANCH}/{ids.device_id(backend)}/status"
@@ -226,7 +232,7 @@ def _store_or_wildcard(store: str) -> str:
 class ParsedTopic:
     """A protocol topic split into its parts."""
 
-    kind: str  # info | catalog | stock | alert | revoked | req | reply | event | status
+    kind: str  # info | recalls | catalog | stock | alert | revoked | req | reply | event | status
     store: str
     key: str  # sku for catalog/stock, device id otherwise
     nonce: str | None = None
@@ -240,8 +246,8 @@ def parse(topic: str) -> ParsedTopic:
     store, branch = parts[2], parts[3]
     try:
         ids.store_id(store)
-        if branch == "info" and len(parts) == 4:
-            return ParsedTopic("info", store, store)
+        if branch in ("info", "recalls") and len(parts) == 4:
+            return ParsedTopic(branch, store, store)
         if branch in ("catalog", "stock") and len(parts) == 5:
             return ParsedTopic(branch, store, ids.sku(parts[4]))
         if branch == "alerts" and len(parts) == 5 and ALERT_ID_RE.fullmatch(parts[4]):

@@ -26,17 +26,18 @@ import assets
 from codes import ids
 from codes.catalog_csv import read_rows
 from codes.gtin import check_digit, is_valid_gtin
+from codes.measure import MeasureConfig, MeasureError, variable_measure
 
 OUT_DIR = assets.path("demo")
 SEED = "aisle-demo-v1"
 LANGS = ("en", "sv", "da", "fa", "ar", "vi")
 
-# id|name|kind|currency|locale|locales|lat|lon|address
+# id|name|kind|currency|locale|locales|lat|lon|address|variable_measure (codes.measure: the national weighed-item rules)
 STORES = """
-sthlm-city|Aisle Stockholm City|store|SEK|sv_SE|sv en fa ar vi|59.33459|18.06149|Drottninggatan 53, 111 21 Stockholm, Sweden
-sthlm-sodermalm|Aisle Södermalm|store|SEK|sv_SE|sv en fa ar vi|59.31176|18.07559|Götgatan 78, 118 30 Stockholm, Sweden
-cph-vesterbro|Aisle Vesterbro|store|DKK|da_DK|da en fa ar vi|55.67118|12.54706|Vesterbrogade 98, 1620 København V, Denmark
-wh-arlanda|Aisle Warehouse Arlanda|warehouse|SEK|sv_SE|sv en fa ar vi|59.61152|17.89962|Logistikvägen 5, 195 61 Arlandastad, Sweden
+sthlm-city|Aisle Stockholm City|store|SEK|sv_SE|sv en fa ar vi|59.33459|18.06149|Drottninggatan 53, 111 21 Stockholm, Sweden|se
+sthlm-sodermalm|Aisle Södermalm|store|SEK|sv_SE|sv en fa ar vi|59.31176|18.07559|Götgatan 78, 118 30 Stockholm, Sweden|se
+cph-vesterbro|Aisle Vesterbro|store|DKK|da_DK|da en fa ar vi|55.67118|12.54706|Vesterbrogade 98, 1620 København V, Denmark|dk
+wh-arlanda|Aisle Warehouse Arlanda|warehouse|SEK|sv_SE|sv en fa ar vi|59.61152|17.89962|Logistikvägen 5, 195 61 Arlandastad, Sweden|se
 """
 
 # sku|brand|category|vision_label|unit|price SEK (Stockholm City)|en|sv|da|fa|ar|vi
@@ -204,7 +205,14 @@ LOW_STOCK = {
 }
 DKK_PER_SEK = Decimal("0.65")
 
-STORE_HEADER = ["id", "name", "kind", "currency", "locale", "locales", "lat", "lon", "address"]
+STORE_HEADER = ["id", "name", "kind", "currency", "locale", "locales", "lat", "lon", "address", "variable_measure"]
+# Weighed produce also lists the base code of its scale labels under Swedish rules (GS1 Sweden: prefix 23, a 6-digit
+# item number, the weight in grams in the last 4 digits, zero here): a label of 1.234 kg is 23 + item + 1234 + check
+# digit, and the kiosk finds the product through this code (edge/batches.py). Fixed item numbers, like a scale's PLUs.
+WEIGHED_ITEMS = {
+    "FRU-APL-GOLDEN": "100101", "FRU-APL-GRANNY": "100102", "FRU-APL-PINKLADY": "100103",
+    "FRU-APL-REDDEL": "100104", "FRU-APL-ROYALGALA": "100105", "FRU-BANANA": "100201",
+}
 PRODUCT_HEADER = ["sku", "gtins", "brand", "category", "vision_label", "unit", "image"] + [f"name_{lang}" for lang in LANGS]
 INVENTORY_HEADER = ["store", "sku", "price", "shelf_location", "shelf", "backroom", "warehouse", "reorder_threshold"]
 
@@ -238,6 +246,9 @@ def make_gtins(products: list[dict[str, str]]) -> None:
                     break
             seen.add(code)
             codes.append(code)
+        if p["sku"] in WEIGHED_ITEMS:
+            body = "23" + WEIGHED_ITEMS[p["sku"]] + "0000"
+            codes.append(body + check_digit(body))
         p["gtins"] = "|".join(codes)
 
 
@@ -339,6 +350,10 @@ def check() -> list[str]:
         if not {"en", "fa", "ar", "vi"} <= set(s["locales"].split()):
             errors.append(f"store {s['id']}: locales")
         float(s["lat"]), float(s["lon"])
+        try:
+            MeasureConfig.from_text(s.get("variable_measure", ""))
+        except MeasureError as exc:
+            errors.append(f"store {s['id']}: {exc}")
     if len(shops) < 3 or not whs:
         errors.append("need >= 3 shops and a warehouse")
     skus = [p["sku"] for p in products]
@@ -351,6 +366,11 @@ def check() -> list[str]:
     for p in products:
         if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{2,31}", p["sku"]):
             errors.append(f"{p['sku']}: bad sku")
+        if p["sku"] in WEIGHED_ITEMS:  # a 1.234 kg scale label must lead to one of the product's codes
+            body = "23" + WEIGHED_ITEMS[p["sku"]] + "1234"
+            label = variable_measure("0" + body + check_digit(body), MeasureConfig("se"))
+            if label is None or label.base_gtin[1:] not in p["gtins"].split("|") or label.value != Decimal("1.234"):
+                errors.append(f"{p['sku']}: no base code for Swedish scale labels")
         for g in p["gtins"].split("|"):
             if not (is_valid_gtin(g) and ((len(g) == 13 and g[:2] in {str(n) for n in range(20, 30)}) or (len(g) == 8 and g[0] == "2"))):
                 errors.append(f"{p['sku']}: bad gtin {g}")

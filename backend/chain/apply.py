@@ -50,7 +50,8 @@ def apply_page(db: Database, store_id: str, page: HqPage, now: datetime) -> int:
         done = applied_seq(db)
         details = page.store
         catalog.upsert_store(db, StoreInfo(details.store, details.name, details.kind, details.currency, details.locale,
-                                           tuple(details.locales), details.lat, details.lon, details.address))
+                                           tuple(details.locales), details.lat, details.lon, details.address,
+                                           details.variable_measure))
         for entry in page.entries:
             if entry.seq <= done:
                 continue

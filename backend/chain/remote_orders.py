@@ -63,10 +63,10 @@ def hold(db: Database, store: str, for_store: str, args: HoldArgs, now: datetime
                 raise CartError(ErrorCode.CONFLICT, "order id already used by another store")
             return True, []
         for line in args.lines:
-            orders._reserve(db, store, line.sku, line.quantity, now)
+            orders._reserve(db, store, line.sku, line.units, now)
         db.conn.execute("INSERT INTO remote_holds VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
             args.order_id, for_store, args.kind.value, OrderStatus.AWAITING_PAYMENT.value,
-            json.dumps([line.model_dump() for line in args.lines]), args.pay_by.isoformat(), now.isoformat(),
+            json.dumps([line.model_dump(mode="json") for line in args.lines]), args.pay_by.isoformat(), now.isoformat(),
             now.isoformat()])
     return False, [line.sku for line in args.lines]
 
@@ -84,9 +84,9 @@ def hold_status(db: Database, store: str, for_store: str, args: HoldStatusArgs, 
         lines = [LineRequest.model_validate(line) for line in json.loads(row[2])]
         if args.status == OrderStatus.CANCELLED or args.status in orders.SALES:
             for line in lines:
-                orders._release(db, store, line.sku, line.quantity, now)
+                orders._release(db, store, line.sku, line.units, now)
                 if args.status in orders.SALES:
-                    orders._sell(db, store, line.sku, line.quantity, args.order_id, f"order-of-{for_store}", now)
+                    orders._sell(db, store, line.sku, line.units, args.order_id, f"order-of-{for_store}", now)
         db.conn.execute("UPDATE remote_holds SET status = ?, updated_at = ? WHERE order_id = ?",
                         [args.status.value, now.isoformat(), args.order_id])
     return [line.sku for line in lines] if args.status == OrderStatus.CANCELLED or args.status in orders.SALES else []
@@ -128,7 +128,7 @@ def remote_sources(mirror: NearbyMirror, lines: list[LineRequest]) -> list[order
                  for line in lines]  # one look per line, not one per line and store
     return [(site, details.kind, details.currency, details.lat, details.lon)
             for site, details in sorted(mirror.stores().items())
-            if details.kind == "store" and all(levels.get(site, 0) >= line.quantity
+            if details.kind == "store" and all(levels.get(site, 0) >= line.units
                                                 for levels, line in zip(available, lines, strict=True))]
 
 
@@ -156,7 +156,7 @@ def _know_store(db: Database, mirror: NearbyMirror, site: str) -> None:
     with db.transaction():
         catalog.upsert_store(db, StoreInfo(details.store, details.name, details.kind, details.currency,
                                            details.locale, tuple(details.locales), details.lat, details.lon,
-                                           details.address))
+                                           details.address, details.variable_measure))
         db.conn.execute("UPDATE stores SET remote = 1 WHERE id = ?", [site])
 
 

@@ -16,7 +16,7 @@ from backend import carts, holds
 from backend.chain.remote_orders import CallSite
 from backend.db import Database
 from codes import ids
-from mqtt.commerce import Cart, Event, LineRequest, RedeemArgs
+from mqtt.commerce import Cart, Event, LineRequest, RedeemArgs, as_request
 from mqtt.payloads import DeviceId, ErrorCode, decode
 from mqtt.rpc import OpError, RemoteError, RequestContext, RpcError
 
@@ -45,7 +45,7 @@ def serve_remote_redeem(db: Database, send_event: SendEvent, clock: Callable[[],
         cart, owner = carts.redeem(db, ids.HQ_SITE, f"{ctx.device}/{request.device}", request.token, clock())
         send_event(ids.HQ_SITE, owner, Event(type="cart.opened", at=clock(), data={
             "cart_id": cart.cart_id, "store": ctx.device, "device": request.device}))
-        return {"lines": [{"sku": line.sku, "quantity": line.quantity} for line in cart.lines]}
+        return {"lines": [as_request(line).model_dump(mode="json") for line in cart.lines]}
 
     return redeem
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt import alerts, chain, commerce, payloads, schema_doc
+from mqtt import alerts, chain, commerce, payloads, recalls, schema_doc
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLE = re.compile(r"<!-- example: (\w+) -->\s*```json\n(.*?)```", re.S)
@@ -25,7 +25,7 @@ def test_every_documented_model_has_an_example() -> None:
 @pytest.mark.parametrize("name,body", examples(), ids=[f"{n}-{i}" for i, (n, _) in enumerate(examples())])
 def test_examples_validate_against_their_model(name: str, body: str) -> None:
     model = (getattr(payloads, name, None) or getattr(commerce, name, None) or getattr(chain, name, None)
-             or getattr(alerts, name))
+             or getattr(recalls, name, None) or getattr(alerts, name))
     decoded = payloads.decode(model, body.encode())
     assert json.loads(payloads.encode(decoded))  # and they survive a round trip
 
@@ -38,7 +38,7 @@ def test_generated_schemas_are_current() -> None:
 def test_every_topic_builder_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     for pattern in ("aisle/v1/{store}/info", "aisle/v1/{store}/catalog/{sku}", "aisle/v1/{store}/stock/{sku}",
-                    "aisle/v1/{store}/alerts/{alert_id}", "aisle/v1/{store}/staff/revoked",
+                    "aisle/v1/{store}/alerts/{alert_id}", "aisle/v1/{store}/staff/revoked", "aisle/v1/{store}/recalls",
                     "/device/{device}/req",
                     "/device/{device}/reply/{nonce}", "/device/{device}/status", "/device/{device}/event",
                     "aisle/v1/_backend/{backend}/status", "aisle/v1/_chain/{site}/live",
