@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,7 +202,8 @@ class Walkthrough:
 
     def kiosk_steps(self) -> list[Callable[[], Step]]:
         return [self.attract_languages, self.scan_and_product, self.cart_and_handoff, self.online_cart,
-                self.send_home, self.recognise, self.rtl_tour, self.large_text, self.idle_reset, self.staff_tour]
+                self.send_home, self.recognise, self.rtl_tour, self.large_text, self.weighed_and_batch,
+                self.idle_reset, self.staff_tour]
 
     def phone_steps(self) -> list[Callable[[], Step]]:
         return [self.attract_languages, self.scan_and_product, self.cart_and_handoff, self.send_home,
@@ -365,6 +367,60 @@ class Walkthrough:
         self.shot(f"{self.ctl.nav.home_name}-large-contrast")
         ui.text_scale, ui.high_contrast = self.ctl.config.text_scale, self.ctl.config.high_contrast
         yield 0.3
+
+    def weighed_and_batch(self) -> Step:
+        """A scale's weight label into the cart, then a GS1 DataMatrix of an expired batch (staff are told)."""
+        self.ctl.set_language("en")
+        for name, code, fmt in self._pack_codes():
+            self.camera_symbol(name, code, fmt)
+            yield from self.tap("scan_button")
+            yield self.on("product", 15)
+            yield self.idle()
+            yield 0.3
+            self.shot(f"product-{name}")
+            if name == "weighed":
+                yield from self.tap("add_button")
+                yield 0.3
+            self.ctl.nav.home()
+            yield self.on(self.ctl.nav.home_name)
+        self.ctl.end_session()  # the next steps start from an empty cart
+        yield self.on(self.ctl.nav.home_name)
+
+    def _pack_codes(self) -> list[tuple[str, str, str]]:
+        """A weighed label of a product sold by weight here (0.734 kg), and an expired batch of the usual product."""
+        from codes.gtin import check_digit
+        from codes.measure import MeasureConfig, variable_measure
+
+        codes = []
+        details = self.ctl.link.store_details()
+        config = MeasureConfig.from_text(details.variable_measure if details else "")
+        for sku in self.ctl.link.edge.cache.skus(self.ctl.config.store):
+            view = self.ctl.link.product(sku)
+            measures = [(g, variable_measure(g.zfill(14), config)) for g in (view.gtins if view else ())]
+            base = next((g for g, m in measures if m is not None and not m.value), None)  # the measure zeroed
+            if base is not None:
+                body = base.zfill(14)[1:9] + "0734"  # the weight digits of the common 8 + 4 layout
+                found = variable_measure("0" + body + check_digit(body), config)
+                if found is not None and found.base_gtin == base.zfill(14):
+                    codes.append(("weighed", body + check_digit(body), "EAN13"))
+                    break
+        view = self.ctl.link.product(self.product_sku())
+        if view is not None and view.gtins:
+            expired = f"{datetime.now() - timedelta(days=1):%y%m%d}"
+            codes.append(("expired-batch", f"(01){view.gtins[0].zfill(14)}(17){expired}(10)L0T7", "DataMatrix"))
+        return codes
+
+    def camera_symbol(self, name: str, content: str, zx_format: str) -> Path:
+        """A folder the camera replays: one barcode drawn by zxing-cpp's writer (GS1 content in its HRI form)."""
+        import cv2
+
+        from vision.synthetic import label_image
+
+        folder = self._tmp / name
+        folder.mkdir(exist_ok=True)
+        cv2.imwrite(str(folder / "code.png"), label_image(content, zx_format, gs1=content.startswith("(")))
+        self.ctl.config = replace(self.ctl.config, images=folder)
+        return folder
 
     def idle_reset(self) -> Step:
         sessions = self.ctl.link.sessions

@@ -108,6 +108,7 @@ class Controller:
         link.on_enrolment_used(self._enrolment_used)
         link.on_session_end(lambda _session: self.reset_ui())
         link.on_alerts(self._alerts_changed)
+        link.on_recalls(lambda recalls: self.updates.dispatch("on_recalls", recalls))
         link.on_staff_action(self._staff_action_done)
         if self.staff.enabled:  # the store's revoked badges, kept on the device for offline checks
             link.on_staff_revocations(self.staff.on_revocation_message)

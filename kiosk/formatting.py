@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal
 
 # Babel only swaps separators for a locale's native numbering system, never the digits themselves; Persian
@@ -73,6 +73,17 @@ class Formatter:
             return "–"
         local = moment.astimezone() if moment.tzinfo else moment.replace(tzinfo=UTC).astimezone()
         return self._native(format_datetime(local, "short", locale=self.locale))
+
+    def day(self, day: date | None) -> str:
+        """A calendar date, medium form (``31 Dec 2026``): a batch's expiry, a use-by day."""
+        if day is None:
+            return "–"
+        return self._native(format_date(day, "medium", locale=self.locale))
+
+    def weight(self, kg: Decimal) -> str:
+        """A weight as a scale label prints it: ``0.734 kg``, grams kept (three decimals)."""
+        text = format_decimal(kg, format="#,##0.000", locale=self.locale, numbering_system="default")
+        return f"{self._native(text)}\u00a0kg"
 
     def digits(self, text: str) -> str:
         """Digits of an identifier-free text (a count, a countdown) in the language's script."""

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from codes.ids import HQ_SITE
+from codes.measure import MeasureError
 from codes.scanned import (
     CartHandoff,
     Intent,
@@ -88,16 +89,30 @@ class ScanRouter:
             ctl.notify(tr._("We cannot use this code here. Try a shelf label or a product barcode."), "error")
 
     def open_product(self, code: str | ProductLink | ProductCode, other_store: bool = False) -> bool:
-        """Show the product of a SKU, or of a scan parsed once already, or say why not."""
+        """Show the product of a SKU, or of a scan parsed once already, or say why not.
+
+        A scan brings what its code says about this one pack (weight, price, batch, expiry) to the product screen.
+        """
         ctl, link = self.ctl, self.ctl.link
-        view = link.product(code)
+        scan = None
+        if isinstance(code, str):
+            view = link.product(code)
+        else:
+            try:
+                scan = link.resolve_scan(code)
+            except MeasureError as exc:
+                log.info("variable-measure label refused: %s", exc)
+                ctl.notify(tr._("We cannot read the weight or price on this label. Please ask a member of staff."),
+                           "error")
+                return False
+            view = scan.product if scan is not None else None
         if view is None:
             if link.store_details() is None or not link.synced(0.1):
                 ctl.notify(tr._("Still loading this store's products. Please scan again in a moment."), "error")
             else:
                 ctl.notify(tr._("We do not sell this product in this store."), "error")
             return False
-        ctl.nav.go("product", sku=view.sku)
+        ctl.nav.go("product", sku=view.sku, scan=scan)
         if other_store:
             ctl.notify(tr._("This label is from another store. Showing the price and stock here."), "info")
         return True

@@ -91,9 +91,14 @@ class CartScreen(AisleScreen):
             if line.price_changed_from is not None:
                 was = tr._("Price changed from {old}").format(
                     old=fmt.money(line.price_changed_from.amount, line.price_changed_from.currency))
+            price = fmt.money(line.unit_price.amount, line.unit_price.currency)
+            if line.label_mismatch and line.label_price is not None:
+                was = tr._("The label said {label}").format(
+                    label=fmt.money(line.label_price.amount, line.label_price.currency))
+            unit = (tr._("{weight} at {price} per kg").format(weight=fmt.weight(line.measure), price=price)
+                    if line.measure is not None else tr._("{price} each").format(price=price))
             box.add_widget(CartLineRow(
-                sku=line.sku, name=name,
-                unit=tr._("{price} each").format(price=fmt.money(line.unit_price.amount, line.unit_price.currency)),
+                sku=line.sku, name=name, unit=unit, weighed=line.labelled,
                 quantity=fmt.number(line.quantity), total=fmt.money(line.line_total.amount, line.line_total.currency),
                 was=was, on_change=vm.change))
         self.total = fmt.money(snapshot.total.amount, snapshot.total.currency) if snapshot else ""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
+from edge.batches import ScannedProduct
 from edge.device import ProductView, StockView
 from edge.nearby import NearbyStock
 from kiosk import presenters
 from kiosk.i18n.translator import tr
+from kiosk.pack_text import PackText, pack_text
 from kiosk.screens.base import AisleScreen
 from kiosk.viewmodels.shopper import ProductModel
 from kiosk.widgets.text import AText
+from mqtt.commerce import sold_by_weight
 
 
 class ProductScreen(AisleScreen):
@@ -31,15 +34,24 @@ class ProductScreen(AisleScreen):
     initial = StringProperty("")
     nearby_status = StringProperty("")
     in_stock = BooleanProperty(False)
+    scanned = ObjectProperty(None, allownone=True)  # the scan that opened the screen: this one pack's label
+    pack = StringProperty("")
+    label_note = StringProperty("")
+    batch_note = StringProperty("")
+    batch_tone = StringProperty("muted")
+    blocked = BooleanProperty(False)  # an expired or recalled pack is not sold
+    weighed = BooleanProperty(False)  # the label carries a weight or price: "Add this pack"
+    _pack = PackText()
 
     def on_vm(self, _screen: object, vm: ProductModel) -> None:
         vm.bind(on_stock=lambda _vm, view: self.stock_changed(view),
                 on_product=lambda _vm, view: self.product_changed(view),
-                on_connection=lambda _vm, _up: self.refresh_stock())
+                on_connection=lambda _vm, _up: self.refresh_stock(),
+                on_recalls=lambda _vm, _recalls: self.refresh())
 
-    def prepare(self, sku: str = "", **_params: Any) -> None:
+    def prepare(self, sku: str = "", scan: ScannedProduct | None = None, **_params: Any) -> None:
         if sku:
-            self.sku = sku
+            self.sku, self.scanned = sku, scan
         self.refresh()
         self.load_nearby()
 
@@ -57,10 +69,27 @@ class ProductScreen(AisleScreen):
         self.product_name = vm.name_of(view)
         self.details = " · ".join(x for x in (view.brand, view.unit) if x)
         self.price = vm.fmt.money(view.price, view.currency)
+        if sold_by_weight(view.unit):
+            self.price = tr._("{price} per kg").format(price=self.price)
         self.shelf = presenters.shelf_text(view.shelf_location, tr._)
         self.image = vm.image(view)
         self.initial = (view.names.get("en") or view.sku)[:1].upper()
+        self._pack = self._pack_text(view)
+        self.pack, self.label_note, self.weighed = self._pack.pack, self._pack.label, self._pack.weighed
+        self.batch_note, self.batch_tone, self.blocked = self._pack.note, self._pack.tone, self._pack.blocked
         self.refresh_stock()
+
+    def _pack_text(self, view: ProductView) -> PackText:
+        """This pack's weight, price and batch, with the recall in force now (a list may arrive while showing)."""
+        scan = self.scanned
+        recall = scan.recall if scan is not None else None
+        if recall is None:
+            batch = scan.batch if scan is not None else None
+            recall = self.vm.recall_for(view.sku) if batch is None else None
+        texts = pack_text(view, scan, recall, self.vm.fmt, tr._)
+        if scan is not None and scan.expired and scan.batch and scan.expiry:
+            self.vm.report_expired(view.sku, scan.batch, scan.expiry)
+        return texts
 
     def refresh_stock(self, view: StockView | None = None) -> None:
         """The stock line; offline it says when the number was last known."""
@@ -113,8 +142,11 @@ class ProductScreen(AisleScreen):
             self.nearby_status = tr._("Nearby stores cannot be checked right now.")
 
     def add_to_cart(self) -> None:
-        """One more in the cart (refused politely when the shelf is empty)."""
-        self.vm.add_to_cart(self.sku, self.product_name)
+        """One more in the cart, or the scanned pack with its weight (refused politely when the shelf is empty)."""
+        if self.weighed:
+            self.vm.add_pack(self.sku, self.product_name, self._pack.measure, self._pack.label_price)
+        else:
+            self.vm.add_to_cart(self.sku, self.product_name)
 
     def send_home(self) -> None:
         """Deliver this product."""
@@ -126,4 +158,7 @@ class ProductScreen(AisleScreen):
 
     def reset(self) -> None:
         self.sku = self.product_name = self.price = self.stock = self.image = ""
+        self.scanned, self.pack, self.label_note, self.batch_note = None, "", "", ""
+        self.blocked = self.weighed = False
+        self._pack = PackText()
         self.ids.nearby.clear_widgets()

@@ -1,4 +1,4 @@
-"""Staff home: live restock alerts, most urgent first, and the staff tools."""
+"""Staff home: live alerts (restocks, expired batches to remove), most urgent first, and the staff tools."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from kiosk.screens.base import AisleScreen
 from kiosk.viewmodels.staff import StaffModel
 from kiosk.widgets.alert_panel import AlertPanel
 from kiosk.widgets.choice import ChoiceCard
-from mqtt.alerts import Alert, AlertState
+from mqtt.alerts import Alert, AlertKind, AlertState
 
 LOW_SHELF = 3
 
@@ -63,15 +63,25 @@ class StaffScreen(AisleScreen):
         view = vm.product(alert.sku)
         name = vm.name_of(view) if view else alert.sku
         where = view.shelf_location if view and view.shelf_location else "–"
+        if alert.kind == AlertKind.REMOVE_BATCH:
+            # Not a refill: the stock counts say nothing about how many units of this batch are on the shelf.
+            title = tr._("Remove expired batch: {product}").format(product=name)
+            line = tr._("Batch {batch}, expired {date} · at {location}").format(
+                batch=alert.batch, date=fmt.day(alert.expiry), location=where)
+            return title, line + self._claimed(alert)
         line = tr._("Shelf {shelf} · backroom {backroom} · at {location}").format(
             shelf=fmt.number(alert.shelf), backroom=fmt.number(alert.backroom), location=where)
-        if alert.state == AlertState.CLAIMED:
-            line += " · " + (tr._("yours") if alert.claimed_by == vm.device_id else tr._("taken"))
+        line += self._claimed(alert)
         if not alert.backroom:
             line += " · " + tr._("backroom empty")
         elif not alert.restock_now:  # some units, not enough to refill the shelf: order more
             line += " · " + tr._("not enough in the backroom")
         return name, line
+
+    def _claimed(self, alert: Alert) -> str:
+        if alert.state != AlertState.CLAIMED:
+            return ""
+        return " · " + (tr._("yours") if alert.claimed_by == self.vm.device_id else tr._("taken"))
 
     def _alert_card(self, alert: Alert) -> ChoiceCard:
         name, line = self._describe(alert)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from edge.cart import CartError, CartSnapshot, OutOfStock
@@ -11,6 +13,8 @@ from edge.nearby import NearbyStock
 from kiosk.i18n.translator import tr
 from kiosk.viewmodels.base import CameraModel, ScreenModel
 from mqtt.commerce import Handoff, LineRequest
+from mqtt.payloads import Money
+from mqtt.recalls import Recall
 
 if TYPE_CHECKING:
     from vision.recognition import Recognition
@@ -38,7 +42,7 @@ class ScanModel(CameraModel):
 class ProductModel(ScreenModel):
     """One product: cache look-ups, stock nearby, cart and checkout."""
 
-    relays = ("on_stock", "on_product", "on_connection")
+    relays = ("on_stock", "on_product", "on_connection", "on_recalls")
 
     @property
     def is_shopper(self) -> bool:
@@ -55,8 +59,20 @@ class ProductModel(ScreenModel):
 
     def add_to_cart(self, sku: str, name: str) -> None:
         """One more in the cart (refused politely when the shelf is empty)."""
+        line = next((line for line in self._client.cart.snapshot().lines if line.sku == sku), None)
+        if line is not None and line.labelled:
+            self.notify(tr._("This is sold by weight: scan the label of each pack to add it."), "error")
+            return
+        self._add(name, lambda: self._client.cart.add(sku))
+
+    def add_pack(self, sku: str, name: str, measure: Decimal | None, label_price: Money | None) -> None:
+        """The scanned pack in the cart, with the weight or price its label carries."""
+        self._add(name, lambda: self._client.cart.add_measured(sku, measure, label_price))
+
+    def _add(self, name: str, add: Callable[[], object]) -> None:
+        """Put something in the cart and say so, or say politely why not."""
         try:
-            self._client.cart.add(sku)
+            add()
         except OutOfStock as exc:
             text = tr._("Not enough in stock here ({n} left). You can have it sent home or reserve it.")
             self.notify(text.format(n=self.fmt.number(exc.available)), "error")
@@ -65,6 +81,14 @@ class ProductModel(ScreenModel):
             self.notify(str(exc), "error")
             return
         self.notify(tr._("Added to your cart: {name}").format(name=name), "ok")
+
+    def recall_for(self, sku: str) -> Recall | None:
+        """A recall in force here for the whole product (a batch recall needs the batch from a scan)."""
+        return self._client.recall_for(sku)
+
+    def report_expired(self, sku: str, batch: str, expiry: date) -> None:
+        """Ask staff to take an expired batch off the shelf (worker thread; once per batch and session)."""
+        self.run(lambda: self._client.report_expired(sku, batch, expiry), None, lambda _exc: None)
 
     def checkout(self, sku: str, kind: str) -> None:
         """Deliver or reserve one of this product."""
@@ -95,7 +119,11 @@ class CartModel(ScreenModel):
     def change(self, sku: str, delta: int) -> None:
         """Plus or minus one; zero removes the line."""
         cart = self._client.cart
-        current = next((line.quantity for line in cart.snapshot().lines if line.sku == sku), 0)
+        line = next((line for line in cart.snapshot().lines if line.sku == sku), None)
+        current = line.quantity if line is not None else 0
+        if line is not None and line.labelled:
+            current = 0 if delta < 0 else current  # weighed packs: minus takes the line out, only a scan adds one
+            delta = 0
         try:
             cart.set_quantity(sku, max(0, current + delta))
         except CartError as exc:

@@ -6,7 +6,8 @@ from typing import Any
 
 from kivy.event import EventDispatcher
 
-UPDATES = ("on_stock", "on_product", "on_connection", "on_cart", "on_cart_opened", "on_order", "on_alerts", "on_pick")
+UPDATES = ("on_stock", "on_product", "on_connection", "on_cart", "on_cart_opened", "on_order", "on_alerts", "on_pick",
+           "on_recalls")
 
 
 class UpdateEvents(EventDispatcher):
@@ -37,6 +38,9 @@ class UpdateEvents(EventDispatcher):
 
     def on_pick(self, *_args: Any) -> None:
         """A product was picked for a staff tool (``purpose``, ``sku``)."""
+
+    def on_recalls(self, *_args: Any) -> None:
+        """The store's recall list changed (``recalls``)."""
 
 
 class Updates(UpdateEvents):

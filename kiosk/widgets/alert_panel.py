@@ -1,4 +1,4 @@
-"""One restock alert, opened from the staff list: claim it, say how many went on the shelf, or dismiss it."""
+"""One alert from the staff list (a restock, or an expired batch to remove): claim it, close it, or dismiss it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kivy.uix.modalview import ModalView
 from edge.client_types import ClientError
 from kiosk.i18n.translator import tr
 from kiosk.presenters import error_text
-from mqtt.alerts import Alert, AlertState
+from mqtt.alerts import Alert, AlertKind, AlertState
 
 if TYPE_CHECKING:
     from kiosk.viewmodels.staff import StaffModel
@@ -26,6 +26,7 @@ class AlertPanel(ModalView):
     quantity = NumericProperty(0)
     mine = BooleanProperty(False)
     claimable = BooleanProperty(False)
+    removal = BooleanProperty(False)  # an expired batch to take off the shelf: nothing is moved onto it
     busy = BooleanProperty(False)
     error = StringProperty("")
 
@@ -35,12 +36,14 @@ class AlertPanel(ModalView):
         self.alert, self.title, self.details = alert, title, details
         self.mine = alert.claimed_by == model.device_id
         self.claimable = alert.state == AlertState.OPEN
+        # The backend closes a batch removal only with quantity 0: refilling is a restock alert of its own.
+        self.removal = alert.kind == AlertKind.REMOVE_BATCH
         # Suggest filling the shelf to twice its threshold, as far as the backroom allows.
-        self.quantity = max(0, min(alert.backroom, max(alert.threshold * 2 - alert.shelf, 1)))
+        self.quantity = 0 if self.removal else max(0, min(alert.backroom, max(alert.threshold * 2 - alert.shelf, 1)))
 
     def step(self, amount: int) -> None:
         """Change the number of units moved to the shelf."""
-        if self.alert is not None:
+        if self.alert is not None and not self.removal:
             self.quantity = max(0, min(self.alert.backroom, self.quantity + amount))
 
     def claim(self) -> None:
@@ -49,8 +52,8 @@ class AlertPanel(ModalView):
         self._run(lambda: self._model.claim_alert(alert_id), close=False)
 
     def resolve(self) -> None:
-        """Units moved: close the alert through the stock ledger."""
-        alert_id, quantity = self.alert.alert_id, int(self.quantity)
+        """Units moved (or the batch taken away, quantity 0): close the alert through the stock ledger."""
+        alert_id, quantity = self.alert.alert_id, 0 if self.removal else int(self.quantity)
         self._run(lambda: self._model.resolve_alert(alert_id, quantity))
 
     def dismiss_alert(self, reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 
@@ -17,6 +17,7 @@ class CartLineRow(BoxLayout):
     quantity = StringProperty("")
     total = StringProperty("")
     was = StringProperty("")
+    weighed = BooleanProperty(False)  # scanned packs with a weight or price: removed whole, never +1
 
     def __init__(self, on_change: Callable[[str, int], None], **kwargs: object) -> None:
         self._on_change = on_change

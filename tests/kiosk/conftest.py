@@ -53,6 +53,20 @@ def write_qr(folder: Path, text: str, name: str = "code.png") -> Path:
     return path
 
 
+def write_symbol(folder: Path, content: str, zx_format: str, gs1: bool = False, name: str = "code.png") -> Path:
+    """Replace the camera folder's pictures with one barcode made by zxing-cpp's writer (GS1 content in HRI form)."""
+    import cv2
+
+    from vision.synthetic import label_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    path = folder / name
+    cv2.imwrite(str(path), label_image(content, zx_format, gs1))
+    return path
+
+
 # A shared-data photo of the demo's SKU (Golden Delicious); the recogniser's gallery was built from this split.
 GROCERY_PHOTO = SAMPLE_PHOTO
 
@@ -105,6 +119,7 @@ class DemoBackend:
     def __init__(self, broker: MosquittoBroker, db: Path) -> None:
         clear_retained(broker.url)
         self.url = broker.url
+        self.db_path = db
         self.db = Database(db)
         load_demo(self.db)
         self.service = BackendService(self.db, broker.url, backend_id=unique("backend"), watch_interval=0.2)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from tests.kiosk.conftest import LANGUAGES, SKU, STAFF_DEVICE, DemoBackend, KioskApp, write_picture
 
 pytestmark = pytest.mark.slow
 ALERT_SKU = "FRU-APL-GRANNY"  # threshold 14 on the shelf in the demo data
+BATCH_SKU = "DAI-SOURCREAM-ARLA-ECO"  # on shelf F01-B2-S2 in the demo data
 
 
 def wait_text(app: KioskApp, part: str, tries: int = 100, scrolled: bool = False) -> str:
@@ -123,6 +126,39 @@ def test_restock_alert_appears_and_is_resolved_from_the_staff_phone(staff: Kiosk
     state = demo_backend.db.conn.execute("SELECT state FROM alerts WHERE sku = ? ORDER BY opened_at DESC",
                                             [ALERT_SKU]).fetchone()
     assert state == ("resolved",)
+
+
+def test_an_expired_batch_alert_reads_as_a_removal_and_closes_without_moving_stock(
+        staff: KioskApp, demo_backend: DemoBackend) -> None:
+    expired = date.today() - timedelta(days=3)
+    # A kiosk's scan found a GS1 code whose expiry (AI 17) has passed.
+    demo_backend.call("alert.report", {"sku": BATCH_SKU, "reason": "scan_expired_batch", "batch": "L24-117",
+                                       "expiry": expired.isoformat()}, device="kiosk-lobby")
+    before = demo_backend.stock(BATCH_SKU)
+    staff.call("go", screen="staff")
+    title = wait_text(staff, "Remove expired batch: Arla Organic Sour Cream", scrolled=True)
+    line = wait_text(staff, "Batch L24-117, expired", scrolled=True)
+    assert "F01-B2-S2" in line and str(expired.year) in line, line  # where, and the date in words
+    staff.tap(title)  # scrolled into view: the demo's empty shelves rank above it
+    staff.tap("claim_button")
+    staff.wait(lambda s: not s["busy"])
+    assert "Take every unit of this batch off the shelf." in staff.call("texts", frames=3)
+    staff.shot("staff", "en", "batch-alert-panel")
+    staff.tap("close_alert_button")
+    wait_text(staff, "Batch L24-117, expired")  # on screen now, marked as taken on by this phone
+    staff.shot("staff", "en", "batch-alert")
+    staff.tap(title)
+    staff.tap("resolve_button")
+    staff.wait(lambda s: not s["busy"])
+    row = demo_backend.db.conn.execute("SELECT state, resolved_quantity FROM alerts WHERE sku = ? AND batch = ?",
+                                          [BATCH_SKU, "L24-117"]).fetchone()
+    assert row == ("resolved", 0)
+    assert demo_backend.stock(BATCH_SKU) == before, "removing a batch moved stock"
+    for _ in range(100):
+        if not [t for t in staff.call("texts", frames=3, scrolled=True) if "L24-117" in t]:
+            break
+    else:
+        raise AssertionError("the resolved batch alert stayed on the staff screen")
 
 
 def test_an_urgent_alert_rings_and_names_the_shelf_on_the_staff_phone(staff: KioskApp,
