@@ -17,9 +17,9 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, Strict, TypeAdapter, ValidationError
 
 from codes import ids
 from mqtt import topics
@@ -88,7 +88,8 @@ class _Page(Payload):
     products: list[Product]
     stock: list[StockLevel]
     next: str | None = None
-    as_of: Timestamp
+    # Strict: an ISO 8601 string only, as parse_page reads it (pydantic would also take a number of seconds).
+    as_of: Annotated[Timestamp, Strict()]
 
 
 class _PageReply(Payload):
