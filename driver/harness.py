@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT = 10.0  # seconds a command may wait for its target to become tappable
 READ_PROPS = ("product_name", "price", "stock", "stock_state", "stock_detail", "shelf", "nearby_status", "total",
               "flagged", "reference", "phase", "status", "message", "levels", "summary", "sku", "empty", "error",
-              "pack", "label_note", "batch_note", "batch_tone", "blocked", "weighed")
+              "pack", "label_note", "batch_note", "batch_tone", "blocked", "weighed", "withdrawn")
 
 
 class HarnessError(Exception):

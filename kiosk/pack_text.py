@@ -28,6 +28,7 @@ class PackText:
     note: str = ""  # batch, use-by, expired or recalled
     tone: str = "muted"  # how the note looks: muted, warn or danger
     blocked: bool = False  # expired or recalled: not to be sold
+    withdrawn: bool = False  # every batch recalled: not to be sent or reserved either
     measure: Decimal | None = None
     label_price: Money | None = None
 
@@ -53,7 +54,8 @@ def pack_text(view: ProductView, scan: ScannedProduct | None, recall: Recall | N
             pack, label = _pack_line(line, fmt, _), _label_line(line, fmt, _)
             measure, label_price = line.measure, line.label_price
     note, tone, blocked = _batch_note(scan, recall, fmt, _)
-    return PackText(pack, label, note, tone, blocked, measure, label_price)
+    withdrawn = recall is not None and recall.batch is None
+    return PackText(pack, label, note, tone, blocked, withdrawn, measure, label_price)
 
 
 def _pack_line(line: CartLine, fmt: Formatter, _: Gettext) -> str:
@@ -75,7 +77,10 @@ def _batch_note(scan: ScannedProduct | None, recall: Recall | None, fmt: Formatt
                 _: Gettext) -> tuple[str, str, bool]:
     if recall is not None:
         text = _("Recalled: {reason}. Please do not buy or use it, and ask a member of staff.")
-        return text.format(reason=recall.reason), "danger", True
+        text = text.format(reason=recall.reason)
+        if recall.batch is not None:
+            text = f"{text}\n{_('Batch {batch}').format(batch=recall.batch)}"
+        return text, "danger", True
     if scan is None or scan.gs1 is None:
         return "", "muted", False
     batch, expiry = scan.batch, scan.expiry

@@ -40,6 +40,7 @@ class ProductScreen(AisleScreen):
     batch_note = StringProperty("")
     batch_tone = StringProperty("muted")
     blocked = BooleanProperty(False)  # an expired or recalled pack is not sold
+    withdrawn = BooleanProperty(False)  # the whole product is recalled: not sent home or reserved either
     weighed = BooleanProperty(False)  # the label carries a weight or price: "Add this pack"
     _pack = PackText()
 
@@ -77,6 +78,7 @@ class ProductScreen(AisleScreen):
         self._pack = self._pack_text(view)
         self.pack, self.label_note, self.weighed = self._pack.pack, self._pack.label, self._pack.weighed
         self.batch_note, self.batch_tone, self.blocked = self._pack.note, self._pack.tone, self._pack.blocked
+        self.withdrawn = self._pack.withdrawn
         self.refresh_stock()
 
     def _pack_text(self, view: ProductView) -> PackText:
@@ -159,6 +161,6 @@ class ProductScreen(AisleScreen):
     def reset(self) -> None:
         self.sku = self.product_name = self.price = self.stock = self.image = ""
         self.scanned, self.pack, self.label_note, self.batch_note = None, "", "", ""
-        self.blocked = self.weighed = False
+        self.blocked = self.weighed = self.withdrawn = False
         self._pack = PackText()
         self.ids.nearby.clear_widgets()

@@ -105,7 +105,8 @@ def test_a_recalled_batch_is_shown_clearly(kiosk: KioskApp, demo_backend: DemoBa
     later = date.today() + timedelta(days=20)
     scan(kiosk, f"(01){MILK_GTIN}(17){later:%y%m%d}(10)R13", "DataMatrix", gs1=True)
     props = kiosk.wait_props(lambda p: p["sku"] == MILK and "Recalled" in p["batch_note"], timeout=15)
-    assert "Glass fragments possible" in props["batch_note"] and props["blocked"]
+    assert "Glass fragments possible" in props["batch_note"] and "R13" in props["batch_note"] and props["blocked"]
+    assert not props["withdrawn"]  # one batch: another can still be sent home or reserved
     kiosk.shot("kiosk", "en", "product-recalled-batch")
     # Another batch of the same milk is not recalled.
     scan(kiosk, f"(01){MILK_GTIN}(17){later:%y%m%d}(10)R14", "DataMatrix", gs1=True)

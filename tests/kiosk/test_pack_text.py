@@ -57,6 +57,9 @@ def test_expired_and_recalled_packs_are_blocked() -> None:
     assert not fresh.blocked and fresh.note == "Batch L7 · Use by Dec 1, 2026"
     recall = Recall(sku="FRU-APL-GOLDEN", batch="L7", reason="Listeria", since=NOW)
     recalled = pack_text(view(), ScannedProduct(view(), gs1=gs1, recall=recall), recall, FMT, _)
-    assert recalled.blocked and "Listeria" in recalled.note
+    assert recalled.blocked and "Listeria" in recalled.note and "Batch L7" in recalled.note
+    assert not recalled.withdrawn  # other batches may still be sent home or reserved
+    everything = Recall(sku="FRU-APL-GOLDEN", reason="Listeria", since=NOW)
+    assert pack_text(view(), None, everything, FMT, _).withdrawn
     assert pack_text(view(), None, None, FMT, _).note == ""
     assert date(2026, 12, 1) == gs1.expiry
