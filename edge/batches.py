@@ -73,38 +73,21 @@ def resolve_scan(edge: Edge, intent: scanned.Intent, recalls: RecallList | None 
     Raises codes.measure.MeasureError (its message the reason) for a variable-measure code that cannot be trusted,
     e.g. a bad price check digit: no product is better than a wrong price.
     """
-    measure, gs1, scanned_gtin = None, None, None
-    if isinstance(intent, scanned.ProductCode):
-        gs1 = intent.gs1
-        found, scanned_gtin = _exact(edge, intent.candidates)
-        if found is None:
-            measure = _measure(edge, intent.candidates)
-            if measure is not None:
-                found, scanned_gtin = edge.product(scanned.ProductCode(measure.base_gtin)), measure.base_gtin
-    elif isinstance(intent, scanned.SkuCode | scanned.ProductLink):
-        found = edge.product(intent)
-    else:
+    if not isinstance(intent, scanned.ProductCode | scanned.SkuCode | scanned.ProductLink):
         return None
+    found = edge.product(intent)  # a GTIN in any of its readings, a SKU or a shelf link: exact matches first
+    measure, gs1 = None, intent.gs1 if isinstance(intent, scanned.ProductCode) else None
+    if found is None and isinstance(intent, scanned.ProductCode):
+        measure = _measure(edge, intent.candidates)
+        if measure is not None:
+            found = edge.product(scanned.ProductCode(measure.base_gtin))
     if found is None:
         return None
     batch = gs1.batch if gs1 else None
-    recall = None
-    if recalls is not None:
-        for gtin in dict.fromkeys([scanned_gtin, *found.gtins]):
-            recall = recalls.recall_for(found.sku, gtin, batch)
-            if recall is not None:
-                break
+    recall = recalls.recall_of(found.sku, found.gtins, batch) if recalls is not None else None
     expiry = gs1.expiry if gs1 else None
     expired = expiry is not None and expiry < (today or date.today())
     return ScannedProduct(found, measure, gs1, recall, expired)
-
-
-def _exact(edge: Edge, candidates: tuple[str, ...]) -> tuple[ProductView | None, str | None]:
-    for gtin in candidates:
-        view = edge.product(scanned.ProductCode(gtin))
-        if view is not None:
-            return view, gtin
-    return None, None
 
 
 def _measure(edge: Edge, candidates: tuple[str, ...]) -> VariableMeasure | None:

@@ -369,6 +369,11 @@ class StoreClient:
         """The recall in force here for a product (and batch), from the last list received; None if none."""
         return self.recalls.recall_for(sku, gtin, batch)
 
+    def product_recall(self, product: ProductView, batch: str | None = None) -> Recall | None:
+        """The recall in force here for a product by its SKU or any of its GTINs (and batch), as a scan finds it."""
+        recalls = self.recalls.current()
+        return recalls.recall_of(product.sku, product.gtins, batch) if recalls is not None else None
+
     def report_expired(self, sku: str, batch: str, expiry: date) -> bool:
         """A scan found an expired batch: ask staff to remove it (once per batch and session); True when sent."""
         key = f"{sku}/{batch}"  # no SKU holds a '/': never mistaken for an empty-shelf report

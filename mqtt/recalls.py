@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
@@ -55,6 +56,11 @@ class RecallList(Payload):
 
     def recall_for(self, sku: str | None, gtin: str | None = None, batch: str | None = None) -> Recall | None:
         """The recall a product and batch fall under, a batch recall before a whole-product one; else None."""
-        found = [r for r in self.entries if r.matches(sku, gtin, batch)]
+        return self.recall_of(sku, (gtin,) if gtin else (), batch)
+
+    def recall_of(self, sku: str | None, gtins: Iterable[str], batch: str | None = None) -> Recall | None:
+        """Like ``recall_for``, for a product known by its SKU and any of its GTINs (a recall may name either)."""
+        codes = tuple(gtins) or (None,)
+        found = [r for r in self.entries if any(r.matches(sku, gtin, batch) for gtin in codes)]
         found.sort(key=lambda r: r.batch is None)
         return found[0] if found else None

@@ -53,6 +53,8 @@ class ProductScreen(AisleScreen):
     def prepare(self, sku: str = "", scan: ScannedProduct | None = None, **_params: Any) -> None:
         if sku:
             self.sku, self.scanned = sku, scan
+            if scan is not None and scan.expired and scan.batch and scan.expiry:
+                self.vm.report_expired(scan.product.sku, scan.batch, scan.expiry)  # once per scan, not per redraw
         self.refresh()
         self.load_nearby()
 
@@ -84,14 +86,8 @@ class ProductScreen(AisleScreen):
     def _pack_text(self, view: ProductView) -> PackText:
         """This pack's weight, price and batch, with the recall in force now (a list may arrive while showing)."""
         scan = self.scanned
-        recall = scan.recall if scan is not None else None
-        if recall is None:
-            batch = scan.batch if scan is not None else None
-            recall = self.vm.recall_for(view.sku) if batch is None else None
-        texts = pack_text(view, scan, recall, self.vm.fmt, tr._)
-        if scan is not None and scan.expired and scan.batch and scan.expiry:
-            self.vm.report_expired(view.sku, scan.batch, scan.expiry)
-        return texts
+        recall = self.vm.recall_for(view, scan.batch if scan is not None else None)
+        return pack_text(view, scan, recall, self.vm.fmt, tr._)
 
     def refresh_stock(self, view: StockView | None = None) -> None:
         """The stock line; offline it says when the number was last known."""

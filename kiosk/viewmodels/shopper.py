@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from edge.cart import CartError, CartSnapshot, OutOfStock
 from edge.client_types import StoreNotReady
 from edge.nearby import NearbyStock
+from edge.views import ProductView
 from kiosk.i18n.translator import tr
 from kiosk.viewmodels.base import CameraModel, ScreenModel
 from mqtt.commerce import Handoff, LineRequest
@@ -82,9 +83,9 @@ class ProductModel(ScreenModel):
             return
         self.notify(tr._("Added to your cart: {name}").format(name=name), "ok")
 
-    def recall_for(self, sku: str) -> Recall | None:
-        """A recall in force here for the whole product (a batch recall needs the batch from a scan)."""
-        return self._client.recall_for(sku)
+    def recall_for(self, product: ProductView, batch: str | None) -> Recall | None:
+        """The recall in force now for a product, and for its batch when a scan gave one."""
+        return self._client.product_recall(product, batch)
 
     def report_expired(self, sku: str, batch: str, expiry: date) -> None:
         """Ask staff to take an expired batch off the shelf (worker thread; once per batch and session)."""
